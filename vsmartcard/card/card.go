@@ -1,0 +1,177 @@
+// Package card is a virtual PIV smart card: a pure APDU engine that follows
+// NIST SP 800-73-4 and the YubiKey PIV extensions that piv-go, ykman,
+// yubico-piv-tool and OpenSC rely on.
+//
+// The engine has no I/O of its own. A transport (see package vpcd) feeds it
+// command APDUs with [Card.Process] and power events with [Card.PowerOn],
+// [Card.PowerOff] and [Card.Reset]. Persistent state (keys, data objects,
+// PIN, PUK, retry counters, management key) survives power events, exactly
+// as on a real card; volatile state (PIN and management-key authentication,
+// pending challenges, command chains, pending response data) does not.
+//
+// References:
+//   - NIST SP 800-73-4 part 2: https://nvlpubs.nist.gov/nistpubs/SpecialPublications/NIST.SP.800-73-4.pdf
+//   - Yubico PIV extensions: https://developers.yubico.com/PIV/Introduction/Yubico_extensions.html
+package card
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Factory defaults, as on a YubiKey.
+const (
+	DefaultPIN      = "123456"
+	DefaultPUK      = "12345678"
+	DefaultFirmware = "5.7.1"
+	defaultRetries  = 3
+)
+
+// DefaultManagementKey is the YubiKey factory 3DES management key.
+var DefaultManagementKey = []byte{
+	1, 2, 3, 4, 5, 6, 7, 8,
+	1, 2, 3, 4, 5, 6, 7, 8,
+	1, 2, 3, 4, 5, 6, 7, 8,
+}
+
+// Config sets up a new card.
+type Config struct {
+	// Serial is the card serial number returned by GET SERIAL.
+	Serial uint32
+	// Firmware is the version returned by GET VERSION; "" means DefaultFirmware.
+	Firmware string
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
+	// Persist, when set, is called with a snapshot of the persistent state
+	// after every command that changed it (a new key, a spent PIN retry, …).
+	// A Persist error turns the command's answer into 6581 (memory failure).
+	Persist func(snapshot []byte) error
+	// TouchDelay is how long a touch-protected key waits for its "touch".
+	TouchDelay time.Duration
+}
+
+// Card is one virtual PIV card. It is safe for concurrent use; commands are
+// processed one at a time, as on a real card.
+type Card struct {
+	mu      sync.Mutex
+	cfg     Config
+	version [3]byte
+	rand    io.Reader
+
+	state         *state         // persistent
+	session       session        // volatile, cleared by power events
+	faults        []*activeFault // injected faults, see fault.go
+	releaseDelays chan struct{}  // closed by ClearFaults to cut delays short
+	stats         Stats          // APDU counter and log, see stats.go
+}
+
+// New returns a card in factory state with a fresh attestation key and
+// certificate issued by a freshly generated test attestation CA.
+func New(cfg Config) (*Card, error) {
+	c, err := newCard(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := factoryState(c.rand, cfg.Serial, c.version)
+	if err != nil {
+		return nil, err
+	}
+	c.state = st
+	if err := c.persistLocked(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load returns a card whose persistent state comes from a snapshot made by
+// [Card.Snapshot] or passed to Config.Persist. The serial number and
+// firmware come from the snapshot; those in cfg are ignored.
+func Load(cfg Config, snapshot []byte) (*Card, error) {
+	st, err := decodeState(snapshot)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Serial = st.Serial
+	cfg.Firmware = st.Firmware
+	c, err := newCard(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.state = st
+	return c, nil
+}
+
+func newCard(cfg Config) (*Card, error) {
+	if cfg.Firmware == "" {
+		cfg.Firmware = DefaultFirmware
+	}
+	var v [3]byte
+	var major, minor, patch uint
+	if _, err := fmt.Sscanf(cfg.Firmware, "%d.%d.%d", &major, &minor, &patch); err != nil || major > 255 || minor > 255 || patch > 255 {
+		return nil, fmt.Errorf("firmware version %q: want X.Y.Z with each part 0-255", cfg.Firmware)
+	}
+	v = [3]byte{byte(major), byte(minor), byte(patch)}
+	r := cfg.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	return &Card{cfg: cfg, version: v, rand: r, session: newSession()}, nil
+}
+
+// Serial returns the card serial number.
+func (c *Card) Serial() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.Serial
+}
+
+// ATR returns the card's Answer To Reset. It offers T=1 only, which piv-go
+// requires.
+func (c *Card) ATR() []byte {
+	// 3B: direct convention; 88: TD1 present, 8 historical bytes;
+	// 80: TD2 present, T=0 (no interface bytes); 01: T=1.
+	atr := append([]byte{0x3B, 0x88, 0x80, 0x01}, "vPIVcard"...)
+	var tck byte
+	for _, b := range atr[1:] {
+		tck ^= b
+	}
+	return append(atr, tck)
+}
+
+// PowerOn handles a power-on from the reader: volatile state is cleared and
+// the PIV application is selected.
+func (c *Card) PowerOn() { c.clearSession() }
+
+// PowerOff handles a power-off from the reader: volatile state is cleared.
+func (c *Card) PowerOff() { c.clearSession() }
+
+// Reset handles a warm reset from the reader: volatile state is cleared.
+func (c *Card) Reset() { c.clearSession() }
+
+func (c *Card) clearSession() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.session = newSession()
+}
+
+// Snapshot returns the card's persistent state in the format Load reads.
+func (c *Card) Snapshot() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.encode()
+}
+
+// persistLocked hands the persistent state to Config.Persist, if set.
+func (c *Card) persistLocked() error {
+	if c.cfg.Persist == nil {
+		return nil
+	}
+	b, err := c.state.encode()
+	if err != nil {
+		return err
+	}
+	return c.cfg.Persist(b)
+}
