@@ -2,20 +2,21 @@ package card
 
 // ISO 7816-4 status words the card answers.
 const (
-	swOK                  = 0x9000
-	swMemoryFailure       = 0x6581
-	swWrongLength         = 0x6700
-	swSecurityStatus      = 0x6982 // security status not satisfied
-	swAuthBlocked         = 0x6983 // authentication method blocked
-	swConditionsNotMet    = 0x6985 // conditions of use not satisfied
-	swLastCommandExpected = 0x6883 // a command chain was broken off
-	swWrongData           = 0x6A80
-	swNotEnoughMemory     = 0x6A84
-	swFileNotFound        = 0x6A82
-	swWrongP1P2           = 0x6A86
-	swRefNotFound         = 0x6A88
-	swINSNotSupported     = 0x6D00
-	swCLANotSupported     = 0x6E00
+	swOK                   = 0x9000
+	swMemoryFailure        = 0x6581
+	swWrongLength          = 0x6700
+	swSecurityStatus       = 0x6982 // security status not satisfied
+	swAuthBlocked          = 0x6983 // authentication method blocked
+	swConditionsNotMet     = 0x6985 // conditions of use not satisfied
+	swLastCommandExpected  = 0x6883 // a command chain was broken off
+	swWrongData            = 0x6A80
+	swFunctionNotSupported = 0x6A81
+	swNotEnoughMemory      = 0x6A84
+	swFileNotFound         = 0x6A82
+	swWrongP1P2            = 0x6A86
+	swRefNotFound          = 0x6A88
+	swINSNotSupported      = 0x6D00
+	swCLANotSupported      = 0x6E00
 )
 
 // Instructions (SP 800-73-4 part 2 and the YubiKey extensions).

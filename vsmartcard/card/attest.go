@@ -110,7 +110,9 @@ func (c *Card) AttestationCA() (*x509.Certificate, error) {
 }
 
 // attest handles the YubiKey ATTEST: a certificate for the key in slot P1,
-// signed by the attestation key, for keys generated on the card only.
+// signed by the attestation key, for keys generated on the card only. Unlike
+// a YubiKey, this card cannot attest X25519 keys (Go's x509 package cannot
+// issue a certificate for one); it answers 6A81, function not supported.
 func (c *Card) attest(cmd command) ([]byte, uint16) {
 	if cmd.p2 != 0 || !keySlot(cmd.p1) || cmd.p1 == slotAttestation {
 		return nil, swWrongP1P2
@@ -118,6 +120,9 @@ func (c *Card) attest(cmd command) ([]byte, uint16) {
 	k, ok := c.state.Keys[cmd.p1]
 	if !ok || k.Origin != originGenerated {
 		return nil, swWrongData
+	}
+	if k.Algorithm == algX25519 {
+		return nil, swFunctionNotSupported
 	}
 	att := c.state.Keys[slotAttestation]
 	attPriv, err := att.privateKey()

@@ -175,3 +175,23 @@ func (c *Card) persistLocked() error {
 	}
 	return c.cfg.Persist(b)
 }
+
+// Restore replaces the card's persistent state with a snapshot and drops its
+// volatile state, as if the card had been swapped for one in that state.
+// Tests use it to start every case from a known card without re-inserting
+// it.
+func (c *Card) Restore(snapshot []byte) error {
+	st, err := decodeState(snapshot)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.Serial != c.state.Serial || st.Firmware != c.state.Firmware {
+		return fmt.Errorf("restore card state: snapshot is of card %d (firmware %s), not %d (firmware %s)",
+			st.Serial, st.Firmware, c.state.Serial, c.state.Firmware)
+	}
+	c.state = st
+	c.session = newSession()
+	return c.persistLocked()
+}
