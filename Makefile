@@ -6,7 +6,7 @@ DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubi
 # piv-go talks to pcscd through libpcsclite with cgo.
 export CGO_ENABLED := 1
 
-.PHONY: deps build test clean
+.PHONY: deps build test fuzz notation clean
 
 # Installs DEB_PACKAGES with apt-get (as root) unless all are installed.
 deps:
@@ -25,8 +25,28 @@ test: deps
 	go vet ./...
 	go test -p 1 -count=1 ./...
 
+# FUZZTIME is how long each fuzz target runs under make fuzz.
+FUZZTIME ?= 30s
+
+# Runs every go test -fuzz target for FUZZTIME (their seed corpora also run
+# as plain tests in make test).
+fuzz:
+	go test ./vsmartcard/card -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+
+# The notation CLI the end-to-end tests drive: v1.3.2, pinned by the tools
+# module in .ci/tools/notation, built from the Go module proxy.
+NOTATION_LDFLAGS := -w \
+	-X github.com/notaryproject/notation/internal/version.GitCommit=001cc919603c1dc16c6aad387c94b4209cb9c901 \
+	-X github.com/notaryproject/notation/internal/version.BuildMetadata=
+
+notation: bin/notation
+
+bin/notation: .ci/tools/notation/go.mod .ci/tools/notation/go.sum
+	cd .ci/tools/notation && go build -o $(CURDIR)/bin/notation -ldflags "$(NOTATION_LDFLAGS)" github.com/notaryproject/notation/cmd/notation
+
 # Removes binaries and test binaries left in package directories, and
 # cached test results.
 clean:
+	rm -rf bin
 	go clean ./...
 	go clean -testcache
