@@ -1,0 +1,415 @@
+package piv
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+)
+
+// Selector picks one card among those in the PC/SC readers. The zero
+// Selector picks the only card present.
+type Selector struct {
+	// Serial is the card's serial number; 0 matches any card.
+	Serial uint32
+	// Reader is a case-sensitive substring of the PC/SC reader name, such
+	// as "Yubico YubiKey"; "" matches any reader.
+	Reader string
+}
+
+// String describes the selector for messages, such as
+// `serial 12345678 in a reader named "*Yubico*"`.
+func (s Selector) String() string {
+	switch {
+	case s.Serial != 0 && s.Reader != "":
+		return fmt.Sprintf("serial %d in a reader named %q", s.Serial, "*"+s.Reader+"*")
+	case s.Serial != 0:
+		return fmt.Sprintf("serial %d", s.Serial)
+	case s.Reader != "":
+		return fmt.Sprintf("a reader named %q", "*"+s.Reader+"*")
+	}
+	return "any card"
+}
+
+// CardInfo describes a PIV card found by List or Open.
+type CardInfo struct {
+	// Reader is the PC/SC name of the reader holding the card.
+	Reader string
+	// Serial is the card's serial number; 0 if the card does not report
+	// one (only YubiKeys do).
+	Serial uint32
+	// Version is the PIV application's version, such as "5.7.1".
+	Version string
+}
+
+// String describes the card for messages, such as
+// `serial 12345678 (version 5.7.1) in reader "Yubico YubiKey OTP+FIDO+CCID 00 00"`.
+func (c CardInfo) String() string {
+	serial := "unknown serial"
+	if c.Serial != 0 {
+		serial = fmt.Sprintf("serial %d", c.Serial)
+	}
+	return fmt.Sprintf("%s (version %s) in reader %q", serial, c.Version, c.Reader)
+}
+
+// Card is an open PIV card. piv-go holds it exclusively: no other program
+// can use the card until Close. A Card is safe for concurrent use; its
+// operations run one at a time.
+type Card struct {
+	info CardInfo
+	// sem holds a token while an operation uses yk, including an operation
+	// that timed out and still runs in the background.
+	sem chan struct{}
+	yk  *piv.YubiKey // guarded by sem; nil once closed
+}
+
+// List returns the PIV cards in all PC/SC readers. It opens each card
+// briefly; readers without a card, and cards that cannot be opened (in use
+// by another program, not a PIV card), are left out. With no card at all
+// the error wraps ErrNoCard and gives the reason for each reader.
+//
+// A card that fails piv-go's SELECT stays held by this process until it
+// exits (a piv-go bug), so List must not be called in a loop.
+func List(ctx context.Context) ([]CardInfo, error) {
+	readers, err := listReaders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, found, failures, err := probe(ctx, readers, func(CardInfo) (keep, stop bool) { return false, false })
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, noCard(failures)
+	}
+	return found, nil
+}
+
+// Open opens the one card that sel picks. Errors:
+//   - ErrNoCard (wrapped, with the reason for each reader) if no reader
+//     holds a PIV card;
+//   - a *SelectionError listing the cards found if no card matches sel, or
+//     if sel is the zero Selector and there are several cards;
+//   - a *TimeoutError if ctx ends first;
+//   - a *CardError if PC/SC fails, for example when pcscd does not run.
+//
+// Open looks only at readers whose name matches sel.Reader, opens each
+// card there to read its serial number, and closes those it does not
+// return. Only when no card matches does it also look at the other
+// readers, to list them in the error.
+func Open(ctx context.Context, sel Selector) (*Card, error) {
+	readers, err := listReaders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var matching, others []string
+	for _, r := range readers {
+		if strings.Contains(r, sel.Reader) {
+			matching = append(matching, r)
+		} else {
+			others = append(others, r)
+		}
+	}
+	kept, found, failures, err := probe(ctx, matching, func(c CardInfo) (keep, stop bool) {
+		if sel.Serial == 0 {
+			return true, false
+		}
+		return c.Serial == sel.Serial, c.Serial == sel.Serial
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(kept) == 1 {
+		return kept[0], nil
+	}
+	for _, c := range kept {
+		c.Close()
+	}
+	if len(kept) > 1 {
+		return nil, &SelectionError{Selector: sel, Cards: found}
+	}
+	_, more, moreFailures, err := probe(ctx, others, func(CardInfo) (keep, stop bool) { return false, false })
+	if err != nil {
+		return nil, err
+	}
+	found = append(found, more...)
+	if len(found) == 0 {
+		return nil, noCard(append(failures, moreFailures...))
+	}
+	return nil, &SelectionError{Selector: sel, Cards: found}
+}
+
+// Serial returns the card's serial number, 0 if the card reports none.
+func (c *Card) Serial() uint32 { return c.info.Serial }
+
+// Reader returns the PC/SC name of the card's reader.
+func (c *Card) Reader() string { return c.info.Reader }
+
+// Close releases the card. If an operation that timed out still runs, Close
+// returns at once and the card is released when that operation ends.
+// Closing a closed Card does nothing.
+func (c *Card) Close() error {
+	select {
+	case c.sem <- struct{}{}:
+		defer c.release()
+		return c.closeLocked()
+	default:
+		go func() {
+			c.sem <- struct{}{}
+			defer c.release()
+			c.closeLocked()
+		}()
+		return nil
+	}
+}
+
+func (c *Card) closeLocked() error {
+	if c.yk == nil {
+		return nil
+	}
+	err := c.yk.Close()
+	c.yk = nil
+	if err != nil {
+		return cardError("close card", err)
+	}
+	return nil
+}
+
+// Certificate returns the certificate stored in slot. The error wraps
+// ErrSlotEmpty if there is none.
+//
+// APDUs: GET DATA `00 CB 3F FF 05 5C 03 <object>`, plus a GET RESPONSE
+// `00 C0 00 00 00` per further 256 bytes of answer (one for a typical
+// EC certificate).
+func (c *Card) Certificate(ctx context.Context, slot Slot) (*x509.Certificate, error) {
+	if err := slot.check(); err != nil {
+		return nil, err
+	}
+	op := "read certificate from slot " + slot.String()
+	l, err := c.lease(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
+	var cert *x509.Certificate
+	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
+		var err error
+		cert, err = yk.Certificate(slot.piv())
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, piv.ErrNotFound):
+			return fmt.Errorf("slot %s: %w", slot, ErrSlotEmpty)
+		case errors.Unwrap(err) == nil:
+			// piv-go wraps card and PC/SC errors; a bare error is about
+			// the data: no valid certificate.
+			return fmt.Errorf("%s: %v: store a valid DER X.509 certificate in the slot", op, err)
+		}
+		return cardError(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
+
+// lease is the right to use a card's piv-go handle, from Card.lease to
+// release.
+type lease struct {
+	c *Card
+	// lost is set when a call timed out: its goroutine then owns the card
+	// and releases it when it returns.
+	lost bool
+}
+
+// lease waits until the card is free or ctx ends.
+func (c *Card) lease(ctx context.Context, op string) (*lease, error) {
+	start := time.Now()
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctxError(ctx, op, start)
+	}
+	if c.yk == nil {
+		c.release()
+		return nil, fmt.Errorf("%s: the card is closed; open it again", op)
+	}
+	return &lease{c: c}, nil
+}
+
+// run calls f with the card's handle and returns f's error, or a
+// *TimeoutError if ctx ends first. f's errors must already be wrapped for
+// the caller. After a timeout the lease is lost and run must not be called
+// again.
+func (l *lease) run(ctx context.Context, op string, f func(yk *piv.YubiKey) error) error {
+	yk := l.c.yk
+	abandoned, err := await(ctx, op, func() error { return f(yk) }, l.c.release)
+	if abandoned {
+		l.lost = true
+	}
+	return err
+}
+
+// release gives the card back, unless a timed-out call still uses it.
+func (l *lease) release() {
+	if !l.lost {
+		l.c.release()
+	}
+}
+
+func (c *Card) release() { <-c.sem }
+
+// await calls f in a new goroutine and waits until f returns or ctx ends.
+// If ctx ends first, await returns abandoned=true and a ctxError at once;
+// the goroutine calls abandon (if not nil) when f returns.
+func await(ctx context.Context, op string, f func() error, abandon func()) (abandoned bool, err error) {
+	start := time.Now()
+	if ctx.Err() != nil {
+		// Not started: nothing runs in the background.
+		if abandon != nil {
+			abandon()
+		}
+		return true, ctxError(ctx, op, start)
+	}
+	var (
+		mu               sync.Mutex
+		finished, gaveUp bool
+		done             = make(chan error, 1)
+	)
+	go func() {
+		err := f()
+		mu.Lock()
+		finished = true
+		cleanup := gaveUp
+		mu.Unlock()
+		if cleanup && abandon != nil {
+			abandon()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return false, err
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return false, <-done
+		}
+		gaveUp = true
+		return true, ctxError(ctx, op, start)
+	}
+}
+
+// listReaders returns the PC/SC reader names, or ErrNoCard if there are
+// none.
+func listReaders(ctx context.Context) ([]string, error) {
+	const op = "list smart card readers"
+	var readers []string
+	_, err := await(ctx, op, func() error {
+		var err error
+		readers, err = piv.Cards()
+		return err
+	}, nil)
+	var timeout *TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return nil, err
+	case err != nil:
+		return nil, cardError(op, err)
+	case len(readers) == 0:
+		return nil, fmt.Errorf("%w (no smart card reader found)", ErrNoCard)
+	}
+	return readers, nil
+}
+
+// probe opens the card in each reader in turn and reads its serial number.
+// keep decides for each card whether to return it open (else it is closed)
+// and whether to stop probing. found describes every card opened;
+// failures says why each other reader gave no card.
+func probe(ctx context.Context, readers []string, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures []string, err error) {
+	for _, r := range readers {
+		c, err := openReader(ctx, r)
+		var timeout *TimeoutError
+		if errors.As(err, &timeout) || (err != nil && ctx.Err() != nil) {
+			for _, c := range kept {
+				c.Close()
+			}
+			return nil, nil, nil, err
+		}
+		if err != nil {
+			failures = append(failures, err.Error())
+			continue
+		}
+		found = append(found, c.info)
+		k, stop := keep(c.info)
+		if k {
+			kept = append(kept, c)
+		} else {
+			c.Close()
+		}
+		if stop {
+			break
+		}
+	}
+	return kept, found, failures, nil
+}
+
+// openReader opens the card in reader and reads its serial number.
+//
+// APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08`, GET VERSION `00 FD 00 00
+// 00`, GET SERIAL `00 F8 00 00 00` (YubiKey 5; older YubiKeys go through
+// the OTP application).
+func openReader(ctx context.Context, reader string) (*Card, error) {
+	op := fmt.Sprintf("open card in reader %q", reader)
+	var (
+		yk     *piv.YubiKey
+		serial uint32
+	)
+	_, err := await(ctx, op, func() error {
+		k, err := piv.Open(reader)
+		if err != nil {
+			return err
+		}
+		s, err := k.Serial()
+		var se statusError
+		if err != nil && !errors.As(err, &se) {
+			// The card did not answer; one that answers with an error
+			// status just has no serial number.
+			k.Close()
+			return err
+		}
+		yk, serial = k, s
+		return nil
+	}, func() {
+		if yk != nil {
+			yk.Close()
+		}
+	})
+	if err != nil {
+		var timeout *TimeoutError
+		if errors.As(err, &timeout) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reader %q: %w", reader, err)
+	}
+	v := yk.Version()
+	return &Card{
+		info: CardInfo{Reader: reader, Serial: serial, Version: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)},
+		sem:  make(chan struct{}, 1),
+		yk:   yk,
+	}, nil
+}
+
+// noCard returns ErrNoCard with the reason each reader gave no card.
+func noCard(failures []string) error {
+	if len(failures) == 0 {
+		return ErrNoCard
+	}
+	return fmt.Errorf("%w (%s)", ErrNoCard, strings.Join(failures, "; "))
+}

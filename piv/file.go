@@ -1,0 +1,68 @@
+package piv
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// readSmallFile reads the regular file at path, of at most limit bytes.
+// It opens the file with O_NONBLOCK, so that a FIFO cannot hang the open,
+// and checks the type with fstat before reading; check, if not nil, may
+// refuse the file based on its mode. The error names the file and says
+// what is wrong with it.
+func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileType(fi.Mode()))
+	case fi.Size() > limit:
+		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), limit)
+	}
+	if check != nil {
+		if err := check(fi); err != nil {
+			return nil, err
+		}
+	}
+	// The file may grow after fstat: read one byte more than allowed.
+	b := make([]byte, limit+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		wipe(b)
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(n) > limit {
+		wipe(b)
+		return nil, fmt.Errorf("%s is more than the limit of %d bytes", path, limit)
+	}
+	return b[:n], nil
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
+}
+
+// wipe overwrites b with zeros.
+func wipe(b []byte) {
+	clear(b)
+}

@@ -1,0 +1,362 @@
+package piv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var testRequest = PINRequest{Serial: 13572468, Slot: Slot{key: 0x9c}, RetriesLeft: 2}
+
+// writePINFile writes a PIN file with the given content and mode.
+func writePINFile(t *testing.T, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// callWithin calls src and fails the test if it does not return within 5 s
+// (a FIFO must not hang the read).
+func callWithin(t *testing.T, src PINSource) ([]byte, error) {
+	t.Helper()
+	type result struct {
+		pin []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pin, err := src(testRequest)
+		done <- result{pin, err}
+	}()
+	select {
+	case r := <-done:
+		return r.pin, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("PIN source hangs")
+		return nil, nil
+	}
+}
+
+func TestFromFile(t *testing.T) {
+	const secret = "864213"
+	tests := []struct {
+		name    string
+		path    func(t *testing.T) string
+		want    string
+		wantErr string
+	}{
+		{"owner only", func(t *testing.T) string { return writePINFile(t, secret, 0o600) }, secret, ""},
+		{"read-only", func(t *testing.T) string { return writePINFile(t, secret, 0o400) }, secret, ""},
+		{"one newline trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\n", 0o600) }, secret, ""},
+		{"CRLF trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\r\n", 0o600) }, secret, ""},
+		{"only one newline trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\n\n", 0o600) }, secret + "\n", ""},
+		{"64 bytes", func(t *testing.T) string { return writePINFile(t, strings.Repeat("1", 64), 0o600) }, strings.Repeat("1", 64), ""},
+		{"symlink to a private file", func(t *testing.T) string {
+			p := writePINFile(t, secret, 0o600)
+			l := filepath.Join(t.TempDir(), "link")
+			if err := os.Symlink(p, l); err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}, secret, ""},
+		{"world-readable", func(t *testing.T) string { return writePINFile(t, secret, 0o644) }, "", "chmod 600"},
+		{"group-readable", func(t *testing.T) string { return writePINFile(t, secret, 0o640) }, "", "accessible to group or others (mode 0640)"},
+		{"group-writable", func(t *testing.T) string { return writePINFile(t, secret, 0o620) }, "", "chmod 600"},
+		{"world-executable", func(t *testing.T) string { return writePINFile(t, secret, 0o601) }, "", "chmod 600"},
+		{"65 bytes", func(t *testing.T) string { return writePINFile(t, strings.Repeat("1", 65), 0o600) }, "", "more than the limit of 64"},
+		{"empty", func(t *testing.T) string { return writePINFile(t, "", 0o600) }, "", "is empty"},
+		{"only a newline", func(t *testing.T) string { return writePINFile(t, "\n", 0o600) }, "", "is empty"},
+		{"directory", func(t *testing.T) string {
+			d := filepath.Join(t.TempDir(), "dir")
+			os.Mkdir(d, 0o700)
+			return d
+		}, "", "is a directory"},
+		{"FIFO", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "", "not a regular file (a FIFO)"},
+		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none") }, "", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pin, err := callWithin(t, FromFile(tt.path(t)))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("FromFile: %v", err)
+				}
+				if string(pin) != tt.want {
+					t.Errorf("PIN %q, want %q", pin, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("FromFile returned a PIN, want error containing %q", tt.wantErr)
+			}
+			if errors.Is(err, ErrNoPIN) {
+				t.Errorf("error %q wraps ErrNoPIN: a configured file must not be skipped", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q\ndoes not contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "1111") {
+				t.Errorf("error %q contains the PIN", err)
+			}
+		})
+	}
+	if _, err := FromFile("")(testRequest); !errors.Is(err, ErrNoPIN) {
+		t.Errorf(`FromFile(""): %v, want ErrNoPIN`, err)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	const name = "NOTATION_PIV_TEST_PIN"
+	t.Setenv(name, "")
+	if _, err := FromEnv(name)(testRequest); !errors.Is(err, ErrNoPIN) {
+		t.Errorf("empty variable: %v, want ErrNoPIN", err)
+	}
+	os.Unsetenv(name)
+	if _, err := FromEnv(name)(testRequest); !errors.Is(err, ErrNoPIN) {
+		t.Errorf("unset variable: %v, want ErrNoPIN", err)
+	}
+	t.Setenv(name, "24680135")
+	if pin, err := FromEnv(name)(testRequest); err != nil || string(pin) != "24680135" {
+		t.Errorf("FromEnv = %q, %v", pin, err)
+	}
+}
+
+func TestFirst(t *testing.T) {
+	var calls []string
+	src := func(name string, pin string, err error) PINSource {
+		return func(PINRequest) ([]byte, error) {
+			calls = append(calls, name)
+			if err != nil {
+				return nil, err
+			}
+			return []byte(pin), nil
+		}
+	}
+	unavailable := fmt.Errorf("%w (test)", ErrNoPIN)
+	failing := errors.New("broken source")
+
+	tests := []struct {
+		name      string
+		sources   []PINSource
+		want      string
+		wantErr   error
+		wantCalls string
+	}{
+		{"first available wins", []PINSource{src("a", "111111", nil), src("b", "222222", nil)}, "111111", nil, "a"},
+		{"unavailable skipped", []PINSource{src("a", "", unavailable), nil, src("b", "222222", nil)}, "222222", nil, "a b"},
+		{"failure stops", []PINSource{src("a", "", unavailable), src("b", "", failing), src("c", "333333", nil)}, "", failing, "a b"},
+		{"none available", []PINSource{src("a", "", unavailable), src("b", "", unavailable)}, "", ErrNoPIN, "a b"},
+		{"no sources", nil, "", ErrNoPIN, ""},
+		{"nested", []PINSource{First(src("a", "", unavailable)), src("b", "222222", nil)}, "222222", nil, "a b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls = nil
+			pin, err := First(tt.sources...)(testRequest)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("error %v, want %v", err, tt.wantErr)
+			}
+			if string(pin) != tt.want {
+				t.Errorf("PIN %q, want %q", pin, tt.want)
+			}
+			if got := strings.Join(calls, " "); got != tt.wantCalls {
+				t.Errorf("sources called: %q, want %q", got, tt.wantCalls)
+			}
+		})
+	}
+	if msg := ErrNoPIN.Error(); !strings.Contains(msg, "NOTATION_PIV_PIN") || !strings.Contains(msg, "pin_file") ||
+		!strings.Contains(msg, "pinentry") || !strings.Contains(msg, "terminal") {
+		t.Errorf("ErrNoPIN %q does not list the safe PIN sources", msg)
+	}
+}
+
+func TestDefaultPINSourceOrder(t *testing.T) {
+	file := writePINFile(t, "222222\n", 0o600)
+	entry := fakePinentry(t, "GETPIN) printf 'D 333333\\nOK\\n' ;;")
+
+	t.Setenv(EnvPIN, "111111")
+	if pin, err := DefaultPINSource(file, entry.program)(testRequest); err != nil || string(pin) != "111111" {
+		t.Errorf("with %s set: %q, %v; want the variable's PIN", EnvPIN, pin, err)
+	}
+	t.Setenv(EnvPIN, "")
+	if pin, err := DefaultPINSource(file, entry.program)(testRequest); err != nil || string(pin) != "222222" {
+		t.Errorf("with a PIN file: %q, %v; want the file's PIN", pin, err)
+	}
+	if entry.log() != "" {
+		t.Errorf("pinentry ran although an earlier source was available: %q", entry.log())
+	}
+	if pin, err := DefaultPINSource("", entry.program)(testRequest); err != nil || string(pin) != "333333" {
+		t.Errorf("with pinentry: %q, %v; want pinentry's PIN", pin, err)
+	}
+	// A configured but unusable file is an error, not a reason to fall
+	// through to pinentry.
+	bad := writePINFile(t, "222222", 0o644)
+	if _, err := DefaultPINSource(bad, entry.program)(testRequest); err == nil || errors.Is(err, ErrNoPIN) {
+		t.Errorf("with a world-readable PIN file: %v; want a permission error", err)
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		tty.Close()
+		t.Log("a terminal is attached: not checking the no-source case")
+		return
+	}
+	if _, err := DefaultPINSource("", "")(testRequest); !errors.Is(err, ErrNoPIN) {
+		t.Errorf("without any source: %v, want ErrNoPIN", err)
+	}
+}
+
+// pinentryScript is a fake pinentry: it greets, logs every command it gets
+// and answers OK, except where the test's case lines say otherwise.
+const pinentryScript = `#!/bin/sh
+echo "OK Pleased to meet you"
+while IFS= read -r line; do
+	printf '%%s\n' "$line" >> '%s'
+	case "$line" in
+	%s
+	BYE) echo "OK closing connection"; exit 0 ;;
+	*) echo OK ;;
+	esac
+done
+`
+
+type fakeEntry struct {
+	program, logPath string
+}
+
+// fakePinentry writes a fake pinentry whose case statement also holds
+// cases (shell case items such as `GETPIN) ... ;;`).
+func fakePinentry(t *testing.T, cases string) fakeEntry {
+	t.Helper()
+	dir := t.TempDir()
+	f := fakeEntry{program: filepath.Join(dir, "pinentry-fake"), logPath: filepath.Join(dir, "log")}
+	if err := os.WriteFile(f.program, fmt.Appendf(nil, pinentryScript, f.logPath, cases), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fakeEntry) log() string {
+	b, _ := os.ReadFile(f.logPath)
+	return string(b)
+}
+
+func TestPinentry(t *testing.T) {
+	t.Setenv("GPG_TTY", "")
+	tests := []struct {
+		name    string
+		cases   string
+		want    string
+		wantErr error  // errors.Is target
+		errText string // substring of the error
+	}{
+		{"plain", `GETPIN) echo "D 123456"; echo OK ;;`, "123456", nil, ""},
+		{"percent-encoded", `GETPIN) echo "D 12%2534%41"; echo OK ;;`, "12%34A", nil, ""},
+		{"several data lines and status lines", `GETPIN) echo "S PASSWORD_FROM_CACHE"; echo "# comment"; echo "D 123"; echo "D 456"; echo OK ;;`, "123456", nil, ""},
+		{"cancelled", `GETPIN) echo "ERR 83886179 Operation cancelled <Pinentry>" ;;`, "", ErrPINCancelled, "Operation cancelled"},
+		{"empty PIN", `GETPIN) echo OK ;;`, "", ErrPINCancelled, ""},
+		{"SETDESC refused", `SETDESC*) echo "ERR 275 unknown command" ;;`, "", nil, "SETDESC failed: 275 unknown command"},
+		{"malformed data", `GETPIN) echo "D 12%zz"; echo OK ;;`, "", nil, "malformed data line"},
+		{"exits during GETPIN", `GETPIN) exit 0 ;;`, "", nil, "answer to GETPIN: the program exited"},
+		{"garbage answer", `GETPIN) echo "HELLO there" ;;`, "", nil, `unexpected line "HELLO"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakePinentry(t, tt.cases)
+			pin, err := callWithin(t, Pinentry(f.program))
+			if tt.wantErr == nil && tt.errText == "" {
+				if err != nil {
+					t.Fatalf("Pinentry: %v", err)
+				}
+				if string(pin) != tt.want {
+					t.Errorf("PIN %q, want %q", pin, tt.want)
+				}
+				log := f.log()
+				wantLog := "SETDESC Enter the PIN of PIV card 13572468 for slot 9c (2 tries left).\nSETPROMPT PIN:\nGETPIN\nBYE\n"
+				if log != wantLog {
+					t.Errorf("pinentry got\n%s\nwant\n%s", log, wantLog)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Pinentry returned %q, want an error", pin)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %q is not %q", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("error %q\ndoes not contain %q", err, tt.errText)
+			}
+			if errors.Is(err, ErrNoPIN) {
+				t.Errorf("error %q wraps ErrNoPIN: a configured pinentry must not be skipped", err)
+			}
+		})
+	}
+
+	t.Run("GPG_TTY", func(t *testing.T) {
+		t.Setenv("GPG_TTY", "/dev/pts/7")
+		t.Setenv("TERM", "xterm-256color")
+		f := fakePinentry(t, `GETPIN) echo "D 123456"; echo OK ;;`)
+		if _, err := callWithin(t, Pinentry(f.program)); err != nil {
+			t.Fatal(err)
+		}
+		if log := f.log(); !strings.HasPrefix(log, "OPTION ttyname=/dev/pts/7\nOPTION ttytype=xterm-256color\nSETDESC ") {
+			t.Errorf("pinentry got\n%s\nwant the tty options first", log)
+		}
+	})
+	t.Run("escaping and unknown retries", func(t *testing.T) {
+		f := fakePinentry(t, `GETPIN) echo "D 123456"; echo OK ;;`)
+		req := PINRequest{Slot: Slot{key: 0x82}, RetriesLeft: -1}
+		if _, err := Pinentry(f.program)(req); err != nil {
+			t.Fatal(err)
+		}
+		if log := f.log(); !strings.HasPrefix(log, "SETDESC Enter the PIN of PIV card for slot 82.\n") {
+			t.Errorf("pinentry got\n%s", log)
+		}
+		if got := assuanEscape("50% done\r\nnext"); got != "50%25 done%0D%0Anext" {
+			t.Errorf("assuanEscape = %q", got)
+		}
+	})
+	t.Run("missing program", func(t *testing.T) {
+		_, err := Pinentry(filepath.Join(t.TempDir(), "no-pinentry"))(testRequest)
+		if err == nil || errors.Is(err, ErrNoPIN) || !strings.Contains(err.Error(), "install it") {
+			t.Errorf("error %v; want a non-ErrNoPIN error saying to install it", err)
+		}
+	})
+	t.Run("not configured", func(t *testing.T) {
+		if _, err := Pinentry("")(testRequest); !errors.Is(err, ErrNoPIN) {
+			t.Errorf("error %v, want ErrNoPIN", err)
+		}
+	})
+}
+
+func TestPINRequestString(t *testing.T) {
+	tests := []struct {
+		req  PINRequest
+		want string
+	}{
+		{testRequest, "PIN of PIV card 13572468 for slot 9c (2 tries left)"},
+		{PINRequest{Serial: 5, Slot: Slot{key: 0x9a}, RetriesLeft: 1}, "PIN of PIV card 5 for slot 9a (1 try left: a wrong PIN blocks the card)"},
+		{PINRequest{Slot: Slot{key: 0x95}, RetriesLeft: -1}, "PIN of PIV card for slot 95"},
+	}
+	for _, tt := range tests {
+		if got := tt.req.String(); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.req, got, tt.want)
+		}
+	}
+}
