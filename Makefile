@@ -6,14 +6,30 @@ DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubi
 # piv-go talks to pcscd through libpcsclite with cgo.
 export CGO_ENABLED := 1
 
-.PHONY: deps build test fuzz notation clean
+.PHONY: deps build test fuzz notation plugin virtual-piv demo clean
 
 # Installs DEB_PACKAGES with apt-get (as root) unless all are installed.
 deps:
 	.ci/deps $(DEB_PACKAGES)
 
+# VERSION is the plugin version notation sees (SemVer).
+VERSION ?= 0.1.0
+
 build:
 	go build ./...
+
+# The plugin binary, named as notation requires.
+plugin:
+	go build -trimpath -o bin/notation-piv -ldflags "-X main.version=$(VERSION)" ./cmd/notation-piv
+
+# The virtual PIV card as a command.
+virtual-piv:
+	go build -o bin/virtual-piv ./vsmartcard/cmd/virtual-piv
+
+# The main job on the virtual card: set up a key, sign an artifact in an OCI
+# layout with notation and the plugin, verify it. Needs root for pcscd.
+demo: deps plugin virtual-piv notation
+	.ci/demo
 
 # Packages are tested one at a time (-p 1): pcscd has a single socket and
 # the vpcd driver two card slots, shared by every test package.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+)
+
+// pluginConfig keys. README.md documents each one.
+const (
+	cfgSerial   = "serial"
+	cfgReader   = "reader"
+	cfgCACerts  = "ca_certs"
+	cfgPINFile  = "pin_file"
+	cfgPinentry = "pinentry"
+	cfgMode     = "mode"
+)
+
+// validConfigKeys lists every key pluginConfig may hold.
+var validConfigKeys = []string{cfgCACerts, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial}
+
+// Modes select the capability get-plugin-metadata advertises.
+const (
+	modeEnvelope = "envelope" // the default: notation calls generate-envelope
+	modeRaw      = "raw"      // notation calls describe-key and generate-signature
+)
+
+// config is a parsed pluginConfig.
+type config struct {
+	serial   uint32 // 0: any card
+	reader   string // "": any reader
+	caCerts  string // PEM bundle completing the chain, leaf's issuer first
+	pinFile  string
+	pinentry string
+	mode     string
+}
+
+// parseConfig checks pluginConfig without touching files or the card. A
+// typo must never be ignored, so an unknown key is an error, and a PIN is
+// never accepted: notation logs pluginConfig with --debug and stores it in
+// plain text.
+func parseConfig(m map[string]string) (config, error) {
+	c := config{mode: modeEnvelope}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		if strings.Contains(strings.ToLower(k), "pin") && k != cfgPINFile && k != cfgPinentry {
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is refused: a PIN must never be put in pluginConfig, which notation stores in plain text and prints with --debug; "+
+				"give the PIN through the NOTATION_PIV_PIN environment variable, a file named by pin_file (mode 0600), a pinentry program named by pinentry, or the terminal prompt", k)
+		}
+		if v == "" {
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %q has an empty value; give it a value or remove it", k)
+		}
+		switch k {
+		case cfgSerial:
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 {
+				return config{}, plugin.NewValidationErrorf("pluginConfig serial %q is not a card serial number; run \"notation-piv list\" to see the serial numbers of the cards present", v)
+			}
+			c.serial = uint32(n)
+		case cfgReader:
+			c.reader = v
+		case cfgCACerts:
+			c.caCerts = v
+		case cfgPINFile:
+			c.pinFile = v
+		case cfgPinentry:
+			c.pinentry = v
+		case cfgMode:
+			if v != modeEnvelope && v != modeRaw {
+				return config{}, plugin.NewValidationErrorf("pluginConfig mode %q is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", v)
+			}
+			c.mode = v
+		default:
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is not known; valid keys are %s", k, strings.Join(validConfigKeys, ", "))
+		}
+	}
+	return c, nil
+}
+
+// capability is what get-plugin-metadata advertises for this config.
+func (c config) capability() plugin.Capability {
+	if c.mode == modeRaw {
+		return plugin.CapabilitySignatureGenerator
+	}
+	return plugin.CapabilityEnvelopeGenerator
+}
+
+// String describes the config for the debug log. It holds no secrets:
+// pluginConfig never carries a PIN.
+func (c config) String() string {
+	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s",
+		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode)
+}

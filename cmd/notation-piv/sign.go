@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+// Annotations generate-envelope returns, in the project's own namespace.
+const (
+	annotationSerial  = "io.github.notation-piv.card.serial"
+	annotationSlot    = "io.github.notation-piv.card.slot"
+	annotationKeySpec = "io.github.notation-piv.key.spec"
+)
+
+// maxExpiry bounds expiryDurationInSeconds.
+const maxExpiry = 100 * 365 * 24 * time.Hour
+
+// signingKey is everything a signature needs. openSigningKey gathers and
+// checks it all before the card is asked for a PIN.
+type signingKey struct {
+	card  *piv.Card
+	slot  piv.Slot
+	leaf  *x509.Certificate
+	spec  piv.KeySpec
+	chain []*x509.Certificate
+}
+
+// slotAndBundle checks what can be checked without the card: the slot and
+// the CA bundle.
+func slotAndBundle(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) {
+	slot, err := piv.ParseSlot(keyID)
+	if err != nil {
+		return piv.Slot{}, nil, plugin.NewValidationError(err.Error())
+	}
+	var bundle []*x509.Certificate
+	if cfg.caCerts != "" {
+		if bundle, err = piv.LoadPEMBundle(cfg.caCerts); err != nil {
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig ca_certs: %v", err)
+		}
+	}
+	return slot, bundle, nil
+}
+
+// openSigningKey opens the card, reads the slot's certificate, and builds
+// and checks the chain at signingTime. The caller closes key.card.
+func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certificate, cfg config, signingTime time.Time, log *debugLog) (*signingKey, error) {
+	start := time.Now()
+	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("opened card %d in %q in %v", card.Serial(), card.Reader(), time.Since(start))
+	key := &signingKey{card: card, slot: slot}
+	if err := key.load(ctx, bundle, signingTime); err != nil {
+		card.Close()
+		return nil, err
+	}
+	log.Printf("slot %s: %s key, certificate %q, chain of %d", slot, key.spec, key.leaf.Subject, len(key.chain))
+	return key, nil
+}
+
+func (k *signingKey) load(ctx context.Context, bundle []*x509.Certificate, signingTime time.Time) error {
+	leaf, err := k.card.Certificate(ctx, k.slot)
+	if err != nil {
+		return err
+	}
+	spec, err := piv.KeySpecOf(leaf.PublicKey)
+	if err != nil {
+		return err
+	}
+	chain, err := piv.BuildChain(leaf, bundle, signingTime)
+	if err != nil {
+		return plugin.NewValidationErrorf("the certificate chain of slot %s cannot sign: %v", k.slot, err)
+	}
+	k.leaf, k.spec, k.chain = leaf, spec, chain
+	return nil
+}
+
+// signer returns the card signer, asking for the PIN only when the card
+// needs it.
+func (k *signingKey) signer(cfg config) (crypto.Signer, error) {
+	pin := piv.DefaultPINSource(cfg.pinFile, cfg.pinentry)
+	return k.card.Signer(k.slot, k.leaf, pin, piv.SignerOptions{TouchNotice: touchNotice})
+}
+
+// touchNotice tells the user on the terminal that the card waits for a
+// touch; stdout and stderr belong to notation.
+func touchNotice() {
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer tty.Close()
+	fmt.Fprintln(tty, "notation-piv: touch the PIV card to sign")
+}
+
+// describeKey answers describe-key with the key spec read from the card.
+func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config, log *debugLog) (*plugin.DescribeKeyResponse, error) {
+	slot, _, err := slotAndBundle(req.KeyID, config{})
+	if err != nil {
+		return nil, err
+	}
+	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
+	if err != nil {
+		return nil, err
+	}
+	defer card.Close()
+	leaf, err := card.Certificate(ctx, slot)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := piv.KeySpecOf(leaf.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("describe-key: slot %s of card %d holds an %s key", slot, card.Serial(), spec)
+	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec)}, nil
+}
+
+// generateSignature answers generate-signature (RAW mode): notation builds
+// the envelope around the signature.
+func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest, cfg config, log *debugLog) (*plugin.GenerateSignatureResponse, error) {
+	slot, bundle, err := slotAndBundle(req.KeyID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, err := openSigningKey(ctx, slot, bundle, cfg, time.Now(), log)
+	if err != nil {
+		return nil, err
+	}
+	defer key.card.Close()
+	alg, err := envelope.AlgorithmFor(key.leaf.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if string(req.KeySpec) != alg.KeySpec {
+		return nil, plugin.NewValidationErrorf("the request is for an %s key but slot %s holds an %s key; run notation sign again so that it describes the key afresh", req.KeySpec, slot, alg.KeySpec)
+	}
+	if want := hashName(alg.Hash); string(req.Hash) != want {
+		return nil, plugin.NewValidationErrorf("hashAlgorithm %s does not fit an %s key, which signs with %s", req.Hash, alg.KeySpec, want)
+	}
+	signer, err := key.signer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	sig, err := envelope.SignMessage(signer, alg, req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("signed %d bytes with %s in %v", len(req.Payload), alg.SigningAlgorithm, time.Since(start))
+	chain := make([][]byte, len(key.chain))
+	for i, c := range key.chain {
+		chain[i] = c.Raw
+	}
+	return &plugin.GenerateSignatureResponse{
+		KeyID:            req.KeyID,
+		Signature:        sig,
+		SigningAlgorithm: plugin.SignatureAlgorithm(alg.SigningAlgorithm),
+		CertificateChain: chain,
+	}, nil
+}
+
+// generateEnvelope answers generate-envelope (ENVELOPE mode, the default):
+// the plugin builds and self-verifies the whole envelope.
+func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, cfg config, log *debugLog) (*plugin.GenerateEnvelopeResponse, error) {
+	format, err := envelope.Lookup(req.SignatureEnvelopeType)
+	if err != nil {
+		return nil, plugin.NewValidationError(err.Error())
+	}
+	if req.PayloadType != envelope.PayloadType {
+		return nil, plugin.NewValidationErrorf("payloadType %q is not supported; notation sends %q", req.PayloadType, envelope.PayloadType)
+	}
+	expiry := time.Duration(req.ExpiryDurationInSeconds) * time.Second
+	if req.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
+		return nil, plugin.NewValidationErrorf("expiryDurationInSeconds %d is more than 100 years; choose a shorter --expiry", req.ExpiryDurationInSeconds)
+	}
+	slot, bundle, err := slotAndBundle(req.KeyID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	signingTime := time.Now().UTC().Truncate(time.Second)
+	key, err := openSigningKey(ctx, slot, bundle, cfg, signingTime, log)
+	if err != nil {
+		return nil, err
+	}
+	defer key.card.Close()
+	signer, err := key.signer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sreq := envelope.SignRequest{
+		Payload:      req.Payload,
+		Signer:       signer,
+		Chain:        key.chain,
+		SigningTime:  signingTime,
+		SigningAgent: "notation-piv/" + pluginVersion(),
+	}
+	if expiry > 0 {
+		sreq.Expiry = signingTime.Add(expiry)
+	}
+	start := time.Now()
+	env, err := format.Sign(sreq)
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("built and verified a %s envelope of %d bytes in %v", req.SignatureEnvelopeType, len(env), time.Since(start))
+	return &plugin.GenerateEnvelopeResponse{
+		SignatureEnvelope:     env,
+		SignatureEnvelopeType: req.SignatureEnvelopeType,
+		Annotations: map[string]string{
+			annotationSerial:  strconv.FormatUint(uint64(key.card.Serial()), 10),
+			annotationSlot:    slot.String(),
+			annotationKeySpec: string(key.spec),
+		},
+	}, nil
+}
+
+// hashName names a hash as the plugin contract does.
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "SHA-256"
+	case crypto.SHA384:
+		return "SHA-384"
+	case crypto.SHA512:
+		return "SHA-512"
+	}
+	return h.String()
+}
