@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"time"
 
@@ -35,9 +36,9 @@ type signingKey struct {
 	chain []*x509.Certificate
 }
 
-// slotAndBundle checks what can be checked without the card: the slot and
-// the CA bundle.
-func slotAndBundle(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) {
+// preflight checks what can be checked without the card: the slot, the CA
+// bundle, the PIN file and the pinentry program.
+func preflight(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) {
 	slot, err := piv.ParseSlot(keyID)
 	if err != nil {
 		return piv.Slot{}, nil, plugin.NewValidationError(err.Error())
@@ -46,6 +47,16 @@ func slotAndBundle(keyID string, cfg config) (piv.Slot, []*x509.Certificate, err
 	if cfg.caCerts != "" {
 		if bundle, err = piv.LoadPEMBundle(cfg.caCerts); err != nil {
 			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig ca_certs: %v", err)
+		}
+	}
+	if cfg.pinFile != "" {
+		if err := piv.CheckPINFile(cfg.pinFile); err != nil {
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig pin_file: %v", err)
+		}
+	}
+	if cfg.pinentry != "" {
+		if _, err := exec.LookPath(cfg.pinentry); err != nil {
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig pinentry: %v; install a pinentry program or name its full path", err)
 		}
 	}
 	return slot, bundle, nil
@@ -106,7 +117,7 @@ func touchNotice() {
 
 // describeKey answers describe-key with the key spec read from the card.
 func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config, log *debugLog) (*plugin.DescribeKeyResponse, error) {
-	slot, _, err := slotAndBundle(req.KeyID, config{})
+	slot, _, err := preflight(req.KeyID, config{})
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +141,7 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 // generateSignature answers generate-signature (RAW mode): notation builds
 // the envelope around the signature.
 func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest, cfg config, log *debugLog) (*plugin.GenerateSignatureResponse, error) {
-	slot, bundle, err := slotAndBundle(req.KeyID, cfg)
+	slot, bundle, err := preflight(req.KeyID, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +196,7 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	if req.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
 		return nil, plugin.NewValidationErrorf("expiryDurationInSeconds %d is more than 100 years; choose a shorter --expiry", req.ExpiryDurationInSeconds)
 	}
-	slot, bundle, err := slotAndBundle(req.KeyID, cfg)
+	slot, bundle, err := preflight(req.KeyID, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/envelope/jws"
+)
+
+// notaryPayload is a Notary payload as notation sends it.
+const notaryPayload = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+	`"digest":"sha256:5e1ad14c87a9fb1a7333811d393dd3ba167fcb659c44aed0bbb5b9ada0c94cd9","size":406}}`
+
+// envelopeRequest is a generate-envelope request for slot keyID.
+func envelopeRequest(keyID string, config map[string]string) string {
+	if config == nil {
+		config = map[string]string{}
+	}
+	config["serial"] = fmt.Sprint(testSerial)
+	b, _ := json.Marshal(plugin.GenerateEnvelopeRequest{
+		ContractVersion:       "1.0",
+		KeyID:                 keyID,
+		PayloadType:           "application/vnd.cncf.notary.payload.v1+json",
+		SignatureEnvelopeType: "application/jose+json",
+		Payload:               []byte(notaryPayload),
+		PluginConfig:          config,
+	})
+	return string(b)
+}
+
+// pinRetries reads the PIN retry counter from the virtual card's state.
+// (piv-go's Retries cannot: it fails while the PIN is verified.)
+func pinRetries(t *testing.T) int {
+	t.Helper()
+	b, err := harness.card.Card.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		PINRetries int `json:"pinRetries"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.PINRetries
+}
+
+func TestGenerateEnvelopeWithCard(t *testing.T) {
+	needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	logFile := filepath.Join(t.TempDir(), "plugin.log")
+
+	r := invoke(t, "generate-envelope", envelopeRequest("9C", nil), "NOTATION_PIV_PIN=123456", "NOTATION_PIV_LOG="+logFile)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	var resp plugin.GenerateEnvelopeResponse
+	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.SignatureEnvelopeType != "application/jose+json" {
+		t.Errorf("envelope type %q", resp.SignatureEnvelopeType)
+	}
+	want := map[string]string{
+		"io.github.notation-piv.card.serial": fmt.Sprint(testSerial),
+		"io.github.notation-piv.card.slot":   "9c",
+		"io.github.notation-piv.key.spec":    "EC-256",
+	}
+	for k, v := range want {
+		if resp.Annotations[k] != v {
+			t.Errorf("annotation %s = %q, want %q", k, resp.Annotations[k], v)
+		}
+	}
+	protected, unprotected, err := jws.Headers(resp.SignatureEnvelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if protected["alg"] != "ES256" || unprotected["io.cncf.notary.signingAgent"] != "notation-piv/"+testVersion {
+		t.Errorf("headers %v %v", protected, unprotected)
+	}
+	var jwsEnv struct{ Payload string }
+	if err := json.Unmarshal(resp.SignatureEnvelope, &jwsEnv); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := base64.RawURLEncoding.DecodeString(jwsEnv.Payload); string(p) != notaryPayload {
+		t.Errorf("payload not embedded verbatim: %s", p)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil || !strings.Contains(string(log), "generate-envelope succeeded") {
+		t.Errorf("debug log: %v\n%s", err, log)
+	}
+}
+
+func TestCardErrors(t *testing.T) {
+	needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+
+	t.Run("empty slot", func(t *testing.T) {
+		for _, cmd := range []string{"describe-key", "generate-envelope"} {
+			expectError(t, invoke(t, cmd, envelopeRequest("9d", nil), "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "no certificate in the slot")
+		}
+	})
+	t.Run("unknown envelope type", func(t *testing.T) {
+		req := strings.Replace(envelopeRequest("9c", nil), "application/jose+json", "application/x-unknown", 1)
+		expectError(t, invoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "application/jose+json")
+	})
+	t.Run("no card with that serial", func(t *testing.T) {
+		req := strings.Replace(envelopeRequest("9c", nil), fmt.Sprint(testSerial), "99999999", 1)
+		expectError(t, invoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, fmt.Sprint(testSerial))
+	})
+	t.Run("PIN file readable by others", func(t *testing.T) {
+		pinFile := filepath.Join(t.TempDir(), "pin")
+		if err := os.WriteFile(pinFile, []byte("123456\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		harness.card.Card.ResetStats()
+		expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", map[string]string{"pin_file": pinFile})), plugin.ErrorCodeValidation, "chmod 600")
+		if n := harness.card.Card.Stats().Commands; n != 0 {
+			t.Errorf("the card got %d commands before the config was found wrong", n)
+		}
+	})
+	t.Run("no PIN source", func(t *testing.T) {
+		perr := expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", nil)), plugin.ErrorCodeAccessDenied, "NOTATION_PIV_PIN")
+		if perr.Metadata["retriesLeft"] != "" {
+			t.Errorf("metadata %v", perr.Metadata)
+		}
+		if n := pinRetries(t); n != 3 {
+			t.Errorf("%d retries left after no PIN was given, want 3", n)
+		}
+	})
+	t.Run("wrong PIN costs exactly one retry", func(t *testing.T) {
+		perr := expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=999999"), plugin.ErrorCodeAccessDenied, "2")
+		if perr.Metadata["retriesLeft"] != "2" {
+			t.Errorf("metadata %v, want retriesLeft 2", perr.Metadata)
+		}
+		if n := pinRetries(t); n != 2 {
+			t.Errorf("%d retries left, want 2", n)
+		}
+	})
+	t.Run("PIN from a file", func(t *testing.T) {
+		pinFile := filepath.Join(t.TempDir(), "pin")
+		if err := os.WriteFile(pinFile, []byte("123456\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := invoke(t, "generate-envelope", envelopeRequest("9c", map[string]string{"pin_file": pinFile}))
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("keySpec mismatch in RAW mode", func(t *testing.T) {
+		b, _ := json.Marshal(plugin.GenerateSignatureRequest{
+			ContractVersion: "1.0", KeyID: "9c", KeySpec: "RSA-2048", Hash: "SHA-256",
+			Payload: []byte("eyJhbGciOiJQUzI1NiJ9.e30"), PluginConfig: map[string]string{"mode": "raw"},
+		})
+		expectError(t, invoke(t, "generate-signature", string(b), "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "EC-256")
+	})
+}
+
+// TestCanaryPIN signs with a PIN no other test uses and checks that it
+// appears nowhere: not on stdout, stderr, in the debug log, the
+// annotations or the envelope, in any of the encodings they use.
+func TestCanaryPIN(t *testing.T) {
+	needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	const canary = "73915824"
+	yk := openPIV(t)
+	if err := yk.SetPIN(piv.DefaultPIN, canary); err != nil {
+		t.Fatal(err)
+	}
+	yk.Close()
+	logFile := filepath.Join(t.TempDir(), "plugin.log")
+	forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary)), base64.RawURLEncoding.EncodeToString([]byte(canary)), fmt.Sprintf("%x", canary)}
+
+	ok := invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN="+canary, "NOTATION_PIV_LOG="+logFile)
+	if ok.code != 0 {
+		t.Fatalf("sign with the canary PIN: %s", ok.stderr)
+	}
+	var resp plugin.GenerateEnvelopeResponse
+	if err := json.Unmarshal([]byte(ok.stdout), &resp); err != nil {
+		t.Fatal(err)
+	}
+	bad := invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN="+canary+"9", "NOTATION_PIV_LOG="+logFile)
+	expectError(t, bad, plugin.ErrorCodeAccessDenied)
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	annotations, _ := json.Marshal(resp.Annotations)
+	for name, text := range map[string]string{
+		"stdout": ok.stdout, "stderr": ok.stderr + bad.stdout + bad.stderr, "log": string(log),
+		"envelope": string(resp.SignatureEnvelope), "annotations": string(annotations),
+	} {
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("the canary PIN appears in %s as %q", name, f)
+			}
+		}
+	}
+	if !strings.Contains(string(log), "generate-envelope failed: ACCESS_DENIED") {
+		t.Errorf("the log does not record the failure:\n%s", log)
+	}
+}
