@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +210,42 @@ func TestCanaryPIN(t *testing.T) {
 	}
 	if !strings.Contains(string(log), "generate-envelope failed: ACCESS_DENIED") {
 		t.Errorf("the log does not record the failure:\n%s", log)
+	}
+}
+
+// TestRawCommandsWithoutRawMode checks that describe-key and
+// generate-signature work even when the config does not ask for RAW mode,
+// whatever get-plugin-metadata would advertise.
+func TestRawCommandsWithoutRawMode(t *testing.T) {
+	needCard(t)
+	leaf := provision(t, piv.AlgorithmEC256, nil)
+	config := map[string]string{"serial": fmt.Sprint(testSerial)}
+
+	b, _ := json.Marshal(plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9C", PluginConfig: config})
+	r := invoke(t, "describe-key", string(b))
+	var desc plugin.DescribeKeyResponse
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &desc) != nil || desc.KeyID != "9C" || desc.KeySpec != "EC-256" {
+		t.Fatalf("describe-key: %+v", r)
+	}
+
+	payload := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
+	b, _ = json.Marshal(plugin.GenerateSignatureRequest{
+		ContractVersion: "1.0", KeyID: "9C", KeySpec: "EC-256", Hash: "SHA-256", Payload: payload, PluginConfig: config,
+	})
+	r = invoke(t, "generate-signature", string(b), "NOTATION_PIV_PIN=123456")
+	var sig plugin.GenerateSignatureResponse
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &sig) != nil {
+		t.Fatalf("generate-signature: %+v", r)
+	}
+	if sig.KeyID != "9C" || sig.SigningAlgorithm != "ECDSA-SHA-256" || len(sig.CertificateChain) != 1 || !bytes.Equal(sig.CertificateChain[0], leaf.Raw) {
+		t.Errorf("response %+v", sig)
+	}
+	if len(sig.Signature) != 64 {
+		t.Fatalf("signature of %d bytes, want r||s of 64", len(sig.Signature))
+	}
+	digest := sha256.Sum256(payload)
+	rInt, sInt := new(big.Int).SetBytes(sig.Signature[:32]), new(big.Int).SetBytes(sig.Signature[32:])
+	if !ecdsa.Verify(leaf.PublicKey.(*ecdsa.PublicKey), digest[:], rInt, sInt) {
+		t.Error("the RAW signature does not verify with the slot's certificate")
 	}
 }
