@@ -65,6 +65,8 @@ func preflight(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) 
 // openSigningKey opens the card, reads the slot's certificate, and builds
 // and checks the chain at signingTime. The caller closes key.card.
 func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certificate, cfg config, signingTime time.Time, log *debugLog) (*signingKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, piv.DefaultTimeout)
+	defer cancel()
 	start := time.Now()
 	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
 	if err != nil {
@@ -121,6 +123,8 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, piv.DefaultTimeout)
+	defer cancel()
 	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
 	if err != nil {
 		return nil, err
