@@ -3,8 +3,6 @@ package piv
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -18,61 +16,18 @@ import (
 // testSerial is the serial number of the virtual card.
 const testSerial = 24681357
 
-// env is the pcscd and virtual card the card tests share; nil Env means
-// they are skipped (locally) for skipReason.
-var env struct {
-	*vcardtest.Env
-	factory    []byte // the card's factory state
-	skipReason string
-}
+// env is the virtual card in pcscd, set by freshCard.
+var env *vcardtest.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	e, err := vcardtest.Start(vcardtest.Options{Config: card.Config{Serial: testSerial}})
-	if err != nil {
-		var skip *vcardtest.SkipError
-		if errors.As(err, &skip) && os.Getenv("CI") != "true" {
-			fmt.Printf("piv: virtual card tests skipped: %v\n", err)
-			env.skipReason = err.Error()
-			return m.Run()
-		}
-		fmt.Fprintf(os.Stderr, "piv: %v\n", err)
-		return 1
-	}
-	defer e.Close()
-	env.Env = e
-	if env.factory, err = e.Card.Snapshot(); err != nil {
-		fmt.Fprintf(os.Stderr, "piv: %v\n", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// skipOrFail skips a test whose environment is missing, with the reason,
-// but fails it under CI=true, where make test must provide it.
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: make test must provide it)", reason)
-	}
-	t.Skip(reason)
+	os.Exit(vcardtest.Main(m, vcardtest.Options{Config: card.Config{Serial: testSerial}}))
 }
 
 // freshCard restores the virtual card to factory state (no keys, default
 // PIN with 3 retries) and clears its faults and counters.
 func freshCard(t *testing.T) {
 	t.Helper()
-	if env.Env == nil {
-		skipOrFail(t, env.skipReason)
-	}
-	env.Card.ClearFaults()
-	if err := env.Card.Restore(env.factory); err != nil {
-		t.Fatal(err)
-	}
-	env.Card.ResetStats()
+	env = vcardtest.Fresh(t)
 }
 
 // retry calls f until it succeeds or 5 s pass: a Card closed in the
@@ -99,7 +54,7 @@ func retry[T any](t *testing.T, what string, f func() (T, error)) T {
 // checks that bypass this package, and closes it when f returns.
 func withPIVGo(t *testing.T, f func(yk *piv.YubiKey)) {
 	t.Helper()
-	yk := retry(t, "open card with piv-go", func() (*piv.YubiKey, error) { return piv.Open(env.Reader) })
+	yk := vcardtest.OpenPIV(t)
 	defer yk.Close()
 	f(yk)
 }

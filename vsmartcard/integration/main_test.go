@@ -1,12 +1,8 @@
 package integration
 
 import (
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
@@ -17,41 +13,11 @@ import (
 // testSerial is the serial number of the virtual card under test.
 const testSerial = 13572468
 
-// env is the running pcscd and virtual card shared by the tests.
-var env struct {
-	*vcardtest.Env
-	AttestationCA *x509.Certificate
-	factory       []byte // the card's factory-state snapshot
-	skipReason    string
-}
+// env is the virtual card in pcscd, set by freshCard.
+var env *vcardtest.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	e, err := vcardtest.Start(vcardtest.Options{Config: card.Config{Serial: testSerial}})
-	if err != nil {
-		var skip *vcardtest.SkipError
-		if errors.As(err, &skip) && os.Getenv("CI") != "true" {
-			fmt.Printf("integration tests skipped: %v\n", err)
-			env.skipReason = err.Error()
-			return m.Run()
-		}
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		return 1
-	}
-	defer e.Close()
-	env.Env = e
-	if env.AttestationCA, err = e.Card.AttestationCA(); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		return 1
-	}
-	if env.factory, err = e.Card.Snapshot(); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(vcardtest.Main(m, vcardtest.Options{Config: card.Config{Serial: testSerial}}))
 }
 
 // skipOrFail skips a test whose real parts are missing, with the reason,
@@ -68,14 +34,7 @@ func skipOrFail(t *testing.T, reason string) {
 // faults.
 func freshCard(t *testing.T) {
 	t.Helper()
-	if env.Env == nil {
-		skipOrFail(t, env.skipReason)
-	}
-	env.Card.ClearFaults()
-	if err := env.Card.Restore(env.factory); err != nil {
-		t.Fatal(err)
-	}
-	env.Card.ResetStats()
+	env = vcardtest.Fresh(t)
 }
 
 // openCard resets the card to factory state and opens it with piv-go; the
@@ -83,23 +42,7 @@ func freshCard(t *testing.T) {
 func openCard(t *testing.T) *piv.YubiKey {
 	t.Helper()
 	freshCard(t)
-	return openPIV(t)
-}
-
-func openPIV(t *testing.T) *piv.YubiKey {
-	t.Helper()
-	var yk *piv.YubiKey
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if yk, err = piv.Open(env.Reader); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("open %s: %v", env.Reader, err)
-	}
-	t.Cleanup(func() { yk.Close() })
-	return yk
+	return vcardtest.OpenPIV(t)
 }
 
 // reinsert closes yk, pulls the card out of the reader and puts it back, so
@@ -111,5 +54,5 @@ func reinsert(t *testing.T, yk *piv.YubiKey) *piv.YubiKey {
 	if err := env.Reinsert(); err != nil {
 		t.Fatalf("reinsert: %v", err)
 	}
-	return openPIV(t)
+	return vcardtest.OpenPIV(t)
 }

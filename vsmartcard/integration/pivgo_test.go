@@ -73,8 +73,12 @@ func TestEveryKeyType(t *testing.T) {
 	if err != nil {
 		t.Fatalf("attestation certificate: %v", err)
 	}
+	attCA, err := env.Card.AttestationCA()
+	if err != nil {
+		t.Fatal(err)
+	}
 	roots := x509.NewCertPool()
-	roots.AddCert(env.AttestationCA)
+	roots.AddCert(attCA)
 
 	for _, kc := range keyCases {
 		t.Run(kc.name, func(t *testing.T) {
