@@ -4,18 +4,20 @@ go 1.25.0
 
 toolchain go1.26.8
 
-require github.com/go-piv/piv-go/v2 v2.6.0
+require (
+	github.com/fxamacker/cbor/v2 v2.8.0
+	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/go-piv/piv-go/v2 v2.6.0
+	github.com/notaryproject/notation-core-go v1.3.0
+	github.com/notaryproject/notation-plugin-framework-go v1.0.0
+	github.com/veraison/go-cose v1.3.0
+	golang.org/x/sys v0.43.0
+	golang.org/x/term v0.42.0
+)
 
 require (
-	github.com/fxamacker/cbor/v2 v2.8.0 // indirect
-	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/golang-jwt/jwt/v4 v4.5.2 // indirect
-	github.com/notaryproject/notation-core-go v1.3.0 // indirect
-	github.com/notaryproject/notation-plugin-framework-go v1.0.0 // indirect
 	github.com/notaryproject/tspclient-go v1.0.0 // indirect
-	github.com/veraison/go-cose v1.3.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/crypto v0.50.0 // indirect
-	golang.org/x/sys v0.43.0 // indirect
-	golang.org/x/term v0.42.0 // indirect
 )

@@ -8,7 +8,7 @@
 // a crypto.Signer's output into the wire form Notary expects, the registry of
 // formats ([Format]) keyed by media type, and the self-check [Verify].
 //
-// Formats live in subpackages (envelope/jws today, envelope/cose later) and
+// Formats live in subpackages (envelope/jws and envelope/cose) and
 // only encode: their Sign method hands an encoder to [Build], which runs the
 // shared checks before the encoder asks the signer for a signature and
 // verifies the result with notation-core-go afterwards. The command registers

@@ -4,7 +4,8 @@ import (
 	"fmt"
 
 	"github.com/notaryproject/notation-core-go/signature"
-	// Registers the JWS parser that signature.ParseEnvelope uses.
+	// Register the COSE and JWS parsers that signature.ParseEnvelope uses.
+	_ "github.com/notaryproject/notation-core-go/signature/cose"
 	_ "github.com/notaryproject/notation-core-go/signature/jws"
 	nx509 "github.com/notaryproject/notation-core-go/x509"
 )

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +21,7 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
 // notaryPayload is a Notary payload as notation sends it.
@@ -42,9 +47,9 @@ func envelopeRequest(keyID string, config map[string]string) string {
 
 // pinRetries reads the PIN retry counter from the virtual card's state.
 // (piv-go's Retries cannot: it fails while the PIN is verified.)
-func pinRetries(t *testing.T) int {
+func pinRetries(t *testing.T, env *vcardtest.Env) int {
 	t.Helper()
-	b, err := harness.card.Card.Snapshot()
+	b, err := env.Card.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +109,7 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 }
 
 func TestCardErrors(t *testing.T) {
-	needCard(t)
+	env := needCard(t)
 	provision(t, piv.AlgorithmEC256, nil)
 
 	t.Run("empty slot", func(t *testing.T) {
@@ -125,9 +130,9 @@ func TestCardErrors(t *testing.T) {
 		if err := os.WriteFile(pinFile, []byte("123456\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		harness.card.Card.ResetStats()
+		env.Card.ResetStats()
 		expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", map[string]string{"pin_file": pinFile})), plugin.ErrorCodeValidation, "chmod 600")
-		if n := harness.card.Card.Stats().Commands; n != 0 {
+		if n := env.Card.Stats().Commands; n != 0 {
 			t.Errorf("the card got %d commands before the config was found wrong", n)
 		}
 	})
@@ -136,7 +141,7 @@ func TestCardErrors(t *testing.T) {
 		if perr.Metadata["retriesLeft"] != "" {
 			t.Errorf("metadata %v", perr.Metadata)
 		}
-		if n := pinRetries(t); n != 3 {
+		if n := pinRetries(t, env); n != 3 {
 			t.Errorf("%d retries left after no PIN was given, want 3", n)
 		}
 	})
@@ -145,7 +150,7 @@ func TestCardErrors(t *testing.T) {
 		if perr.Metadata["retriesLeft"] != "2" {
 			t.Errorf("metadata %v, want retriesLeft 2", perr.Metadata)
 		}
-		if n := pinRetries(t); n != 2 {
+		if n := pinRetries(t, env); n != 2 {
 			t.Errorf("%d retries left, want 2", n)
 		}
 	})
@@ -248,4 +253,58 @@ func TestRawCommandsWithoutRawMode(t *testing.T) {
 	if !ecdsa.Verify(leaf.PublicKey.(*ecdsa.PublicKey), digest[:], rInt, sInt) {
 		t.Error("the RAW signature does not verify with the slot's certificate")
 	}
+}
+
+// TestUnsupportedKeys puts keys no Notary signature can use into a slot,
+// with a certificate, and expects a VALIDATION_ERROR naming the supported
+// key specs, before any PIN is asked for.
+func TestUnsupportedKeys(t *testing.T) {
+	for name, alg := range map[string]piv.Algorithm{"RSA-1024": piv.AlgorithmRSA1024, "Ed25519": piv.AlgorithmEd25519, "X25519": piv.AlgorithmX25519} {
+		t.Run(name, func(t *testing.T) {
+			needCard(t)
+			yk := openPIV(t)
+			pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature, piv.Key{Algorithm: alg, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf := certifyWithOpenSSL(t, pub)
+			if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotSignature, leaf); err != nil {
+				t.Fatal(err)
+			}
+			yk.Close()
+			for _, cmd := range []string{"describe-key", "generate-envelope"} {
+				expectError(t, invoke(t, cmd, envelopeRequest("9c", nil)), plugin.ErrorCodeValidation, "RSA-2048", "EC-384")
+			}
+		})
+	}
+}
+
+// certifyWithOpenSSL issues a certificate for any public key, X25519
+// included (which Go's x509 cannot), from a throwaway CA made by openssl.
+func certifyWithOpenSSL(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
+	t.Helper()
+	dir := t.TempDir()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "leaf.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	run := func(args ...string) {
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=unsupported keys CA", "-days", "1")
+	run("x509", "-new", "-subj", "/CN=unsupported key", "-force_pubkey", "leaf.pub", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "1", "-outform", "DER", "-out", "leaf.der")
+	b, err := os.ReadFile(filepath.Join(dir, "leaf.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notaryproject/notation-core-go/signature"
+)
+
+// matrixKey is one key spec of the matrix, in a slot of its own so that
+// every key is generated once.
+type matrixKey struct {
+	spec string
+	alg  piv.Algorithm
+	slot piv.Slot
+	id   string
+	pin  piv.PINPolicy
+}
+
+var matrixKeys = []matrixKey{
+	{"EC-256", piv.AlgorithmEC256, piv.SlotAuthentication, "9a", piv.PINPolicyOnce},
+	{"EC-384", piv.AlgorithmEC384, piv.SlotSignature, "9c", piv.PINPolicyAlways},
+	{"RSA-2048", piv.AlgorithmRSA2048, piv.SlotKeyManagement, "9d", piv.PINPolicyOnce},
+	{"RSA-3072", piv.AlgorithmRSA3072, piv.SlotCardAuthentication, "9e", piv.PINPolicyAlways},
+	{"RSA-4096", piv.AlgorithmRSA4096, retiredSlot(0x82), "82", piv.PINPolicyOnce},
+}
+
+func retiredSlot(key uint32) piv.Slot {
+	s, _ := piv.RetiredKeyManagementSlot(key)
+	return s
+}
+
+// TestNotationMatrix signs with every key spec a PIV card holds, in both
+// envelope formats and both plugin modes, through notation v1.3.2 with the
+// plugin and the virtual card; notation verify must accept each signature
+// under a strict policy and reject it once its signature is tampered
+// with. The matrix runs with self-signed leaves and with leaf →
+// intermediate → root chains given through ca_certs.
+func TestNotationMatrix(t *testing.T) {
+	needCard(t)
+	yk := openPIV(t)
+	pubs := make([]crypto.PublicKey, len(matrixKeys))
+	for i, k := range matrixKeys {
+		pub, err := yk.GenerateKey(piv.DefaultManagementKey, k.slot, piv.Key{Algorithm: k.alg, PINPolicy: k.pin, TouchPolicy: piv.TouchPolicyNever})
+		if err != nil {
+			t.Fatalf("generate %s: %v", k.spec, err)
+		}
+		pubs[i] = pub
+	}
+	yk.Close()
+
+	for _, chained := range []bool{false, true} {
+		shape := "self-signed"
+		if chained {
+			shape = "CA chain"
+		}
+		t.Run(shape, func(t *testing.T) {
+			n := newNotation(t)
+			config := []string{"--plugin-config", fmt.Sprintf("serial=%d", testSerial)}
+			yk := openPIV(t)
+			var ca *testCA
+			if chained {
+				ca = newTestCA(t)
+				config = append(config, "--plugin-config", "ca_certs="+writePEM(t, filepath.Join(n.dir, "ca.pem"), ca.intermediate, ca.root))
+			}
+			var leaves []*x509.Certificate
+			for i, k := range matrixKeys {
+				leaves = append(leaves, certify(t, yk, k.slot, pubs[i], ca))
+			}
+			yk.Close()
+			if chained {
+				n.trust(ca.root)
+			} else {
+				n.trust(leaves...)
+			}
+			for _, k := range matrixKeys {
+				for _, mode := range []string{"envelope", "raw"} {
+					name := k.spec + "-" + mode
+					n.run(append([]string{"key", "add", name, "--plugin", "piv", "--id", k.id, "--plugin-config", "mode=" + mode}, config...)...)
+					for _, format := range []string{"jws", "cose"} {
+						t.Run(fmt.Sprintf("%s/%s/%s", k.spec, mode, format), func(t *testing.T) {
+							signVerifyTamper(t, n, name, format, mode)
+						})
+					}
+				}
+			}
+		})
+	}
+}
+
+// signVerifyTamper signs a new artifact with the named key, verifies it,
+// checks who built the envelope, and checks that a tampered envelope fails.
+func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
+	layout := newLayout(t, "artifact for "+t.Name())
+	n.run("sign", "--oci-layout", "--key", key, "--signature-format", format, layout.ref())
+	n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+
+	sigs := layout.signatures(t)
+	if len(sigs) != 1 {
+		t.Fatalf("%d signatures, want 1", len(sigs))
+	}
+	for digest, envelope := range sigs {
+		agent := signingAgent(t, format, envelope)
+		want := "notation-piv/" + testVersion
+		if mode == "raw" {
+			want = "notation-go/1.3.2 piv/" + testVersion
+		}
+		if agent != want {
+			t.Errorf("signing agent %q, want %q", agent, want)
+		}
+		layout.replaceEnvelope(t, digest, tamperSignature(t, format, envelope))
+	}
+	out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", layout.ref(), "-v")
+	if err == nil || !strings.Contains(out, "signature is invalid") {
+		t.Errorf("verify of a tampered envelope did not fail its integrity check: %v\n%s", err, out)
+	}
+}
+
+// TestNotationExpiry checks that notation sign --expiry sets the expiry in
+// both formats, that notation verify accepts the signature before it and
+// rejects it after.
+func TestNotationExpiry(t *testing.T) {
+	needCard(t)
+	leaf := provision(t, piv.AlgorithmEC256, nil)
+	n := newNotation(t)
+	n.trust(leaf)
+	n.run("key", "add", "pivkey", "--plugin", "piv", "--id", "9c", "--default", "--plugin-config", fmt.Sprintf("serial=%d", testSerial))
+	for _, format := range []string{"jws", "cose"} {
+		t.Run(format, func(t *testing.T) {
+			long := newLayout(t, "long-lived "+format)
+			before := time.Now().Truncate(time.Second)
+			n.run("sign", "--oci-layout", "--signature-format", format, "--expiry", "1h", long.ref())
+			n.run("verify", "--oci-layout", "--scope", "local/e2e", long.ref())
+			for _, envelope := range long.signatures(t) {
+				expiry := expiryOf(t, format, envelope)
+				if d := expiry.Sub(before); d < time.Hour || d > time.Hour+time.Minute {
+					t.Errorf("expiry %v is %v after signing, want 1h", expiry, d)
+				}
+			}
+
+			short := newLayout(t, "short-lived "+format)
+			n.run("sign", "--oci-layout", "--signature-format", format, "--expiry", "2s", short.ref())
+			time.Sleep(3 * time.Second)
+			out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", short.ref(), "-v")
+			if err == nil || !strings.Contains(out, "expired") {
+				t.Errorf("verify of an expired signature: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// envelopeContent parses an envelope with notation-core-go, the reference
+// verifier.
+func envelopeContent(t *testing.T, format string, envelope []byte) *signature.EnvelopeContent {
+	t.Helper()
+	mediaType := map[string]string{"jws": "application/jose+json", "cose": "application/cose"}[format]
+	env, err := signature.ParseEnvelope(mediaType, envelope)
+	if err != nil {
+		t.Fatalf("parse %s envelope: %v", format, err)
+	}
+	content, err := env.Content()
+	if err != nil {
+		t.Fatalf("read %s envelope: %v", format, err)
+	}
+	return content
+}
+
+func signingAgent(t *testing.T, format string, envelope []byte) string {
+	t.Helper()
+	return envelopeContent(t, format, envelope).SignerInfo.UnsignedAttributes.SigningAgent
+}
+
+func expiryOf(t *testing.T, format string, envelope []byte) time.Time {
+	t.Helper()
+	return envelopeContent(t, format, envelope).SignerInfo.SignedAttributes.Expiry
+}
