@@ -55,6 +55,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
+		if uc, ok := userCommands[args[0]]; ok {
+			return uc.run(ctx, args[1:], stdin, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "notation-piv: error: unknown command %q\nhint: run \"notation-piv --help\" for the commands\n", args[0])
 		return 1
 	}
