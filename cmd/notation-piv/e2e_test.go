@@ -40,7 +40,7 @@ const trustedIdentity = "x509.subject: C=US, ST=WA, L=Seattle, O=Notation E2E, C
 // provision generates a key in slot 9c of the virtual card, with PIN
 // policy "always", and stores a Notation-compliant certificate for it (see
 // certify).
-func provision(t *testing.T, alg piv.Algorithm, ca *testCA) (leaf *x509.Certificate) {
+func provision(t testing.TB, alg piv.Algorithm, ca *testCA) (leaf *x509.Certificate) {
 	t.Helper()
 	yk := openPIV(t)
 	defer yk.Close()
@@ -55,7 +55,7 @@ func provision(t *testing.T, alg piv.Algorithm, ca *testCA) (leaf *x509.Certific
 // certify stores a Notation-compliant certificate for the key in slot. With
 // a CA, the leaf is issued by the CA's intermediate; without, the leaf is
 // self-signed by the card key.
-func certify(t *testing.T, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA) *x509.Certificate {
+func certify(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA) *x509.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
@@ -91,7 +91,7 @@ func certify(t *testing.T, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey,
 }
 
 // openPIV opens the virtual card with piv-go.
-func openPIV(t *testing.T) *piv.YubiKey {
+func openPIV(t testing.TB) *piv.YubiKey {
 	t.Helper()
 	return vcardtest.OpenPIV(t)
 }
@@ -102,7 +102,7 @@ type testCA struct {
 	rootKey, intermediateKey crypto.Signer
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	mk := func(name string, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, crypto.Signer) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -138,7 +138,7 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 // writePEM writes certificates to a PEM file.
-func writePEM(t *testing.T, path string, certs ...*x509.Certificate) string {
+func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
 	t.Helper()
 	var b []byte
 	for _, c := range certs {
@@ -152,14 +152,14 @@ func writePEM(t *testing.T, path string, certs ...*x509.Certificate) string {
 
 // notationEnv is an isolated notation configuration.
 type notationEnv struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	env  []string
 	pin  string // NOTATION_PIV_PIN, "" for none
 	logf string // the plugin's debug log
 }
 
-func newNotation(t *testing.T) *notationEnv {
+func newNotation(t testing.TB) *notationEnv {
 	t.Helper()
 	dir := t.TempDir()
 	n := &notationEnv{t: t, dir: dir, pin: piv.DefaultPIN, logf: filepath.Join(dir, "plugin.log")}
@@ -231,7 +231,7 @@ type ociLayout struct {
 // ref is the notation reference of the artifact.
 func (l *ociLayout) ref() string { return l.dir + "@" + l.manifest }
 
-func newLayout(t *testing.T, content string) *ociLayout {
+func newLayout(t testing.TB, content string) *ociLayout {
 	t.Helper()
 	l := &ociLayout{dir: filepath.Join(t.TempDir(), "layout")}
 	if err := os.MkdirAll(filepath.Join(l.dir, "blobs", "sha256"), 0o755); err != nil {
@@ -252,7 +252,7 @@ func newLayout(t *testing.T, content string) *ociLayout {
 }
 
 // put stores a blob and returns its digest.
-func (l *ociLayout) put(t *testing.T, b []byte) string {
+func (l *ociLayout) put(t testing.TB, b []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(b)
 	d := hex.EncodeToString(sum[:])
@@ -260,7 +260,7 @@ func (l *ociLayout) put(t *testing.T, b []byte) string {
 	return "sha256:" + d
 }
 
-func (l *ociLayout) blob(t *testing.T, digest string) []byte {
+func (l *ociLayout) blob(t testing.TB, digest string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(l.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
 	if err != nil {
@@ -271,7 +271,7 @@ func (l *ociLayout) blob(t *testing.T, digest string) []byte {
 
 // signatures returns the envelope of each signature manifest in the layout,
 // with the manifest's digest.
-func (l *ociLayout) signatures(t *testing.T) map[string][]byte {
+func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 	t.Helper()
 	var index struct {
 		Manifests []struct {
@@ -301,7 +301,7 @@ func (l *ociLayout) signatures(t *testing.T) map[string][]byte {
 	return out
 }
 
-func (l *ociLayout) blobFile(t *testing.T, name string) []byte {
+func (l *ociLayout) blobFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(l.dir, name))
 	if err != nil {
@@ -313,7 +313,7 @@ func (l *ociLayout) blobFile(t *testing.T, name string) []byte {
 // replaceEnvelope swaps the envelope of a signature manifest for another,
 // rewriting the manifest and the index so the layout stays consistent: the
 // only thing wrong afterwards is the envelope itself.
-func (l *ociLayout) replaceEnvelope(t *testing.T, sigManifest string, envelope []byte) {
+func (l *ociLayout) replaceEnvelope(t testing.TB, sigManifest string, envelope []byte) {
 	t.Helper()
 	var man map[string]any
 	if err := json.Unmarshal(l.blob(t, sigManifest), &man); err != nil {
@@ -339,7 +339,7 @@ func (l *ociLayout) replaceEnvelope(t *testing.T, sigManifest string, envelope [
 	write(t, filepath.Join(l.dir, "index.json"), nb)
 }
 
-func write(t *testing.T, path string, b []byte) {
+func write(t testing.TB, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -348,7 +348,7 @@ func write(t *testing.T, path string, b []byte) {
 
 // tamperSignature flips a bit of the signature in an envelope, keeping the
 // envelope well-formed, so that only its integrity check can fail.
-func tamperSignature(t *testing.T, format string, envelope []byte) []byte {
+func tamperSignature(t testing.TB, format string, envelope []byte) []byte {
 	t.Helper()
 	switch format {
 	case "jws":

@@ -62,7 +62,7 @@ func buildBinaries() error {
 
 // needCard returns the virtual card restored to factory state, or skips
 // the test where the machine cannot run card tests (never under CI).
-func needCard(t *testing.T) *vcardtest.Env {
+func needCard(t testing.TB) *vcardtest.Env {
 	t.Helper()
 	return vcardtest.Fresh(t)
 }

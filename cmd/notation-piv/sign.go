@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -29,11 +30,35 @@ const maxExpiry = 100 * 365 * 24 * time.Hour
 // signingKey is everything a signature needs. openSigningKey gathers and
 // checks it all before the card is asked for a PIN.
 type signingKey struct {
-	card  *piv.Card
-	slot  piv.Slot
-	leaf  *x509.Certificate
-	spec  piv.KeySpec
-	chain []*x509.Certificate
+	card   *piv.Card
+	slot   piv.Slot
+	leaf   *x509.Certificate
+	spec   piv.KeySpec
+	chain  []*x509.Certificate
+	phases phases
+}
+
+// phases is where the time of one signature goes, for the debug log and
+// the benchmarks (make bench).
+type phases struct {
+	open, certificate, chain, sign, envelope time.Duration
+}
+
+func (p phases) String() string {
+	return fmt.Sprintf("phases: open=%v certificate=%v chain=%v sign=%v envelope=%v",
+		p.open, p.certificate, p.chain, p.sign, p.envelope)
+}
+
+// timedSigner adds up the time spent in the card signer.
+type timedSigner struct {
+	crypto.Signer
+	spent *time.Duration
+}
+
+func (s timedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	start := time.Now()
+	defer func() { *s.spent += time.Since(start) }()
+	return s.Signer.Sign(rand, digest, opts)
 }
 
 // preflight checks what can be checked without the card: the slot, the CA
@@ -72,8 +97,8 @@ func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certifica
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("opened card %d in %q in %v", card.Serial(), card.Reader(), time.Since(start))
-	key := &signingKey{card: card, slot: slot}
+	key := &signingKey{card: card, slot: slot, phases: phases{open: time.Since(start)}}
+	log.Printf("opened card %d in %q", card.Serial(), card.Reader())
 	if err := key.load(ctx, bundle, signingTime); err != nil {
 		card.Close()
 		return nil, err
@@ -83,27 +108,35 @@ func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certifica
 }
 
 func (k *signingKey) load(ctx context.Context, bundle []*x509.Certificate, signingTime time.Time) error {
+	start := time.Now()
 	leaf, err := k.card.Certificate(ctx, k.slot)
 	if err != nil {
 		return err
 	}
+	k.phases.certificate = time.Since(start)
 	spec, err := piv.KeySpecOf(leaf.PublicKey)
 	if err != nil {
 		return err
 	}
+	start = time.Now()
 	chain, err := piv.BuildChain(leaf, bundle, signingTime)
 	if err != nil {
 		return plugin.NewValidationErrorf("the certificate chain of slot %s cannot sign: %v", k.slot, err)
 	}
+	k.phases.chain = time.Since(start)
 	k.leaf, k.spec, k.chain = leaf, spec, chain
 	return nil
 }
 
 // signer returns the card signer, asking for the PIN only when the card
-// needs it.
+// needs it. The time it spends is added to k.phases.sign.
 func (k *signingKey) signer(cfg config) (crypto.Signer, error) {
 	pin := piv.DefaultPINSource(cfg.pinFile, cfg.pinentry)
-	return k.card.Signer(k.slot, k.leaf, pin, piv.SignerOptions{TouchNotice: touchNotice})
+	s, err := k.card.Signer(k.slot, k.leaf, pin, piv.SignerOptions{TouchNotice: touchNotice})
+	if err != nil {
+		return nil, err
+	}
+	return timedSigner{Signer: s, spent: &k.phases.sign}, nil
 }
 
 // touchNotice tells the user on the terminal that the card waits for a
@@ -168,12 +201,11 @@ func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest,
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	sig, err := envelope.SignMessage(signer, alg, req.Payload)
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("signed %d bytes with %s in %v", len(req.Payload), alg.SigningAlgorithm, time.Since(start))
+	log.Printf("signed %d bytes with %s; %s", len(req.Payload), alg.SigningAlgorithm, key.phases)
 	chain := make([][]byte, len(key.chain))
 	for i, c := range key.chain {
 		chain[i] = c.Raw
@@ -229,7 +261,8 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("built and verified a %s envelope of %d bytes in %v", req.SignatureEnvelopeType, len(env), time.Since(start))
+	key.phases.envelope = time.Since(start) - key.phases.sign
+	log.Printf("built and verified a %s envelope of %d bytes; %s", req.SignatureEnvelopeType, len(env), key.phases)
 	return &plugin.GenerateEnvelopeResponse{
 		SignatureEnvelope:     env,
 		SignatureEnvelopeType: req.SignatureEnvelopeType,
