@@ -14,6 +14,16 @@
 // verifies the result with notation-core-go afterwards. The command registers
 // the formats it serves with [Register]; nothing registers itself.
 //
+// A request may ask for an RFC 3161 timestamp ([SignRequest].Timestamp):
+// notation leaves timestamping to envelope plugins. The encoder hands the
+// raw signature bytes to the timestamper and embeds the token unsigned
+// under "io.cncf.notary.timestampSignature"; Build then checks, with
+// [VerifyTimestamp], that notation-core-go reads the token back, that it
+// stamps this signature and verifies against the trusted TSA roots, and
+// that its time lies within the validity of every certificate of the
+// chain. An envelope that asked for a timestamp is never returned without
+// one that passed these checks.
+//
 // The rules come from the Notary Project signature specification
 // (https://github.com/notaryproject/specifications/blob/main/specs/signature-specification.md)
 // as enforced by notation-core-go v1.3.0.
@@ -48,7 +58,8 @@ type Format interface {
 	MediaType() string
 	// Sign builds and signs an envelope for req. Implementations go through
 	// Build, so the returned envelope has passed Verify and carries exactly
-	// the requested payload, times, signing agent and chain.
+	// the requested payload, times, signing agent and chain, and the
+	// requested timestamp, checked with VerifyTimestamp.
 	Sign(req SignRequest) ([]byte, error)
 }
 

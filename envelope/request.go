@@ -31,22 +31,41 @@ type SignRequest struct {
 	// SigningAgent optionally names the software that signs, e.g.
 	// "notation-piv/0.1.0". It is not signed.
 	SigningAgent string
+	// Timestamp, if not nil, obtains an RFC 3161 timestamp token (DER
+	// TimeStampToken) over signature, the raw signature bytes of the
+	// envelope, hashed with hash, the hash of the leaf's key spec: for
+	// instance a closure around timestamp.Config.Stamp. The format embeds
+	// the token unsigned under "io.cncf.notary.timestampSignature"; Build
+	// returns the envelope only if VerifyTimestamp accepts it.
+	Timestamp func(signature []byte, hash crypto.Hash) ([]byte, error)
+	// TSARoots are the trusted roots of the timestamp authority; required
+	// with Timestamp, unused without it.
+	TSARoots *x509.CertPool
 }
 
 // Build runs the steps every format shares around encode, the format's own
 // encoder, and is what Format.Sign implementations call:
 //
 //  1. it checks req: a non-empty payload, a signer, a supported leaf key that
-//     the signer holds, a signing time, an expiry after it, and a chain that
-//     meets the Notary code-signing rules at the signing time — all before
+//     the signer holds, a signing time, an expiry after it, TSA roots if a
+//     timestamp is asked for, and a chain that meets the Notary
+//     code-signing rules at the signing time — all before
 //     the signer is asked for anything (so before any PIN prompt);
 //  2. it calls encode with req in canonical form (SigningTime and Expiry
 //     truncated to whole seconds, in UTC) and the algorithm the leaf fixes;
 //  3. it runs Verify on the result for mediaType and checks that the
 //     envelope carries exactly the requested payload, signing time, expiry,
-//     signing agent and chain (Verify has matched the algorithm to the leaf).
+//     signing agent and chain (Verify has matched the algorithm to the leaf);
+//  4. if req.Timestamp is set, it runs VerifyTimestamp on what
+//     notation-core-go read from the envelope, with req.TSARoots: the
+//     timestamp must be there, be over the signature, verify, and fall
+//     within the validity of every certificate of the chain. Without
+//     req.Timestamp, the envelope must carry no timestamp.
 //
-// It returns the envelope only if all three steps succeed.
+// It returns the envelope only if all four steps succeed. The encoder
+// signs once and, if req.Timestamp is set, calls it once with the raw
+// signature bytes and alg.Hash, after signing and before it serializes
+// the envelope; it embeds the token it gets and returns any error.
 func Build(mediaType string, req SignRequest, encode func(SignRequest, Algorithm) ([]byte, error)) ([]byte, error) {
 	req, alg, err := prepare(req)
 	if err != nil {
@@ -62,6 +81,11 @@ func Build(mediaType string, req SignRequest, encode func(SignRequest, Algorithm
 	}
 	if err := matchRequest(content, req); err != nil {
 		return nil, fmt.Errorf("self-check of the new %s envelope: %w; this is a bug in notation-piv, please report it", mediaType, err)
+	}
+	if req.Timestamp != nil {
+		if _, err := VerifyTimestamp(content, req.TSARoots); err != nil {
+			return nil, fmt.Errorf("check the timestamp of the new %s envelope: %w", mediaType, err)
+		}
 	}
 	return env, nil
 }
@@ -93,6 +117,9 @@ func prepare(req SignRequest) (SignRequest, Algorithm, error) {
 	}
 	if req.SigningTime.IsZero() {
 		return req, Algorithm{}, errors.New("sign request has no signing time")
+	}
+	if req.Timestamp != nil && req.TSARoots == nil {
+		return req, Algorithm{}, errors.New("sign request asks for a timestamp but trusts no TSA root: give the root CA certificate of the timestamp authority")
 	}
 	req.SigningTime = req.SigningTime.UTC().Truncate(time.Second)
 	if !req.Expiry.IsZero() {
@@ -126,6 +153,8 @@ func matchRequest(content *signature.EnvelopeContent, req SignRequest) error {
 		return fmt.Errorf("expiry is %s, want %s", info.SignedAttributes.Expiry, req.Expiry)
 	case info.UnsignedAttributes.SigningAgent != req.SigningAgent:
 		return fmt.Errorf("signing agent is %q, want %q", info.UnsignedAttributes.SigningAgent, req.SigningAgent)
+	case req.Timestamp == nil && len(info.UnsignedAttributes.TimestampSignature) != 0:
+		return errors.New("the envelope carries a timestamp that was not asked for")
 	case len(info.CertificateChain) != len(req.Chain):
 		return fmt.Errorf("envelope holds %d certificates, want %d", len(info.CertificateChain), len(req.Chain))
 	}

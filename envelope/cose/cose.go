@@ -8,7 +8,9 @@
 // the optional, critical "io.cncf.notary.expiry", both times as CBOR tag 1
 // with integer epoch seconds. The unprotected header holds x5chain (33, an
 // array of byte strings from leaf to root, even for a single certificate)
-// and "io.cncf.notary.signingAgent". The signature is computed over the
+// and "io.cncf.notary.signingAgent" and, when a timestamp is requested,
+// "io.cncf.notary.timestampSignature": the DER RFC 3161 TimeStampToken over
+// the signature bytes, as a byte string. The signature is computed over the
 // Sig_structure: the array of "Signature1", the protected header bytes, an
 // empty byte string (no external data) and the payload. See
 // https://github.com/notaryproject/specifications/blob/main/specs/signature-envelope-cose.md.
@@ -38,6 +40,7 @@ const (
 	headerSigningTime   = "io.cncf.notary.signingTime"
 	headerExpiry        = "io.cncf.notary.expiry"
 	headerSigningAgent  = "io.cncf.notary.signingAgent"
+	headerTimestamp     = "io.cncf.notary.timestampSignature"
 )
 
 // tagEpochTime is the CBOR tag of an epoch-based date/time (RFC 8949
@@ -57,7 +60,8 @@ func (Format) Sign(req envelope.SignRequest) ([]byte, error) {
 	return envelope.Build(envelope.MediaTypeCOSE, req, encode)
 }
 
-// encode signs req with go-cose and adds the unprotected header.
+// encode signs req with go-cose, has the signature timestamped if req asks
+// for it, and adds the unprotected header.
 func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	crit := []any{headerSigningScheme}
 	msg := gocose.NewSign1Message()
@@ -84,6 +88,13 @@ func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	msg.Headers.Unprotected[gocose.HeaderLabelX5Chain] = chain
 	if req.SigningAgent != "" {
 		msg.Headers.Unprotected[headerSigningAgent] = req.SigningAgent
+	}
+	if req.Timestamp != nil {
+		token, err := req.Timestamp(msg.Signature, alg.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp the cose signature: %w", err)
+		}
+		msg.Headers.Unprotected[headerTimestamp] = token
 	}
 	env, err := msg.MarshalCBOR()
 	if err != nil {

@@ -6,7 +6,10 @@
 // "protected", "header" and "signature". The protected header holds "alg",
 // "cty", "io.cncf.notary.signingScheme", "io.cncf.notary.signingTime", the
 // optional "io.cncf.notary.expiry" and "crit"; the unprotected "header" holds
-// "x5c" (leaf to root) and "io.cncf.notary.signingAgent". See
+// "x5c" (leaf to root), "io.cncf.notary.signingAgent" and, when a timestamp
+// is requested, "io.cncf.notary.timestampSignature": the DER RFC 3161
+// TimeStampToken over the decoded "signature" bytes, in standard padded
+// base64. See
 // https://github.com/notaryproject/specifications/blob/main/specs/signature-envelope-jws.md.
 //
 // Signing goes through envelope.Build, so every envelope returned has been
@@ -49,8 +52,9 @@ func (Format) Sign(req envelope.SignRequest) ([]byte, error) {
 
 // unprotectedHeader is the "header" member.
 type unprotectedHeader struct {
-	X5C          [][]byte `json:"x5c"` // standard padded base64 DER, leaf to root
-	SigningAgent string   `json:"io.cncf.notary.signingAgent,omitempty"`
+	X5C                [][]byte `json:"x5c"` // standard padded base64 DER, leaf to root
+	SigningAgent       string   `json:"io.cncf.notary.signingAgent,omitempty"`
+	TimestampSignature []byte   `json:"io.cncf.notary.timestampSignature,omitempty"` // standard padded base64 DER
 }
 
 // flattened is the envelope, members in the order notation-core-go writes.
@@ -61,7 +65,8 @@ type flattened struct {
 	Signature string             `json:"signature"`
 }
 
-// encode signs req with go-jose and adds the unprotected header.
+// encode signs req with go-jose, has the signature timestamped if req asks
+// for it, and adds the unprotected header.
 func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	// notation-core-go reads the payload as JWT claims, so it must be a
 	// JSON object; say so before the signer is asked for anything.
@@ -98,6 +103,15 @@ func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	env.Header = &unprotectedHeader{X5C: make([][]byte, len(req.Chain)), SigningAgent: req.SigningAgent}
 	for i, c := range req.Chain {
 		env.Header.X5C[i] = c.Raw
+	}
+	if req.Timestamp != nil {
+		sig, err := base64.RawURLEncoding.DecodeString(env.Signature)
+		if err != nil {
+			return nil, fmt.Errorf("serialize jws: go-jose wrote a signature that is not base64url: %w", err)
+		}
+		if env.Header.TimestampSignature, err = req.Timestamp(sig, alg.Hash); err != nil {
+			return nil, fmt.Errorf("timestamp the jws signature: %w", err)
+		}
 	}
 	return json.Marshal(env)
 }

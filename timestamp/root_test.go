@@ -1,0 +1,112 @@
+package timestamp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/notation-piv/notation-piv/timestamp"
+)
+
+func TestLoadRoot(t *testing.T) {
+	tsa := newTSA(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "tsa-root.pem")
+	if err := tsa.WriteRoot(good); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := timestamp.LoadRoot(good)
+	if err != nil {
+		t.Fatalf("LoadRoot: %v", err)
+	}
+	cfg := timestamp.Config{URL: tsa.URL, Roots: roots}
+	sig := signature(t, 32)
+	token, err := cfg.Stamp(context.Background(), sig, crypto.SHA256)
+	if err != nil {
+		t.Fatalf("Stamp with the loaded root: %v", err)
+	}
+	// The TSA certificate, issued by the root, is no root.
+	info, err := timestamp.Verify(token, sig, crypto.SHA256, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsaCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: info.Chain[0].Raw})
+
+	// A certificate that names itself as issuer but is signed by another key.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake root"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeRoot := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"missing", filepath.Join(dir, "missing.pem"), "no such file or directory"},
+		{"directory", dir, "is a directory"},
+		{"FIFO", fifo, "is not a regular file"},
+		{"too large", write("large.pem", append(tsa.RootPEM, make([]byte, 1<<20)...)), "more than the limit of 1048576"},
+		{"empty", write("empty.pem", nil), "holds no PEM certificate"},
+		{"DER instead of PEM", write("root.der", tsa.Root.Raw), "holds no PEM certificate"},
+		{"two certificates", write("two.pem", append(append([]byte{}, tsa.RootPEM...), tsaCert...)), "holds more than one certificate"},
+		{"private key", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})), `PEM block 1 is a "PRIVATE KEY"`},
+		{"damaged block", write("damaged.pem", tsa.RootPEM[:len(tsa.RootPEM)-30]), "is damaged"},
+		{"bad DER", write("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0}})), "replace it with a valid certificate"},
+		{"not self-issued", write("tsa.pem", tsaCert), "so it is no root"},
+		{"not self-signed", write("fake.pem", fakeRoot), "is not validly self-signed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool, err := timestamp.LoadRoot(tc.path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadRoot error = %v, want it to contain %q", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "TSA root certificate") {
+				t.Errorf("error %q does not say which file it is about", err)
+			}
+			if pool != nil {
+				t.Error("LoadRoot returned a pool with an error")
+			}
+		})
+	}
+
+	// Text around the block is fine.
+	if _, err := timestamp.LoadRoot(write("commented.pem", append([]byte("# TSA root\n"), tsa.RootPEM...))); err != nil {
+		t.Errorf("LoadRoot with a comment: %v", err)
+	}
+}
