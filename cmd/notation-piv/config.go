@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
@@ -17,10 +18,13 @@ const (
 	cfgPINFile  = "pin_file"
 	cfgPinentry = "pinentry"
 	cfgMode     = "mode"
+	cfgTSAURL   = "tsa_url"
+	cfgTSARoot  = "tsa_root_cert"
+	cfgTSATime  = "tsa_timeout"
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgCACerts, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial}
+var validConfigKeys = []string{cfgCACerts, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
 
 // Modes select the capability get-plugin-metadata advertises.
 const (
@@ -36,6 +40,9 @@ type config struct {
 	pinFile  string
 	pinentry string
 	mode     string
+	tsaURL   string        // RFC 3161 timestamp authority, ENVELOPE mode only
+	tsaRoot  string        // PEM file with the TSA's root certificate
+	tsaWait  time.Duration // how long to wait for the TSA; 0: timestamp.DefaultTimeout
 }
 
 // parseConfig checks pluginConfig without touching files or the card. A
@@ -73,6 +80,16 @@ func parseConfig(m map[string]string) (config, error) {
 			c.pinFile = v
 		case cfgPinentry:
 			c.pinentry = v
+		case cfgTSAURL:
+			c.tsaURL = v
+		case cfgTSARoot:
+			c.tsaRoot = v
+		case cfgTSATime:
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second || d > 5*time.Minute {
+				return config{}, plugin.NewValidationErrorf("pluginConfig tsa_timeout %q is not a duration from 1s to 5m, such as 15s", v)
+			}
+			c.tsaWait = d
 		case cfgMode:
 			if v != modeEnvelope && v != modeRaw {
 				return config{}, plugin.NewValidationErrorf("pluginConfig mode %q is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", v)
@@ -81,6 +98,14 @@ func parseConfig(m map[string]string) (config, error) {
 		default:
 			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is not known; valid keys are %s", k, strings.Join(validConfigKeys, ", "))
 		}
+	}
+	switch {
+	case c.tsaURL != "" && c.tsaRoot == "":
+		return config{}, plugin.NewValidationError("pluginConfig tsa_url needs tsa_root_cert, the PEM file of the timestamp authority's root certificate, so that the timestamp can be verified before it is embedded")
+	case (c.tsaRoot != "" || c.tsaWait != 0) && c.tsaURL == "":
+		return config{}, plugin.NewValidationError("pluginConfig tsa_root_cert or tsa_timeout is set but tsa_url is not; add tsa_url, the timestamp authority's http or https URL, or remove them")
+	case c.tsaURL != "" && c.mode == modeRaw:
+		return config{}, plugin.NewValidationError("pluginConfig tsa_url works in envelope mode only; in raw mode notation timestamps the signature itself: remove tsa_url and tsa_root_cert and pass --timestamp-url and --timestamp-root-cert to notation sign")
 	}
 	return c, nil
 }
@@ -96,6 +121,6 @@ func (c config) capability() plugin.Capability {
 // String describes the config for the debug log. It holds no secrets:
 // pluginConfig never carries a PIN.
 func (c config) String() string {
-	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s",
-		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode)
+	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s tsa_url=%q tsa_root_cert=%q",
+		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode, c.tsaURL, c.tsaRoot)
 }

@@ -52,16 +52,22 @@ func provision(t testing.TB, alg piv.Algorithm, ca *testCA) (leaf *x509.Certific
 	return certify(t, yk, piv.SlotSignature, pub, ca)
 }
 
-// certify stores a Notation-compliant certificate for the key in slot. With
-// a CA, the leaf is issued by the CA's intermediate; without, the leaf is
-// self-signed by the card key.
+// certify stores a Notation-compliant certificate for the key in slot,
+// valid for a day. With a CA, the leaf is issued by the CA's intermediate;
+// without, the leaf is self-signed by the card key.
 func certify(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA) *x509.Certificate {
+	t.Helper()
+	return certifyUntil(t, yk, slot, pub, ca, time.Now().Add(24*time.Hour))
+}
+
+// certifyUntil is certify with a certificate that expires at notAfter.
+func certifyUntil(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA, notAfter time.Time) *x509.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               signerSubject,
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		BasicConstraintsValid: true,
@@ -204,13 +210,28 @@ func (n *notationEnv) trust(certs ...*x509.Certificate) {
 	for i, c := range certs {
 		n.run("cert", "add", "--type", "ca", "--store", "e2e", writePEM(n.t, filepath.Join(n.dir, fmt.Sprintf("trusted-%d.pem", i)), c))
 	}
+	n.importPolicy("")
+}
+
+// importPolicy imports a strict trust policy for the scope local/e2e that
+// trusts the signing subject in the store e2e. With verifyTimestamp set
+// ("always" or "afterCertExpiry"), it also trusts the TSA roots in the tsa
+// store e2e-tsa (see trustTSA) and checks timestamps that way.
+func (n *notationEnv) importPolicy(verifyTimestamp string) {
+	n.t.Helper()
+	verification := map[string]any{"level": "strict"}
+	stores := []string{"ca:e2e"}
+	if verifyTimestamp != "" {
+		verification["verifyTimestamp"] = verifyTimestamp
+		stores = append(stores, "tsa:e2e-tsa")
+	}
 	policy := map[string]any{
 		"version": "1.0",
 		"trustPolicies": []any{map[string]any{
 			"name":                  "e2e",
 			"registryScopes":        []string{"local/e2e"},
-			"signatureVerification": map[string]any{"level": "strict"},
-			"trustStores":           []string{"ca:e2e"},
+			"signatureVerification": verification,
+			"trustStores":           stores,
 			"trustedIdentities":     []string{trustedIdentity},
 		}},
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/piv"
+	"github.com/notation-piv/notation-piv/timestamp"
 )
 
 // Annotations generate-envelope returns, in the project's own namespace.
@@ -218,8 +219,26 @@ func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest,
 	}, nil
 }
 
+// timestamper checks the TSA settings without the card or the network and
+// returns the configured timestamp authority, or nil when none is set.
+func timestamper(cfg config) (*timestamp.Config, error) {
+	if cfg.tsaURL == "" {
+		return nil, nil
+	}
+	roots, err := timestamp.LoadRoot(cfg.tsaRoot)
+	if err != nil {
+		return nil, plugin.NewValidationErrorf("pluginConfig tsa_root_cert: %v", err)
+	}
+	tsa := &timestamp.Config{URL: cfg.tsaURL, Roots: roots, Timeout: cfg.tsaWait}
+	if err := tsa.Validate(); err != nil {
+		return nil, plugin.NewValidationErrorf("pluginConfig tsa_url: %v", err)
+	}
+	return tsa, nil
+}
+
 // generateEnvelope answers generate-envelope (ENVELOPE mode, the default):
-// the plugin builds and self-verifies the whole envelope.
+// the plugin builds and self-verifies the whole envelope, and timestamps it
+// when tsa_url is set.
 func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, cfg config, log *debugLog) (*plugin.GenerateEnvelopeResponse, error) {
 	format, err := envelope.Lookup(req.SignatureEnvelopeType)
 	if err != nil {
@@ -233,6 +252,10 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 		return nil, plugin.NewValidationErrorf("expiryDurationInSeconds %d is more than 100 years; choose a shorter --expiry", req.ExpiryDurationInSeconds)
 	}
 	slot, bundle, err := preflight(req.KeyID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	tsa, err := timestamper(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +278,15 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	}
 	if expiry > 0 {
 		sreq.Expiry = signingTime.Add(expiry)
+	}
+	if tsa != nil {
+		sreq.TSARoots = tsa.Roots
+		sreq.Timestamp = func(sig []byte, h crypto.Hash) ([]byte, error) {
+			start := time.Now()
+			token, err := tsa.Stamp(ctx, sig, h)
+			log.Printf("timestamp from %s: %d bytes in %v, error %v", tsa.URL, len(token), time.Since(start), err)
+			return token, err
+		}
 	}
 	start := time.Now()
 	env, err := format.Sign(sreq)
