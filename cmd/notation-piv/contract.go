@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // usage is the help text of the plugin binary.
-const usage = `notation-piv: a Notation plugin that signs with a key on a PIV card
+var usage = `notation-piv: a Notation plugin that signs with a key on a PIV card
 
 Usage:
   notation-piv get-plugin-metadata   < request.json
@@ -73,6 +73,7 @@ Usage:
   notation-piv generate-envelope     < request.json
   notation-piv version
 
+` + userCommandsHelp() + `
 Notation runs the contract commands itself; install the plugin with
   notation plugin install --file notation-piv
 and add a key by its PIV slot:

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+const certUsage = `Usage:
+  notation-piv cert import [options] CERT-FILE
+  notation-piv cert export [options]
+
+"import" stores a certificate, typically one a CA issued for a key made by
+"notation-piv setup --csr", in a slot; "export" writes a slot's certificate
+as PEM. Run "notation-piv cert import --help" or "notation-piv cert export
+--help" for their options.
+`
+
+const certImportUsage = `Usage: notation-piv cert import [options] CERT-FILE
+
+Stores the certificate in CERT-FILE (PEM or DER, one certificate) in a slot,
+replacing the certificate there, after checking that it belongs to the
+slot's key and that notation can sign with it: key usage digitalSignature
+(critical), no CA, no excluded extended key usage, a supported key, valid
+now. With --ca-certs the whole chain is checked as notation will.
+
+The key check reads the slot's public key on YubiKey firmware 5.3 and
+later; on other cards the slot's key signs a random test digest, which may
+need the PIN.
+
+Options:
+  --slot SLOT       the slot: 9a, 9c (default), 9d, 9e or 82 to 95
+  --ca-certs FILE   PEM file with the CA certificates that complete the
+                    chain, the issuer first and the root last
+  --management-key-file FILE
+                    the card's management key in hex, if it is neither the
+                    factory key nor kept PIN-protected on the card
+` + cardFlagsUsage
+
+const certExportUsage = `Usage: notation-piv cert export [options]
+
+Writes the certificate in a slot as PEM to stdout or a file. Needs no PIN.
+
+Options:
+  --slot SLOT       the slot: 9a, 9c (default), 9d, 9e or 82 to 95
+  --output FILE     write to FILE instead of stdout
+` + cardFlagsUsage
+
+var runCert = subcommands("cert", certUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
+	"import": runCertImport,
+	"export": runCertExport,
+})
+
+// maxCertFile bounds a certificate file.
+const maxCertFile = 1 << 20
+
+func runCertImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	u := &ui{name: "cert import", stdout: stdout, stderr: stderr}
+	fs := u.flags()
+	slotID := fs.String("slot", "9c", "")
+	caCerts := fs.String("ca-certs", "", "")
+	mgmtFile := fs.String("management-key-file", "", "")
+	var cf cardFlags
+	cf.register(fs)
+	pos, code, done := u.parse(fs, certImportUsage, args, 1)
+	if done {
+		return code
+	}
+	slot, err := piv.ParseSlot(*slotID)
+	if err != nil {
+		return u.fail(err)
+	}
+	if err := certImport(ctx, u, slot, pos[0], *caCerts, *mgmtFile, cf); err != nil {
+		return u.fail(err)
+	}
+	return 0
+}
+
+// certImport checks the certificate in path, then stores it in slot.
+func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFile string, cf cardFlags) error {
+	cert, err := readCertificateFile(path)
+	if err != nil {
+		return err
+	}
+	if _, err := piv.KeySpecOf(cert.PublicKey); err != nil {
+		return failure(fmt.Sprintf("%s: %v", path, err))
+	}
+	now := time.Now()
+	var bundle []*x509.Certificate
+	if caCerts != "" {
+		if bundle, err = piv.LoadPEMBundle(caCerts); err != nil {
+			return err
+		}
+		if caCerts, err = filepath.Abs(caCerts); err != nil {
+			return err
+		}
+		_, err = piv.BuildChain(cert, bundle, now)
+	} else {
+		err = piv.CheckNotaryLeaf(cert, now)
+	}
+	if err != nil {
+		return failure(fmt.Sprintf("%s cannot sign Notary Project signatures: %v", path, err),
+			"ask your CA for a code-signing certificate with key usage digitalSignature (critical), extended key usage codeSigning or none, not a CA")
+	}
+	given, err := managementKeyFile(mgmtFile)
+	if err != nil {
+		return err
+	}
+	defer clear(given)
+	card, st, err := cf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer card.Close()
+	serial := card.Serial()
+	sec := newSecrets()
+	sec.serial = serial
+	defer sec.wipe()
+
+	if err := checkKeyMatch(ctx, card, st, slot, cert, path, sec); err != nil {
+		return err
+	}
+	if st.Metadata && !st.ManagementKey.Default && given == nil {
+		if err := sec.check("cert import", secretPIN); err != nil {
+			return err
+		}
+	}
+	mgmt, _, err := card.ManagementKey(ctx, st, given, func() ([]byte, error) { return sec.get(secretPIN, st.PIN.RetriesLeft) })
+	if err != nil {
+		return err
+	}
+	defer clear(mgmt)
+	if err := card.StoreCertificate(ctx, mgmt, slot, cert); err != nil {
+		return err
+	}
+	fmt.Fprintf(u.stdout, "Stored the certificate for %q in slot %s of PIV card %d.\n", cert.Subject.String(), slot, serial)
+	keyName := notationKeyName(serial, slot)
+	if piv.IsSelfSigned(cert) {
+		abs, _ := filepath.Abs(path)
+		fmt.Fprintf(u.stdout, "\nNext steps:\n   %s\n   %s\n",
+			keyAddLine(keyName, serial, slot, ""),
+			commandLine("notation", "cert", "add", "--type", "ca", "--store", trustStore, abs))
+		return nil
+	}
+	bundleArg := caCerts
+	if bundleArg == "" {
+		bundleArg = "CA-CHAIN.pem"
+	}
+	fmt.Fprintf(u.stdout, "\nNext steps: add the key with the CA certificates that complete its chain\n(the issuer first, the root last), and trust the root CA:\n   %s\n   %s\n",
+		keyAddLine(keyName, serial, slot, bundleArg),
+		commandLine("notation", "cert", "add", "--type", "ca", "--store", trustStore, "ROOT-CA.crt"))
+	if caCerts == "" {
+		u.warn("the chain was not checked: notation signs only once --plugin-config ca_certs names the CA certificates")
+	}
+	return nil
+}
+
+// checkKeyMatch fails unless cert's public key is the key in slot: by the
+// slot's metadata where the card tells it, else by a test signature.
+func checkKeyMatch(ctx context.Context, card *piv.Card, st *piv.Status, slot piv.Slot, cert *x509.Certificate, path string, sec *secrets) error {
+	mismatch := failure(fmt.Sprintf("%s is not for the key in slot %s of card %d", path, slot, st.Card.Serial),
+		"import the certificate your CA issued for this slot's key (from the request of \"notation-piv setup --csr\")")
+	if st.Metadata {
+		ss := st.Slot(slot)
+		if ss == nil || ss.Key == nil {
+			return failure(fmt.Sprintf("slot %s of card %d holds no key", slot, st.Card.Serial),
+				fmt.Sprintf(`generate one with "notation-piv setup --slot %s --csr FILE" and have a CA certify it`, slot))
+		}
+		if !publicKeysEqual(ss.Key.PublicKey, cert.PublicKey) {
+			return mismatch
+		}
+		return nil
+	}
+	signer, err := card.KeySigner(slot, cert.PublicKey, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice})
+	if err != nil {
+		return err
+	}
+	digest := make([]byte, sha256.Size)
+	rand.Read(digest)
+	var opts crypto.SignerOpts = crypto.SHA256
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); ok {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	}
+	if _, err := signer.Sign(rand.Reader, digest, opts); err != nil {
+		if errors.Is(err, piv.ErrKeyMismatch) {
+			return mismatch
+		}
+		return err
+	}
+	return nil
+}
+
+// readCertificateFile reads one certificate, PEM or DER.
+func readCertificateFile(path string) (*x509.Certificate, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxCertFile {
+		return nil, failure(fmt.Sprintf("%s is not a certificate file (a regular file of at most 1 MiB)", path))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	der := b
+	if block, rest := pem.Decode(b); block != nil {
+		if block.Type != "CERTIFICATE" {
+			return nil, failure(fmt.Sprintf("%s holds a PEM %q block, not a CERTIFICATE", path, block.Type))
+		}
+		if next, _ := pem.Decode(rest); next != nil {
+			return nil, failure(fmt.Sprintf("%s holds more than one PEM block", path),
+				"import only the slot's own certificate; give the CA certificates with --ca-certs")
+		}
+		der = block.Bytes
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, failure(fmt.Sprintf("%s is not a valid certificate: %v", path, err), "give a PEM or DER X.509 certificate")
+	}
+	return cert, nil
+}
+
+func runCertExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	u := &ui{name: "cert export", stdout: stdout, stderr: stderr}
+	fs := u.flags()
+	slotID := fs.String("slot", "9c", "")
+	output := fs.String("output", "", "")
+	var cf cardFlags
+	cf.register(fs)
+	if _, code, done := u.parse(fs, certExportUsage, args, 0); done {
+		return code
+	}
+	slot, err := piv.ParseSlot(*slotID)
+	if err != nil {
+		return u.fail(err)
+	}
+	card, err := cf.openCard(ctx)
+	if err != nil {
+		return u.fail(err)
+	}
+	defer card.Close()
+	cert, err := card.Certificate(ctx, slot)
+	if err != nil {
+		return u.fail(err)
+	}
+	if *output == "" {
+		pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		return 0
+	}
+	path, err := writePEMFile(*output, "CERTIFICATE", cert.Raw, false)
+	if err != nil {
+		return u.fail(err)
+	}
+	fmt.Fprintf(stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, card.Serial(), path)
+	return 0
+}

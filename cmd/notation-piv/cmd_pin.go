@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+// secretsUsage documents where PINs and PUKs come from.
+const secretsUsage = `
+PINs and PUKs are 6 to 8 characters. They come from the environment
+variables NOTATION_PIV_PIN, NOTATION_PIV_PUK, NOTATION_PIV_NEW_PIN and
+NOTATION_PIV_NEW_PUK, or else from prompts on the terminal, which show the
+card's serial number and the retries left; a new value is typed twice.
+A wrong PIN or PUK costs exactly one retry.
+`
+
+const pinUsage = `Usage:
+  notation-piv pin change [options]
+  notation-piv pin unblock [options]
+
+"change" sets a new PIN, given the current one. "unblock" sets a new PIN
+with the PUK, which also gives the PIN its retries back after too many
+wrong PINs blocked it.
+
+Options:
+` + cardFlagsUsage + secretsUsage
+
+const pukUsage = `Usage: notation-piv puk change [options]
+
+Sets a new PUK, given the current one. The PUK unblocks the PIN
+("notation-piv pin unblock"); a new card's PUK is 12345678.
+
+Options:
+` + cardFlagsUsage + secretsUsage
+
+var runPIN = subcommands("pin", pinUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
+	"change": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return changeSecret(ctx, "pin change", args, stdout, stderr)
+	},
+	"unblock": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return changeSecret(ctx, "pin unblock", args, stdout, stderr)
+	},
+})
+
+var runPUK = subcommands("puk", pukUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
+	"change": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return changeSecret(ctx, "puk change", args, stdout, stderr)
+	},
+})
+
+// secretChange is one of the commands that set a PIN or PUK.
+type secretChange struct {
+	usage string
+	// old authorizes the change of newKind.
+	old, newKind secretKind
+	// counter returns the retries of the old secret.
+	counter func(st *piv.Status) piv.Counter
+	// change sets the new secret on the card.
+	change func(card *piv.Card, ctx context.Context, old, value []byte) error
+	// blocked explains that the old secret is blocked.
+	blocked error
+	done    string
+}
+
+var secretChanges = map[string]secretChange{
+	"pin change": {
+		usage: pinUsage, old: secretPIN, newKind: secretNewPIN,
+		counter: func(st *piv.Status) piv.Counter { return st.PIN },
+		change:  (*piv.Card).ChangePIN,
+		blocked: failure("the PIN is blocked", `set a new PIN with the PUK: "notation-piv pin unblock"`),
+		done:    "Changed the PIN of PIV card %d.\n",
+	},
+	"pin unblock": {
+		usage: pinUsage, old: secretPUK, newKind: secretNewPIN,
+		counter: func(st *piv.Status) piv.Counter { return st.PUK },
+		change:  (*piv.Card).UnblockPIN,
+		blocked: failure("the PUK is blocked, so the PIN cannot be unblocked", `if the PIN is blocked too, only "notation-piv reset" (which erases every key) makes the card usable again`),
+		done:    "Set a new PIN for PIV card %d with the PUK; the PIN has all its retries again.\n",
+	},
+	"puk change": {
+		usage: pukUsage, old: secretPUK, newKind: secretNewPUK,
+		counter: func(st *piv.Status) piv.Counter { return st.PUK },
+		change:  (*piv.Card).ChangePUK,
+		blocked: failure("the PUK is blocked and cannot be changed", `only "notation-piv reset" (which erases every key) gives the card a PUK again`),
+		done:    "Changed the PUK of PIV card %d.\n",
+	},
+}
+
+// changeSecret runs "pin change", "pin unblock" or "puk change".
+func changeSecret(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
+	c := secretChanges[name]
+	u := &ui{name: name, stdout: stdout, stderr: stderr}
+	fs := u.flags()
+	var cf cardFlags
+	cf.register(fs)
+	if _, code, done := u.parse(fs, c.usage, args, 0); done {
+		return code
+	}
+	sec := newSecrets()
+	defer sec.wipe()
+	if err := sec.check(name, c.old, c.newKind); err != nil {
+		return u.fail(err)
+	}
+	card, st, err := cf.open(ctx)
+	if err != nil {
+		return u.fail(err)
+	}
+	defer card.Close()
+	sec.serial = card.Serial()
+	counter := c.counter(st)
+	if counter.RetriesLeft == 0 {
+		return u.fail(c.blocked)
+	}
+	old, err := sec.get(c.old, counter.RetriesLeft)
+	if err != nil {
+		return u.fail(err)
+	}
+	value, err := sec.get(c.newKind, -1)
+	if err != nil {
+		return u.fail(err)
+	}
+	if err := c.change(card, ctx, old, value); err != nil {
+		return u.fail(err)
+	}
+	fmt.Fprintf(stdout, c.done, card.Serial())
+	// The secret just set is no longer the factory one.
+	switch c.newKind {
+	case secretNewPIN:
+		st.PIN.Default = false
+	case secretNewPUK:
+		st.PUK.Default = false
+	}
+	u.defaultWarnings(st)
+	return 0
+}

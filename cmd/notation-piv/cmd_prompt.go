@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+// secretKind is a PIN or PUK a user command may need, with the environment
+// variable that provides it without a prompt.
+type secretKind struct {
+	env   string // such as "NOTATION_PIV_PIN"
+	name  string // such as "PIN" or "new PIN"
+	isNew bool   // a value to set: checked, and typed twice at a prompt
+}
+
+// The secrets user commands ask for.
+var (
+	secretPIN    = secretKind{env: piv.EnvPIN, name: "PIN"}
+	secretPUK    = secretKind{env: "NOTATION_PIV_PUK", name: "PUK"}
+	secretNewPIN = secretKind{env: "NOTATION_PIV_NEW_PIN", name: "new PIN", isNew: true}
+	secretNewPUK = secretKind{env: "NOTATION_PIV_NEW_PUK", name: "new PUK", isNew: true}
+)
+
+// secrets gets the PINs and PUKs of one command: from the environment, or
+// else from a prompt on /dev/tty that reads without echo. Each secret is
+// asked for at most once; wipe clears them all.
+type secrets struct {
+	serial uint32
+	got    map[secretKind][]byte
+}
+
+func newSecrets() *secrets {
+	return &secrets{got: map[secretKind][]byte{}}
+}
+
+// check returns an error before anything is sent to the card if one of
+// kinds has neither its environment variable nor a terminal to ask on.
+func (s *secrets) check(command string, kinds ...secretKind) error {
+	if haveTTY() {
+		return nil
+	}
+	var missing, names []string
+	for _, k := range kinds {
+		if os.Getenv(k.env) == "" {
+			missing = append(missing, k.env)
+			names = append(names, "the "+k.name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return failure(fmt.Sprintf("notation-piv %s needs %s, but %s not set and there is no terminal to ask on", command, strings.Join(names, " and "), isAre(missing)),
+		fmt.Sprintf("run it in a terminal, or set %s", strings.Join(missing, " and ")))
+}
+
+// isAre says "X is" or "X and Y are".
+func isAre(names []string) string {
+	if len(names) == 1 {
+		return names[0] + " is"
+	}
+	return strings.Join(names, " and ") + " are"
+}
+
+// get returns the secret of kind k. retries, if not negative, is shown at
+// the prompt. A new value is checked before it is confirmed.
+func (s *secrets) get(k secretKind, retries int) ([]byte, error) {
+	if v, ok := s.got[k]; ok {
+		return v, nil
+	}
+	var v []byte
+	if env := os.Getenv(k.env); env != "" {
+		v = []byte(env)
+	} else {
+		var err error
+		if v, err = s.prompt(k, retries); err != nil {
+			return nil, err
+		}
+	}
+	if k.isNew {
+		if err := piv.CheckNewSecret("the "+k.name, v); err != nil {
+			clear(v)
+			hint := "type a new value of 6 to 8 characters"
+			if os.Getenv(k.env) != "" {
+				hint = "fix " + k.env
+			}
+			return nil, failure(err.Error(), hint)
+		}
+	}
+	s.got[k] = v
+	return v, nil
+}
+
+// prompt asks for the secret on /dev/tty, twice for a new value.
+func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, failure(fmt.Sprintf("the %s is needed, but %s is not set and there is no terminal to ask on", k.name, k.env), "run the command in a terminal, or set "+k.env)
+	}
+	defer tty.Close()
+	text := fmt.Sprintf("Enter the %s of PIV card %d", k.name, s.serial)
+	switch {
+	case k.isNew:
+		text += " (6 to 8 characters)"
+	case retries == 1:
+		text += fmt.Sprintf(" (1 try left: a wrong %s blocks it)", k.name)
+	case retries >= 0:
+		text += fmt.Sprintf(" (%d tries left)", retries)
+	}
+	v, err := readSecret(tty, text+": ")
+	if err != nil || !k.isNew {
+		return v, err
+	}
+	again, err := readSecret(tty, fmt.Sprintf("Enter the %s again: ", k.name))
+	defer clear(again)
+	if err != nil {
+		clear(v)
+		return nil, err
+	}
+	if !bytes.Equal(v, again) {
+		clear(v)
+		return nil, failure(fmt.Sprintf("the two %ss differ; nothing was changed", k.name), "run the command again and type the same value twice")
+	}
+	return v, nil
+}
+
+// readSecret prompts on tty and reads a line without echo.
+func readSecret(tty *os.File, prompt string) ([]byte, error) {
+	fmt.Fprint(tty, prompt)
+	v, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		clear(v)
+		return nil, fmt.Errorf("read from the terminal: %w", err)
+	}
+	if len(v) == 0 {
+		return nil, failure("nothing was entered; nothing was changed", "run the command again and type the value")
+	}
+	return v, nil
+}
+
+// pinSource serves the command's PIN to a card signer, so that a command
+// asks for the PIN at most once however many signatures it makes.
+func (s *secrets) pinSource() piv.PINSource {
+	return func(req piv.PINRequest) ([]byte, error) {
+		pin, err := s.get(secretPIN, req.RetriesLeft)
+		return bytes.Clone(pin), err
+	}
+}
+
+// wipe clears every secret got.
+func (s *secrets) wipe() {
+	for k, v := range s.got {
+		clear(v)
+		delete(s.got, k)
+	}
+}
+
+// haveTTY reports whether the process has a terminal to ask on.
+func haveTTY() bool {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer tty.Close()
+	return term.IsTerminal(int(tty.Fd()))
+}
+
+// confirm asks on /dev/tty to type word and returns an error unless the
+// user does.
+func confirm(question, word string) error {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return failure("this needs confirmation, but there is no terminal to ask on", "run it in a terminal, or pass --yes")
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "%s\nType %q to continue: ", question, word)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if strings.TrimSpace(line) != word {
+		if err != nil {
+			return fmt.Errorf("read from the terminal: %w", err)
+		}
+		return failure("not confirmed; nothing was changed")
+	}
+	return nil
+}

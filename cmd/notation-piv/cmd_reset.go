@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+const resetUsage = `Usage: notation-piv reset [options]
+
+Erases every key and certificate on a PIV card and restores the factory
+PIN (123456), PUK (12345678) and management key. It works even when the
+PIN and the PUK are blocked. It asks for confirmation on the terminal
+unless --yes is given, and without a terminal it needs --yes.
+
+Options:
+  --yes             do not ask for confirmation
+` + cardFlagsUsage
+
+func runReset(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	u := &ui{name: "reset", stdout: stdout, stderr: stderr}
+	fs := u.flags()
+	yes := fs.Bool("yes", false, "")
+	var cf cardFlags
+	cf.register(fs)
+	if _, code, done := u.parse(fs, resetUsage, args, 0); done {
+		return code
+	}
+	if !*yes && !haveTTY() {
+		return u.fail(failure("reset erases every key on the card and needs confirmation, but there is no terminal to ask on",
+			"run it in a terminal, or pass --yes to confirm beforehand"))
+	}
+	card, st, err := cf.open(ctx)
+	if err != nil {
+		return u.fail(err)
+	}
+	defer card.Close()
+	serial := card.Serial()
+	if !*yes {
+		if err := confirm(fmt.Sprintf("Reset PIV card %d? %s\nThis cannot be undone.", serial, erasedText(st)), "reset"); err != nil {
+			return u.fail(err)
+		}
+	}
+	if err := card.Reset(ctx); err != nil {
+		return u.fail(err)
+	}
+	fmt.Fprintf(stdout, `Reset PIV card %d: it holds no keys, and its PIN is 123456, its PUK 12345678
+and its management key the factory key again.
+
+Next steps:
+   notation-piv setup --serial %d --subject "C=US, ST=WA, O=Example, CN=my signer"
+   notation-piv pin change --serial %d
+   notation-piv puk change --serial %d
+   notation-piv management-key set --protect --serial %d
+`, serial, serial, serial, serial, serial)
+	return 0
+}
+
+// erasedText says what a reset erases.
+func erasedText(st *piv.Status) string {
+	if len(st.Slots) == 0 {
+		return "It holds no keys or certificates; the PIN, PUK and management key return to their factory values."
+	}
+	var slots []string
+	for _, ss := range st.Slots {
+		slots = append(slots, ss.Slot.String()+" ("+slotContents(&ss)+")")
+	}
+	return "This erases slot " + strings.Join(slots, ", slot ") + ", and the PIN, PUK and management key return to their factory values."
+}

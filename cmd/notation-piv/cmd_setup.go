@@ -1,0 +1,500 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+const setupUsage = `Usage: notation-piv setup [options]
+
+Generates a key in a slot of a PIV card and gives it a self-signed
+certificate that meets the Notary Project rules (key usage digitalSignature,
+critical; extended key usage codeSigning; not a CA), signed by the new key
+on the card. Then prints the notation commands that add the key and trust
+the certificate. With --csr it also writes a certificate signing request
+for a CA; "notation-piv cert import" then loads the CA's certificate.
+
+A slot that already holds a key or a certificate is refused unless --force
+is given; replacing it asks for confirmation on the terminal unless --yes
+is given too.
+
+Options:
+  --slot SLOT            slot: 9a, 9c (default), 9d, 9e or 82 to 95
+  --algorithm ALG        EC-256 (default), EC-384, RSA-2048, RSA-3072 or RSA-4096
+  --pin-policy POLICY    when the key needs the PIN: always (default), once or never
+  --touch-policy POLICY  when the key needs a touch: never (default), always or cached
+  --subject DN           certificate subject, such as "C=US, ST=WA, O=Example, CN=my signer"
+                         (or "/C=US/ST=WA/O=Example/CN=my signer"); notation's trust
+                         policies need C, ST and O
+  --valid-days N         days the certificate is valid (default 365)
+  --cert-out FILE        where to write the certificate as PEM
+                         (default ./notation-piv-SERIAL-SLOT.crt)
+  --csr FILE             also write a certificate signing request to FILE
+  --force                replace the key and certificate in a slot that holds one
+  --yes                  do not ask for confirmation
+  --management-key-file FILE
+                         the card's management key in hex, if it is neither the factory
+                         key nor kept PIN-protected on the card
+` + cardFlagsUsage + `
+The PIN comes from NOTATION_PIV_PIN or a prompt on the terminal; it is
+checked before the slot is changed, so a wrong PIN changes nothing.
+
+Example:
+  notation-piv setup --subject "C=US, ST=WA, O=Example, CN=my signer"
+`
+
+// setupOptions are the parsed flags of setup.
+type setupOptions struct {
+	slot     piv.Slot
+	key      piv.KeyOptions
+	subject  *pkix.Name // nil: a placeholder naming the card
+	days     int
+	certOut  string
+	csr      string
+	force    bool
+	yes      bool
+	mgmtFile string
+	card     cardFlags
+}
+
+func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	u := &ui{name: "setup", stdout: stdout, stderr: stderr}
+	var o setupOptions
+	fs := u.flags()
+	slot := fs.String("slot", "9c", "")
+	alg := fs.String("algorithm", string(piv.KeySpecEC256), "")
+	fs.StringVar(&o.key.PINPolicy, "pin-policy", piv.PolicyAlways, "")
+	fs.StringVar(&o.key.TouchPolicy, "touch-policy", piv.PolicyNever, "")
+	subject := fs.String("subject", "", "")
+	fs.IntVar(&o.days, "valid-days", 365, "")
+	fs.StringVar(&o.certOut, "cert-out", "", "")
+	fs.StringVar(&o.csr, "csr", "", "")
+	fs.BoolVar(&o.force, "force", false, "")
+	fs.BoolVar(&o.yes, "yes", false, "")
+	fs.StringVar(&o.mgmtFile, "management-key-file", "", "")
+	o.card.register(fs)
+	if _, code, done := u.parse(fs, setupUsage, args, 0); done {
+		return code
+	}
+	var err error
+	if o.slot, err = piv.ParseSlot(*slot); err != nil {
+		return u.fail(err)
+	}
+	o.key.Spec = piv.KeySpec(strings.ToUpper(*alg))
+	o.key.PINPolicy, o.key.TouchPolicy = strings.ToLower(o.key.PINPolicy), strings.ToLower(o.key.TouchPolicy)
+	if err := o.key.Check(); err != nil {
+		return u.fail(err)
+	}
+	if o.days < 1 || o.days > 36500 {
+		return u.fail(failure(fmt.Sprintf("--valid-days %d is out of range", o.days), "give a number of days from 1 to 36500"))
+	}
+	if *subject != "" {
+		name, err := parseSubject(*subject)
+		if err != nil {
+			return u.fail(err)
+		}
+		o.subject = &name
+	}
+	if o.csr != "" {
+		if _, err := os.Stat(o.csr); err == nil {
+			return u.fail(failure(fmt.Sprintf("%s already exists", o.csr), "choose another --csr file, or remove it"))
+		}
+	}
+	if err := setup(ctx, u, &o); err != nil {
+		return u.fail(err)
+	}
+	return 0
+}
+
+// setup does the work of runSetup once the flags are checked.
+func setup(ctx context.Context, u *ui, o *setupOptions) error {
+	given, err := managementKeyFile(o.mgmtFile)
+	if err != nil {
+		return err
+	}
+	defer clear(given)
+	card, st, err := o.card.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer card.Close()
+	serial := card.Serial()
+	sec := newSecrets()
+	sec.serial = serial
+	defer sec.wipe()
+
+	if ss := st.Slot(o.slot); ss != nil {
+		what := slotContents(ss)
+		if !o.force {
+			return failure(fmt.Sprintf("slot %s of card %d already holds %s", o.slot, serial, what),
+				"choose an empty slot with --slot ("+freeSlots(st)+")",
+				"or pass --force to replace it; the old key is then lost for good")
+		}
+		if !o.yes {
+			if err := confirm(fmt.Sprintf("Slot %s of PIV card %d holds %s. Replacing it destroys the old key for good.", o.slot, serial, what), "yes"); err != nil {
+				return err
+			}
+		}
+	}
+	needPIN := o.key.PINPolicy != piv.PolicyNever || (st.Metadata && !st.ManagementKey.Default && given == nil)
+	if needPIN {
+		if err := sec.check("setup", secretPIN); err != nil {
+			return err
+		}
+	}
+	askPIN := func() ([]byte, error) { return sec.get(secretPIN, st.PIN.RetriesLeft) }
+	mgmt, protected, err := card.ManagementKey(ctx, st, given, askPIN)
+	if err != nil {
+		return err
+	}
+	defer clear(mgmt)
+	if o.key.PINPolicy != piv.PolicyNever && !protected {
+		// Check the PIN before the slot changes: a wrong one then
+		// changes nothing.
+		pin, err := askPIN()
+		if err != nil {
+			return err
+		}
+		if err := card.VerifyPIN(ctx, pin); err != nil {
+			return err
+		}
+	}
+
+	pub, err := card.GenerateKey(ctx, mgmt, o.slot, o.key)
+	if err != nil {
+		return err
+	}
+	broken := func(err error) error {
+		return failure(fmt.Sprintf("slot %s of card %d now holds a new %s key but no certificate for it: %s", o.slot, serial, o.key.Spec, err),
+			"fix the cause and run setup again with --force")
+	}
+	signer, err := card.KeySigner(o.slot, pub, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice})
+	if err != nil {
+		return broken(err)
+	}
+	subject := placeholderSubject(serial, o.slot)
+	if o.subject != nil {
+		subject = *o.subject
+	}
+	cert, err := selfSignedCertificate(signer, o.key.Spec, subject, o.days)
+	if err != nil {
+		return broken(err)
+	}
+	if err := card.StoreCertificate(ctx, mgmt, o.slot, cert); err != nil {
+		return broken(err)
+	}
+	var csrPath string
+	if o.csr != "" {
+		if csrPath, err = writeCSR(o.csr, signer, o.key.Spec, subject); err != nil {
+			return failure(fmt.Sprintf("slot %s of card %d holds the new key and a self-signed certificate, but the certificate signing request failed: %v", o.slot, serial, err),
+				"run setup again with --force --csr FILE")
+		}
+	}
+	if o.certOut == "" {
+		o.certOut = fmt.Sprintf("notation-piv-%d-%s.crt", serial, o.slot)
+	}
+	certPath, err := writePEMFile(o.certOut, "CERTIFICATE", cert.Raw, false)
+	if err != nil {
+		return failure(fmt.Sprintf("the certificate is on the card, but writing it to a file failed: %v", err),
+			fmt.Sprintf(`export it with "notation-piv cert export --serial %d --slot %s --output FILE"`, serial, o.slot))
+	}
+	printSetupDone(u.stdout, serial, o, cert, certPath, csrPath)
+	if o.subject == nil {
+		u.warn("the certificate names a placeholder subject; to name yourself run setup again with --force --subject \"C=US, ST=WA, O=Example, CN=my signer\"")
+	}
+	u.defaultWarnings(st)
+	return nil
+}
+
+// slotContents describes what a slot holds, for messages.
+func slotContents(ss *piv.SlotStatus) string {
+	var parts []string
+	if ss.Key != nil {
+		parts = append(parts, "an "+ss.Key.Algorithm+" key")
+	}
+	switch {
+	case ss.Certificate != nil:
+		parts = append(parts, fmt.Sprintf("a certificate for %q", ss.Certificate.Subject.String()))
+	case ss.CertificateError != nil:
+		parts = append(parts, "an unreadable certificate")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// freeSlots lists the empty slots of a card, for a hint.
+func freeSlots(st *piv.Status) string {
+	var free []string
+	for _, id := range []string{"9a", "9c", "9d", "9e", "82", "83", "84"} {
+		s, _ := piv.ParseSlot(id)
+		if st.Slot(s) == nil {
+			free = append(free, id)
+		}
+	}
+	if len(free) == 0 {
+		return "see \"notation-piv list\""
+	}
+	return "free: " + strings.Join(free, ", ") + ", ..."
+}
+
+// placeholderSubject names a certificate after its card and slot when the
+// user gives no subject. Trust policies need C, ST and O: XX is the ISO
+// 3166 code for an unknown country.
+func placeholderSubject(serial uint32, slot piv.Slot) pkix.Name {
+	return pkix.Name{
+		Country:      []string{"XX"},
+		Province:     []string{"Unknown"},
+		Organization: []string{"notation-piv"},
+		CommonName:   fmt.Sprintf("notation-piv %d slot %s", serial, slot),
+	}
+}
+
+// subjectAttributes maps the attribute names parseSubject accepts to the
+// fields of pkix.Name.
+var subjectAttributes = map[string]func(n *pkix.Name, v string){
+	"C":            func(n *pkix.Name, v string) { n.Country = append(n.Country, v) },
+	"ST":           func(n *pkix.Name, v string) { n.Province = append(n.Province, v) },
+	"L":            func(n *pkix.Name, v string) { n.Locality = append(n.Locality, v) },
+	"O":            func(n *pkix.Name, v string) { n.Organization = append(n.Organization, v) },
+	"OU":           func(n *pkix.Name, v string) { n.OrganizationalUnit = append(n.OrganizationalUnit, v) },
+	"CN":           func(n *pkix.Name, v string) { n.CommonName = v },
+	"SERIALNUMBER": func(n *pkix.Name, v string) { n.SerialNumber = v },
+}
+
+// parseSubject parses a distinguished name written "C=US, ST=WA, O=Example,
+// CN=my signer" (commas, a backslash escapes one) or
+// "/C=US/ST=WA/O=Example/CN=my signer" (openssl's form). It must hold C, ST
+// and O, which notation's trust policies require of a trusted identity.
+func parseSubject(s string) (pkix.Name, error) {
+	sep := ','
+	if strings.HasPrefix(s, "/") {
+		sep, s = '/', s[1:]
+	}
+	var parts []string
+	var cur strings.Builder
+	escaped := false
+	for _, r := range s {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == sep:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	parts = append(parts, cur.String())
+	var name pkix.Name
+	example := `for example "C=US, ST=WA, O=Example, CN=my signer"`
+	for _, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
+		set, known := subjectAttributes[k]
+		switch {
+		case !ok || v == "":
+			return pkix.Name{}, failure(fmt.Sprintf("--subject %q: %q is not ATTRIBUTE=VALUE", s, strings.TrimSpace(p)), "write the subject as attributes and values, "+example)
+		case !known:
+			return pkix.Name{}, failure(fmt.Sprintf("--subject %q: unknown attribute %q", s, k), "use C, ST, L, O, OU, CN and SERIALNUMBER, "+example)
+		}
+		set(&name, v)
+	}
+	if len(name.Country) == 0 || len(name.Province) == 0 || len(name.Organization) == 0 {
+		return pkix.Name{}, failure(fmt.Sprintf("--subject %q lacks C, ST or O, which notation's trust policies require of a trusted identity", s), "add them, "+example)
+	}
+	for _, c := range name.Country {
+		if len(c) != 2 {
+			return pkix.Name{}, failure(fmt.Sprintf("--subject %q: the country C=%s is not a two-letter code", s, c), "use an ISO 3166 code such as US or DE")
+		}
+	}
+	return name, nil
+}
+
+// signatureAlgorithm is the certificate signature algorithm for a key spec:
+// ECDSA, or RSASSA-PSS as Notary Project signatures use, with the spec's
+// hash.
+func signatureAlgorithm(spec piv.KeySpec) x509.SignatureAlgorithm {
+	return map[piv.KeySpec]x509.SignatureAlgorithm{
+		piv.KeySpecEC256:   x509.ECDSAWithSHA256,
+		piv.KeySpecEC384:   x509.ECDSAWithSHA384,
+		piv.KeySpecRSA2048: x509.SHA256WithRSAPSS,
+		piv.KeySpecRSA3072: x509.SHA384WithRSAPSS,
+		piv.KeySpecRSA4096: x509.SHA512WithRSAPSS,
+	}[spec]
+}
+
+// selfSignedCertificate makes a Notary Project code-signing certificate for
+// the card key behind signer, signed by that key, and checks it as notation
+// will.
+func selfSignedCertificate(signer crypto.Signer, spec piv.KeySpec, subject pkix.Name, days int) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().Truncate(time.Second)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial.Add(serial, big.NewInt(1)),
+		Subject:               subject,
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.AddDate(0, 0, days),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+		SignatureAlgorithm:    signatureAlgorithm(spec),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign the certificate on the card: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if err := piv.CheckNotaryLeaf(cert, time.Now()); err != nil {
+		return nil, fmt.Errorf("the new certificate fails the Notary Project rules: %w", err)
+	}
+	return cert, nil
+}
+
+// writeCSR writes a certificate signing request for the card key behind
+// signer to path, which must not exist, and returns its absolute path.
+func writeCSR(path string, signer crypto.Signer, spec piv.KeySpec, subject pkix.Name) (string, error) {
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:            subject,
+		SignatureAlgorithm: signatureAlgorithm(spec),
+	}, signer)
+	if err != nil {
+		return "", fmt.Errorf("sign the request on the card: %w", err)
+	}
+	return writePEMFile(path, "CERTIFICATE REQUEST", der, true)
+}
+
+// writePEMFile writes one PEM block to path (mode 0644; with exclusive, path
+// must not exist) and returns the absolute path.
+func writePEMFile(path, blockType string, der []byte, exclusive bool) (string, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if exclusive {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := pem.Encode(f, &pem.Block{Type: blockType, Bytes: der}); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
+}
+
+// notationKeyName is the name setup suggests for the key in notation.
+func notationKeyName(serial uint32, slot piv.Slot) string {
+	return fmt.Sprintf("piv-%d-%s", serial, slot)
+}
+
+// keyAddLine is the "notation key add" command for a slot's key; caCerts,
+// if not "", names the CA bundle that completes the chain.
+func keyAddLine(name string, serial uint32, slot piv.Slot, caCerts string) string {
+	words := []string{"notation", "key", "add", name, "--plugin", pluginName, "--id", slot.String(), "--plugin-config", fmt.Sprintf("serial=%d", serial)}
+	if caCerts != "" {
+		words = append(words, "--plugin-config", "ca_certs="+caCerts)
+	}
+	return commandLine(words...)
+}
+
+// trustStore is the notation trust store setup suggests.
+const trustStore = "notation-piv"
+
+// trustPolicy returns a notation trust policy document that trusts the
+// subject of cert, found in trustStore, for every repository.
+func trustPolicy(name string, cert *x509.Certificate) string {
+	type policy struct {
+		Name                  string            `json:"name"`
+		RegistryScopes        []string          `json:"registryScopes"`
+		SignatureVerification map[string]string `json:"signatureVerification"`
+		TrustStores           []string          `json:"trustStores"`
+		TrustedIdentities     []string          `json:"trustedIdentities"`
+	}
+	doc := struct {
+		Version       string   `json:"version"`
+		TrustPolicies []policy `json:"trustPolicies"`
+	}{"1.0", []policy{{
+		Name:                  name,
+		RegistryScopes:        []string{"*"},
+		SignatureVerification: map[string]string{"level": "strict"},
+		TrustStores:           []string{"ca:" + trustStore},
+		TrustedIdentities:     []string{"x509.subject: " + cert.Subject.String()},
+	}}}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	return string(b)
+}
+
+// printSetupDone prints what setup made and the commands to run next.
+func printSetupDone(w io.Writer, serial uint32, o *setupOptions, cert *x509.Certificate, certPath, csrPath string) {
+	sum := sha256.Sum256(cert.Raw)
+	fmt.Fprintf(w, "Slot %s of PIV card %d now holds a new %s key (PIN %s, touch %s) and a self-signed\ncode-signing certificate:\n",
+		o.slot, serial, o.key.Spec, o.key.PINPolicy, o.key.TouchPolicy)
+	fmt.Fprintf(w, "  subject    %s\n  valid      %s to %s\n  sha256     %s\n  file       %s\n",
+		cert.Subject, cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02"), hex.EncodeToString(sum[:]), certPath)
+	if csrPath != "" {
+		fmt.Fprintf(w, `
+Wrote a certificate signing request for the key to %s.
+Until you import the CA's certificate, the slot keeps the self-signed one.
+
+Next steps:
+1. Send %s to your certificate authority and ask for a code-signing
+   certificate: key usage digitalSignature (critical), extended key usage
+   codeSigning or none, not a CA.
+2. Import the certificate it issues, with the CA certificates that complete
+   its chain in one PEM file, the issuer first and the root last:
+   %s
+   It checks the certificate and prints the notation commands to run.
+`, csrPath, filepath.Base(csrPath),
+			commandLine("notation-piv", "cert", "import", "--serial", fmt.Sprint(serial), "--slot", o.slot.String(), "--ca-certs", "ca-chain.pem", "signer.crt"))
+		return
+	}
+	keyName := notationKeyName(serial, o.slot)
+	fmt.Fprintf(w, `
+Next steps:
+1. Install the plugin, unless notation has it already:
+   %s
+2. Add the key to notation:
+   %s
+3. Trust the certificate when verifying:
+   %s
+4. Trust its subject in a trust policy. Without a trust policy yet, save
+   these lines as trustpolicy.json and run "notation policy import trustpolicy.json";
+   otherwise add the policy to yours:
+%s
+5. Sign and verify:
+   %s
+   %s
+`,
+		commandLine("notation", "plugin", "install", "--file", pluginPath()),
+		keyAddLine(keyName, serial, o.slot, ""),
+		commandLine("notation", "cert", "add", "--type", "ca", "--store", trustStore, certPath),
+		trustPolicy(keyName, cert),
+		commandLine("notation", "sign", "--key", keyName, "REGISTRY/REPOSITORY@DIGEST"),
+		commandLine("notation", "verify", "REGISTRY/REPOSITORY@DIGEST"))
+}

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notation-piv/notation-piv/vsmartcard/card"
+)
+
+// setupSubject is the subject the setup tests give their certificates.
+const setupSubject = "C=US, ST=WA, O=Notation E2E, CN=piv setup"
+
+// shellWords splits a command line printed by setup, which quotes words
+// with single quotes only where needed.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+			inWord = true
+		case c == ' ':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unterminated quote in %q", line)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// printedCommands returns the command lines in setup's output that start
+// with prefix.
+func printedCommands(t *testing.T, out, prefix string) [][]string {
+	t.Helper()
+	var cmds [][]string
+	for _, line := range strings.Split(out, "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, prefix) {
+			cmds = append(cmds, shellWords(t, line))
+		}
+	}
+	return cmds
+}
+
+// printedPolicy returns the trust policy document in setup's output: the
+// lines from "{" to "}".
+func printedPolicy(t *testing.T, out string) string {
+	t.Helper()
+	start := strings.Index(out, "\n{\n")
+	end := strings.Index(out, "\n}\n")
+	if start < 0 || end < start {
+		t.Fatalf("no trust policy in:\n%s", out)
+	}
+	return out[start+1 : end+2]
+}
+
+// TestUserSetupToSignature runs setup on a reset card, then the notation
+// commands it prints, verbatim, then notation sign and verify.
+func TestUserSetupToSignature(t *testing.T) {
+	for _, alg := range []string{"EC-256", "RSA-2048"} {
+		t.Run(alg, func(t *testing.T) {
+			env := needCard(t)
+			mustSucceed(t, "reset", runUser(t, "", nil, "reset", "--yes", serialFlag))
+			n := newNotation(t)
+			r := runUser(t, n.dir, []string{"NOTATION_PIV_PIN=123456"}, "setup", "--algorithm", alg, "--subject", setupSubject, serialFlag)
+			mustSucceed(t, "setup", r)
+			t.Logf("setup output:\n%s%s", r.stdout, r.stderr)
+			if n := readCardState(t, env).PINRetries; n != 3 {
+				t.Errorf("setup left %d PIN retries", n)
+			}
+			keyAdd := printedCommands(t, r.stdout, "notation key add")
+			certAdd := printedCommands(t, r.stdout, "notation cert add")
+			if len(keyAdd) != 1 || len(certAdd) != 1 {
+				t.Fatalf("setup printed %d key add and %d cert add lines", len(keyAdd), len(certAdd))
+			}
+			n.run(keyAdd[0][1:]...)
+			n.run(certAdd[0][1:]...)
+			policy := filepath.Join(n.dir, "trustpolicy.json")
+			if err := os.WriteFile(policy, []byte(printedPolicy(t, r.stdout)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			n.run("policy", "import", "--force", policy)
+			layout := newLayout(t, "artifact signed after setup "+alg)
+			keyName := keyAdd[0][3]
+			n.run("sign", "--oci-layout", "--key", keyName, layout.ref())
+			out := n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+			t.Logf("notation verify: %s", out)
+			for _, sig := range layout.signatures(t) {
+				content := envelopeContent(t, "jws", sig)
+				if s := content.SignerInfo.CertificateChain[0].Subject.String(); s != "CN=piv setup,O=Notation E2E,ST=WA,C=US" {
+					t.Errorf("signed with the certificate of %q", s)
+				}
+			}
+
+			// The certificate setup wrote is the one on the card, and
+			// list finds it ready for notation.
+			pemBytes, err := os.ReadFile(certAdd[0][len(certAdd[0])-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			export := runUser(t, "", nil, "cert", "export", serialFlag)
+			if export.code != 0 || export.stdout != string(pemBytes) {
+				t.Errorf("cert export differs from the file setup wrote: %s", export.stderr)
+			}
+			list := runUser(t, "", nil, "list")
+			if !strings.Contains(list.stdout, "slot 9c         "+alg+" key, generated on the card, PIN always, touch never") ||
+				!strings.Contains(list.stdout, "ready: the self-signed certificate meets the Notary Project rules") {
+				t.Errorf("list after setup:\n%s", list.stdout)
+			}
+		})
+	}
+}
+
+func TestUserSetupFailures(t *testing.T) {
+	env := needCard(t)
+	pin := []string{"NOTATION_PIV_PIN=123456"}
+
+	env.Card.ResetStats()
+	for _, tc := range []struct {
+		args      []string
+		fragments []string
+	}{
+		{[]string{"--algorithm", "RSA-1024"}, []string{`unknown key algorithm "RSA-1024"`, "EC-256"}},
+		{[]string{"--pin-policy", "sometimes"}, []string{"never, once or always"}},
+		{[]string{"--slot", "9f"}, []string{"invalid PIV slot"}},
+		{[]string{"--subject", "CN=me"}, []string{"lacks C, ST or O", "C=US, ST=WA"}},
+		{[]string{"--subject", "C=USA, ST=WA, O=x"}, []string{"two-letter"}},
+		{[]string{"--valid-days", "0"}, []string{"--valid-days 0"}},
+	} {
+		mustFail(t, strings.Join(tc.args, " "), runUser(t, "", pin, append([]string{"setup", serialFlag}, tc.args...)...), tc.fragments...)
+	}
+	if n := env.Card.Stats().Commands; n != 0 {
+		t.Errorf("bad flags sent %d commands to the card", n)
+	}
+
+	mustFail(t, "no PIN source", runUser(t, "", nil, "setup", serialFlag), "needs the PIN", "NOTATION_PIV_PIN")
+	mustFail(t, "wrong PIN", runUser(t, "", []string{"NOTATION_PIV_PIN=111111"}, "setup", serialFlag), "wrong PIN: 2 tries left")
+	st := readCardState(t, env)
+	if st.PINRetries != 2 || len(st.Keys) != 1 {
+		t.Fatalf("after a wrong PIN: %d retries, %d keys; want 2 retries and no new key", st.PINRetries, len(st.Keys))
+	}
+
+	r := runUser(t, "", pin, "setup", "--pin-policy", "once", serialFlag)
+	mustSucceed(t, "setup", r)
+	if !strings.Contains(r.stderr, "placeholder subject") || !strings.Contains(r.stdout, fmt.Sprintf("CN=notation-piv %d slot 9c", testSerial)) {
+		t.Errorf("setup without --subject:\n%s%s", r.stdout, r.stderr)
+	}
+	env.Card.ResetStats()
+	mustFail(t, "occupied slot", runUser(t, "", pin, "setup", serialFlag), "slot 9c of card 24680246 already holds an EC-256 key and a certificate", "--force", "free: 9a, 9d")
+	mustFail(t, "--force without a terminal", runUser(t, "", pin, "setup", "--force", serialFlag), "needs confirmation", "--yes")
+	if n := sent(env, "GENERATE ASYMMETRIC KEY PAIR"); n != 0 {
+		t.Fatalf("setup generated %d keys in an occupied slot", n)
+	}
+	mustSucceed(t, "setup --force --yes", runUser(t, "", pin, "setup", "--force", "--yes", "--algorithm", "ec-384", "--subject", setupSubject, serialFlag))
+	if list := runUser(t, "", nil, "list"); !strings.Contains(list.stdout, "slot 9c         EC-384 key") {
+		t.Errorf("list after setup --force:\n%s", list.stdout)
+	}
+}
+
+// TestUserCSRAndImport makes a key with a CSR, has a CA issue certificates
+// for it, and imports them: a good one with its chain, one for another key
+// and one that breaks the Notary Project rules.
+func TestUserCSRAndImport(t *testing.T) {
+	env := needCard(t)
+	pin := []string{"NOTATION_PIV_PIN=123456"}
+	dir := t.TempDir()
+	csrPath := filepath.Join(dir, "9d.csr")
+	r := runUser(t, dir, pin, "setup", "--slot", "9d", "--algorithm", "RSA-2048", "--subject", setupSubject, "--csr", csrPath, serialFlag)
+	mustSucceed(t, "setup --csr", r)
+	if !strings.Contains(r.stdout, "notation-piv cert import --serial 24680246 --slot 9d --ca-certs ca-chain.pem signer.crt") {
+		t.Errorf("setup --csr does not say how to import:\n%s", r.stdout)
+	}
+	mustFail(t, "existing CSR file", runUser(t, dir, pin, "setup", "--slot", "9a", "--csr", csrPath, serialFlag), "already exists")
+	b, err := os.ReadFile(csrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil || csr.CheckSignature() != nil || csr.Subject.String() != "CN=piv setup,O=Notation E2E,ST=WA,C=US" {
+		t.Fatalf("CSR: %v", err)
+	}
+
+	ca := newTestCA(t)
+	issue := func(name string, pub any, mutate func(*x509.Certificate)) string {
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(time.Now().UnixNano()),
+			Subject:               csr.Subject,
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().Add(24 * time.Hour),
+			KeyUsage:              x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+			BasicConstraintsValid: true,
+		}
+		if mutate != nil {
+			mutate(tmpl)
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, pub, ca.intermediateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.intermediate, ca.root)
+	other := newTestCA(t)
+
+	env.Card.ResetStats()
+	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("other.crt", other.rootKey.Public(), nil), serialFlag),
+		"is not for the key in slot 9d of card 24680246", "setup --csr")
+	mustFail(t, "TLS certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", issue("tls.crt", csr.PublicKey, func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}), serialFlag), "cannot sign Notary Project signatures", "ServerAuth", "code-signing certificate")
+	mustFail(t, "CA certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("ca.crt", csr.PublicKey, func(c *x509.Certificate) {
+		c.IsCA, c.KeyUsage = true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
+	}), serialFlag), "cannot sign Notary Project signatures")
+	mustFail(t, "wrong chain", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", writePEM(t, filepath.Join(dir, "other.pem"), other.intermediate, other.root),
+		issue("good.crt", csr.PublicKey, nil), serialFlag), "not signed by")
+	mustFail(t, "empty slot", runUser(t, dir, pin, "cert", "import", "--slot", "82", issue("good2.crt", csr.PublicKey, nil), serialFlag), "slot 82 of card 24680246 holds no key")
+	if n := sent(env, "PUT DATA"); n != 0 {
+		t.Fatalf("failed imports stored %d objects", n)
+	}
+
+	good := issue("signer.crt", csr.PublicKey, nil)
+	r = runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, good, serialFlag)
+	mustSucceed(t, "cert import", r)
+	keyAdd := printedCommands(t, r.stdout, "notation key add")
+	if len(keyAdd) != 1 || !strings.Contains(strings.Join(keyAdd[0], " "), "ca_certs="+chain) {
+		t.Fatalf("cert import printed %v", keyAdd)
+	}
+	export := runUser(t, "", nil, "cert", "export", "--slot", "9d", serialFlag)
+	want, _ := os.ReadFile(good)
+	if export.stdout != string(want) {
+		t.Fatalf("exported certificate differs from the imported one")
+	}
+
+	// Sign with the imported certificate and its chain through notation.
+	n := newNotation(t)
+	n.run(keyAdd[0][1:]...)
+	n.run("cert", "add", "--type", "ca", "--store", trustStore, writePEM(t, filepath.Join(dir, "root.pem"), ca.root))
+	policy := filepath.Join(n.dir, "trustpolicy.json")
+	if err := os.WriteFile(policy, []byte(trustPolicy("imported", &x509.Certificate{Subject: csr.Subject})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.run("policy", "import", "--force", policy)
+	layout := newLayout(t, "artifact signed with an imported certificate")
+	n.run("sign", "--oci-layout", "--key", keyAdd[0][3], layout.ref())
+	n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+	if !bytes.Contains([]byte(runUser(t, "", nil, "list").stdout), []byte("ready: the certificate meets the Notary Project leaf rules")) {
+		t.Error("list does not find the imported certificate ready")
+	}
+}
+
+func TestParseSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"C=US, ST=WA, O=Example, CN=my signer":       "CN=my signer,O=Example,ST=WA,C=US",
+		"/C=DE/ST=Berlin/L=Berlin/O=Ex\\/ample/CN=x": "CN=x,O=Ex/ample,L=Berlin,ST=Berlin,C=DE",
+		"cn=a\\, b,o=c,st=d,c=FR,ou=e":               "CN=a\\, b,OU=e,O=c,ST=d,C=FR",
+	} {
+		name, err := parseSubject(in)
+		if err != nil || name.String() != want {
+			t.Errorf("parseSubject(%q) = %q, %v; want %q", in, name.String(), err, want)
+		}
+	}
+	for _, in := range []string{"", "CN", "C=US, ST=WA, CN=x", "C=US, ST=WA, O=x, EMAIL=a@b", "C=US, ST=WA, O="} {
+		if _, err := parseSubject(in); err == nil {
+			t.Errorf("parseSubject(%q) succeeded", in)
+		}
+	}
+	if _, err := parseSubject("C=US, ST=WA, O=x"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestUserCardWithoutMetadata uses a card that does not answer GET
+// METADATA (YubiKey firmware before 5.3): list shows what it can, and cert
+// import checks the key with a test signature.
+func TestUserCardWithoutMetadata(t *testing.T) {
+	env := needCard(t)
+	old, err := card.New(card.Config{Serial: testSerial, Firmware: "5.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := env.Card
+	if err := env.Swap(old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Swap(factory); err != nil {
+			t.Fatal(err)
+		}
+	})
+	pin := []string{"NOTATION_PIV_PIN=123456"}
+	dir := t.TempDir()
+	mustSucceed(t, "setup", runUser(t, dir, pin, "setup", "--subject", setupSubject, "--cert-out", "9c.crt", serialFlag))
+	// Power the card off and on, as unplugging does, so the PIN setup
+	// verified counts as unverified again; list reads the retries from the
+	// answer to a VERIFY without a PIN.
+	if err := env.Reinsert(); err != nil {
+		t.Fatal(err)
+	}
+	list := runUser(t, "", nil, "list")
+	for _, want := range []string{"PIN             3 tries left", "PUK             retries unknown", "slot 9c         key unknown (the card does not tell)",
+		"ready: the self-signed certificate meets the Notary Project rules"} {
+		if !strings.Contains(list.stdout, want) {
+			t.Errorf("list lacks %q:\n%s", want, list.stdout)
+		}
+	}
+	if strings.Contains(list.stderr, "factory") {
+		t.Errorf("list warns about defaults it cannot know:\n%s", list.stderr)
+	}
+
+	ca := newTestCA(t)
+	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.intermediate, ca.root)
+	otherKey := newTestCA(t).rootKey.Public()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(5), Subject: signerSubject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, otherKey, ca.intermediateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.crt")
+	os.WriteFile(other, der, 0o644)
+	old.ResetStats()
+	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--ca-certs", chain, other, serialFlag), "is not for the key in slot 9c")
+	if n := readCardState(t, env).PINRetries; n != 3 || sent(env, "GENERAL AUTHENTICATE") == 0 || sent(env, "PUT DATA") != 0 {
+		t.Errorf("the key check: %d PIN retries left, %d signatures, %d PUT DATA", n, sent(env, "GENERAL AUTHENTICATE"), sent(env, "PUT DATA"))
+	}
+	mustSucceed(t, "import the slot's own certificate", runUser(t, dir, pin, "cert", "import", "9c.crt", serialFlag))
+}

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
+)
+
+// serialFlag selects the test card in user commands.
+var serialFlag = fmt.Sprintf("--serial=%d", testSerial)
+
+// runUser runs a user command of the plugin binary in dir (a new temporary
+// directory if ""), in a new session without a controlling terminal, with
+// only the given environment (besides PATH and HOME).
+func runUser(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	cmd := exec.Command(harness.plugin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run plugin: %v", err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// mustSucceed fails the test unless r exited 0.
+func mustSucceed(t *testing.T, what string, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
+	}
+}
+
+// mustFail checks that r failed with exit status 1 and an error message on
+// stderr that holds every fragment.
+func mustFail(t *testing.T, what string, r result, fragments ...string) {
+	t.Helper()
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "notation-piv: error: ") {
+		t.Fatalf("%s: exit %d, want 1 with an error\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(r.stderr, f) {
+			t.Errorf("%s: stderr lacks %q:\n%s", what, f, r.stderr)
+		}
+	}
+}
+
+// cardState is the part of the virtual card's state the tests read.
+type cardState struct {
+	PIN        []byte                     `json:"pin"`
+	PINRetries int                        `json:"pinRetries"`
+	PUK        []byte                     `json:"puk"`
+	PUKRetries int                        `json:"pukRetries"`
+	MgmtKey    []byte                     `json:"mgmtKey"`
+	Keys       map[string]json.RawMessage `json:"keys"`
+}
+
+func readCardState(t *testing.T, env *vcardtest.Env) cardState {
+	t.Helper()
+	b, err := env.Card.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st cardState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// hasSecret reports whether a PIN or PUK the card stores is value.
+func hasSecret(stored []byte, value string) bool {
+	padded := bytes.Repeat([]byte{0xFF}, 8)
+	copy(padded, value)
+	return bytes.Equal(stored, padded)
+}
+
+// sent counts the commands with the given name the card got since its
+// stats were reset.
+func sent(env *vcardtest.Env, name string) int {
+	n := 0
+	for _, e := range env.Card.Stats().Log {
+		if e.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUserHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"list", "--help"}, {"setup", "--help"}, {"cert", "--help"}, {"cert", "import", "--help"}, {"cert", "export", "--help"},
+		{"pin", "--help"}, {"pin", "change", "--help"}, {"pin", "unblock", "--help"}, {"puk", "change", "--help"},
+		{"management-key", "--help"}, {"management-key", "set", "--help"}, {"reset", "--help"},
+	} {
+		r := runUser(t, "", nil, args...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "Usage") || r.stderr != "" {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := runUser(t, "", nil, "--help")
+	for name, c := range userCommands {
+		if !strings.Contains(r.stdout, "notation-piv "+name) || !strings.Contains(r.stdout, c.summary) {
+			t.Errorf("--help does not list %s", name)
+		}
+	}
+	mustFail(t, "pin", runUser(t, "", nil, "pin"), "needs a subcommand", "notation-piv pin --help")
+	mustFail(t, "unknown flag", runUser(t, "", nil, "list", "--jsn"), "-jsn", `"notation-piv list --help"`)
+	mustFail(t, "extra argument", runUser(t, "", nil, "reset", "now"), "takes no arguments")
+}
+
+func TestUserList(t *testing.T) {
+	env := needCard(t)
+	r := runUser(t, "", nil, "list")
+	mustSucceed(t, "list", r)
+	for _, want := range []string{fmt.Sprintf("PIV card %d, firmware 5.7.1", testSerial), "PIN             3 of 3 tries left, factory default",
+		"management key  3DES, factory default", "no keys or certificates"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, want := range []string{"factory PIN", "factory PUK", "factory management key", "notation-piv management-key set --protect"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("list does not warn about %q:\n%s", want, r.stderr)
+		}
+	}
+
+	leaf := provision(t, piv.AlgorithmEC256, nil)
+	ca := newTestCA(t)
+	yk := openPIV(t)
+	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotKeyManagement, piv.Key{Algorithm: piv.AlgorithmRSA2048, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certify(t, yk, piv.SlotKeyManagement, pub, ca)
+	if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, nonCompliant(t)); err != nil {
+		t.Fatal(err)
+	}
+	yk.Close()
+	env.Card.ResetStats()
+	r = runUser(t, "", nil, "list", "--json")
+	mustSucceed(t, "list --json", r)
+	if n := sent(env, "VERIFY"); n > 0 || readCardState(t, env).PINRetries != 3 {
+		t.Errorf("list sent %d VERIFY commands", n)
+	}
+	if r.stderr != "" {
+		t.Errorf("list --json wrote to stderr: %s", r.stderr)
+	}
+	var out listOutput
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, r.stdout)
+	}
+	var c *listCard
+	for i := range out.Cards {
+		if out.Cards[i].Serial == testSerial {
+			c = &out.Cards[i]
+		}
+	}
+	if c == nil || len(c.Slots) != 3 || *c.PIN.RetriesLeft != 3 || !*c.PUK.Default || !c.ManagementKey.Default || len(c.Warnings) != 3 {
+		t.Fatalf("list --json: %s", r.stdout)
+	}
+	sig, mgmt, auth := c.Slots[0], c.Slots[1], c.Slots[2]
+	if sig.Slot != "9c" || sig.Key.Algorithm != "EC-256" || sig.Key.PINPolicy != "always" || sig.Key.Origin != "generated" ||
+		!sig.Certificate.MeetsNotaryRules || !*sig.Certificate.MatchesKey || !sig.Certificate.SelfSigned ||
+		sig.Certificate.SHA256 != sha256Hex(leaf.Raw) || sig.Certificate.Subject != leaf.Subject.String() {
+		t.Errorf("slot 9c: %+v %+v", sig.Key, sig.Certificate)
+	}
+	if mgmt.Slot != "9d" || mgmt.Key.Algorithm != "RSA-2048" || mgmt.Key.TouchPolicy != "always" || !mgmt.Certificate.MeetsNotaryRules || mgmt.Certificate.SelfSigned {
+		t.Errorf("slot 9d: %+v %+v", mgmt.Key, mgmt.Certificate)
+	}
+	if auth.Slot != "9e" || auth.Key != nil || auth.Certificate.MeetsNotaryRules || *auth.Certificate.MatchesKey || !strings.Contains(auth.Certificate.NotaryProblem, "no key") {
+		t.Errorf("slot 9e: %+v %+v", auth.Key, auth.Certificate)
+	}
+
+	r = runUser(t, "", nil, "list")
+	mustSucceed(t, "list", r)
+	for _, want := range []string{"slot 9c         EC-256 key, generated on the card, PIN always, touch never", "issuer        self-signed",
+		"notation      ready: the self-signed certificate meets the Notary Project rules",
+		"notation      ready: the certificate meets the Notary Project leaf rules; give notation its CA chain",
+		"slot 9e         no key", "notation      cannot sign: the slot holds no key for the certificate"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// nonCompliant returns a self-signed certificate without key usage, which
+// notation refuses.
+func nonCompliant(t *testing.T) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3),
+		Subject:      pkix.Name{CommonName: "no key usage"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestUserPINCommands(t *testing.T) {
+	env := needCard(t)
+	pin := func(v string) string { return "NOTATION_PIV_PIN=" + v }
+	newPIN := func(v string) string { return "NOTATION_PIV_NEW_PIN=" + v }
+	puk := func(v string) string { return "NOTATION_PIV_PUK=" + v }
+
+	env.Card.ResetStats()
+	mustFail(t, "no PIN source", runUser(t, "", nil, "pin", "change", serialFlag),
+		"needs the PIN and the new PIN", "NOTATION_PIV_PIN and NOTATION_PIV_NEW_PIN are not set and there is no terminal", "run it in a terminal")
+	if n := env.Card.Stats().Commands; n != 0 {
+		t.Errorf("the card got %d commands although no PIN could be had", n)
+	}
+	mustFail(t, "short new PIN", runUser(t, "", []string{pin("123456"), newPIN("12345")}, "pin", "change", serialFlag),
+		"the new PIN must be 6 to 8 characters long", "fix NOTATION_PIV_NEW_PIN")
+	if n := readCardState(t, env).PINRetries; n != 3 {
+		t.Fatalf("a short new PIN cost %d retries", 3-n)
+	}
+
+	r := runUser(t, "", []string{pin("999999"), newPIN("24682468")}, "pin", "change", serialFlag)
+	mustFail(t, "wrong PIN", r, "wrong PIN: 2 tries left before the PIN is blocked", "notation-piv pin unblock")
+	if n := readCardState(t, env).PINRetries; n != 2 {
+		t.Fatalf("a wrong PIN left %d retries, want 2", n)
+	}
+	r = runUser(t, "", []string{pin("123456"), newPIN("24682468")}, "pin", "change", serialFlag)
+	mustSucceed(t, "pin change", r)
+	if st := readCardState(t, env); !hasSecret(st.PIN, "24682468") || st.PINRetries != 3 {
+		t.Fatalf("PIN not changed")
+	}
+	if !strings.Contains(r.stdout, fmt.Sprintf("Changed the PIN of PIV card %d", testSerial)) || strings.Contains(r.stderr, "factory PIN") ||
+		!strings.Contains(r.stderr, "factory PUK") {
+		t.Errorf("pin change output:\n%s%s", r.stdout, r.stderr)
+	}
+
+	for i := 0; i < 3; i++ {
+		runUser(t, "", []string{pin("000000"), newPIN("11111111")}, "pin", "change", serialFlag)
+	}
+	env.Card.ResetStats()
+	mustFail(t, "blocked PIN", runUser(t, "", []string{pin("24682468"), newPIN("11111111")}, "pin", "change", serialFlag),
+		"the PIN is blocked", `"notation-piv pin unblock"`)
+	if n := sent(env, "CHANGE REFERENCE DATA"); n != 0 {
+		t.Errorf("pin change sent %d CHANGE REFERENCE DATA to a blocked PIN", n)
+	}
+	mustFail(t, "wrong PUK", runUser(t, "", []string{puk("87654321"), newPIN("13572468")}, "pin", "unblock", serialFlag),
+		"wrong PUK: 2 tries left before the PUK is blocked")
+	if n := readCardState(t, env).PUKRetries; n != 2 {
+		t.Fatalf("a wrong PUK left %d retries, want 2", n)
+	}
+	r = runUser(t, "", []string{puk("12345678"), newPIN("13572468")}, "pin", "unblock", serialFlag)
+	mustSucceed(t, "pin unblock", r)
+	if st := readCardState(t, env); !hasSecret(st.PIN, "13572468") || st.PINRetries != 3 || st.PUKRetries != 3 {
+		t.Fatalf("PIN not unblocked: %+v", st)
+	}
+
+	mustFail(t, "wrong PUK", runUser(t, "", []string{puk("00000000"), "NOTATION_PIV_NEW_PUK=24681357"}, "puk", "change", serialFlag),
+		"wrong PUK: 2 tries left")
+	r = runUser(t, "", []string{puk("12345678"), "NOTATION_PIV_NEW_PUK=24681357"}, "puk", "change", serialFlag)
+	mustSucceed(t, "puk change", r)
+	if st := readCardState(t, env); !hasSecret(st.PUK, "24681357") || st.PUKRetries != 3 {
+		t.Fatalf("PUK not changed")
+	}
+	var out listOutput
+	if err := json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if c := out.Cards[0]; *c.PIN.Default || *c.PUK.Default || len(c.Warnings) != 1 {
+		t.Errorf("list after changing PIN and PUK: %+v", c)
+	}
+}
+
+func TestUserManagementKey(t *testing.T) {
+	env := needCard(t)
+	pin := []string{"NOTATION_PIV_PIN=123456"}
+	mustFail(t, "no option", runUser(t, "", pin, "management-key", "set", serialFlag), "either --protect or --new-key-file")
+
+	r := runUser(t, "", pin, "management-key", "set", "--protect", serialFlag)
+	mustSucceed(t, "management-key set --protect", r)
+	st := readCardState(t, env)
+	if len(st.MgmtKey) != 24 || bytes.Equal(st.MgmtKey, piv.DefaultManagementKey) {
+		t.Fatal("the management key did not change")
+	}
+	if strings.Contains(r.stdout+r.stderr, fmt.Sprintf("%x", st.MgmtKey)) || strings.Contains(strings.ToUpper(r.stdout+r.stderr), fmt.Sprintf("%X", st.MgmtKey)) {
+		t.Error("the new management key was printed")
+	}
+	if strings.Contains(r.stderr, "factory management key") {
+		t.Errorf("still warns about the factory key:\n%s", r.stderr)
+	}
+
+	// Commands that need the key read it with the PIN.
+	mustFail(t, "wrong PIN", runUser(t, "", []string{"NOTATION_PIV_PIN=654321"}, "setup", "--slot", "9a", "--pin-policy", "never", serialFlag),
+		"wrong PIN: 2 tries left")
+	if n := readCardState(t, env).PINRetries; n != 2 {
+		t.Fatalf("a wrong PIN left %d retries, want 2", n)
+	}
+	if len(readCardState(t, env).Keys) != 1 {
+		t.Fatal("setup changed the card after a wrong PIN")
+	}
+	mustSucceed(t, "setup with a protected key", runUser(t, "", pin, "setup", "--slot", "9a", "--pin-policy", "never", serialFlag))
+
+	// A key of the user's own, in a file.
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "mgmt.hex")
+	own := strings.Repeat("0a1b2c3d", 6)
+	if err := os.WriteFile(keyFile, []byte(own+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, "readable key file", runUser(t, "", pin, "management-key", "set", "--new-key-file", keyFile, serialFlag), "chmod 600")
+	os.Chmod(keyFile, 0o600)
+	r = runUser(t, "", pin, "management-key", "set", "--new-key-file", keyFile, serialFlag)
+	mustSucceed(t, "management-key set --new-key-file", r)
+	if strings.Contains(r.stdout+r.stderr, own) {
+		t.Error("the management key was printed")
+	}
+	if fmt.Sprintf("%x", readCardState(t, env).MgmtKey) != own {
+		t.Fatal("the management key is not the one in the file")
+	}
+	mustFail(t, "no key", runUser(t, "", pin, "setup", "--slot", "9d", serialFlag), "keeps no PIN-protected management key", "--management-key-file")
+	mustSucceed(t, "setup with a key file", runUser(t, "", pin, "setup", "--slot", "9d", "--management-key-file", keyFile, serialFlag))
+}
+
+func TestUserReset(t *testing.T) {
+	env := needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	env.Card.ResetStats()
+	mustFail(t, "reset without --yes", runUser(t, "", nil, "reset", serialFlag), "needs confirmation", "no terminal", "--yes")
+	if n := env.Card.Stats().Commands; n != 0 {
+		t.Fatalf("the card got %d commands", n)
+	}
+	r := runUser(t, "", nil, "reset", "--yes", serialFlag)
+	mustSucceed(t, "reset --yes", r)
+	if st := readCardState(t, env); len(st.Keys) != 1 || !hasSecret(st.PIN, "123456") || st.PINRetries != 3 || st.PUKRetries != 3 {
+		t.Fatalf("card not reset: %d keys, PIN retries %d", len(st.Keys), st.PINRetries)
+	}
+	if !strings.Contains(r.stdout, "notation-piv setup") {
+		t.Errorf("reset does not say what next:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,346 @@
+package piv
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/vsmartcard/card"
+)
+
+// cardState is the part of the virtual card's state these tests read.
+type cardState struct {
+	PIN        []byte `json:"pin"`
+	PINRetries int    `json:"pinRetries"`
+	PUKRetries int    `json:"pukRetries"`
+	MgmtKey    []byte `json:"mgmtKey"`
+}
+
+func snapshot(t *testing.T) cardState {
+	t.Helper()
+	b, err := env.Card.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st cardState
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// ourCard returns the virtual card's entry from List.
+func ourCard(t *testing.T) CardInfo {
+	t.Helper()
+	cards := retry(t, "List", func() ([]CardInfo, error) { return List(context.Background()) })
+	for _, c := range cards {
+		if c.Reader == env.Reader {
+			return c
+		}
+	}
+	t.Fatalf("List = %v, without %q", cards, env.Reader)
+	return CardInfo{}
+}
+
+func TestInspect(t *testing.T) {
+	freshCard(t)
+	info := ourCard(t)
+	env.Card.ResetStats()
+	st := retry(t, "Inspect", func() (*Status, error) { return Inspect(context.Background(), info) })
+	t.Logf("Inspect of a factory card: %d APDUs", env.Card.Stats().Commands)
+	if !st.Metadata || st.PIN != (Counter{3, 3, true}) || st.PUK != (Counter{3, 3, true}) ||
+		st.ManagementKey != (ManagementKeyStatus{Algorithm: "3DES", Default: true}) || len(st.Slots) != 0 {
+		t.Errorf("factory card: %+v", st)
+	}
+
+	leaf, _ := provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyCached})
+	withPIVGo(t, func(yk *piv.YubiKey) {
+		if _, err := yk.GenerateKey(piv.DefaultManagementKey, retiredSlot(t, 0x85), piv.Key{Algorithm: piv.AlgorithmRSA2048, PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyNever}); err != nil {
+			t.Fatal(err)
+		}
+		if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotKeyManagement, leaf); err != nil {
+			t.Fatal(err)
+		}
+		if err := yk.VerifyPIN("999999"); err == nil {
+			t.Fatal("wrong PIN accepted")
+		}
+	})
+	env.Card.ResetStats()
+	st = retry(t, "Inspect", func() (*Status, error) { return Inspect(context.Background(), info) })
+	n := env.Card.Stats().Commands
+	t.Logf("Inspect of a card with 3 slots in use: %d APDUs", n)
+	if n > 40 {
+		t.Errorf("Inspect took %d APDUs, want at most 40", n)
+	}
+	if st.PIN.RetriesLeft != 2 || st.PIN.Default != true {
+		t.Errorf("PIN %+v after a wrong PIN", st.PIN)
+	}
+	var got []string
+	for _, ss := range st.Slots {
+		got = append(got, ss.Slot.String())
+	}
+	if strings.Join(got, " ") != "9c 9d 85" {
+		t.Fatalf("slots %v, want 9c 9d 85", got)
+	}
+	sig, mgmt, retired := st.Slots[0], st.Slots[1], st.Slots[2]
+	if sig.Key == nil || sig.Key.Algorithm != "EC-256" || sig.Key.PINPolicy != PolicyAlways || sig.Key.TouchPolicy != PolicyCached || !sig.Key.Generated {
+		t.Errorf("slot 9c key %+v", sig.Key)
+	}
+	if sig.Certificate == nil || !bytes.Equal(sig.Certificate.Raw, leaf.Raw) || !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(sig.Key.PublicKey) {
+		t.Errorf("slot 9c: certificate or public key differ from the one stored")
+	}
+	if mgmt.Key != nil || mgmt.Certificate == nil {
+		t.Errorf("slot 9d (certificate only): %+v", mgmt)
+	}
+	if retired.Key == nil || retired.Key.Algorithm != "RSA-2048" || retired.Certificate != nil {
+		t.Errorf("slot 85 (key only): %+v", retired)
+	}
+}
+
+func retiredSlot(t *testing.T, key uint32) piv.Slot {
+	t.Helper()
+	s, ok := piv.RetiredKeyManagementSlot(key)
+	if !ok {
+		t.Fatalf("no slot %x", key)
+	}
+	return s
+}
+
+func TestInspectWithoutMetadata(t *testing.T) {
+	freshCard(t)
+	old, err := card.New(card.Config{Serial: 13572468, Firmware: "5.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := env.Card
+	if err := env.Swap(old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Swap(factory); err != nil {
+			t.Fatal(err)
+		}
+	})
+	leaf, _ := provision(t, piv.SlotSignature, ecNever)
+	c := openTest(t, Selector{Serial: 13572468})
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Metadata || st.PIN.RetriesLeft != 3 || st.PUK.RetriesLeft != -1 || len(st.Slots) != 1 || st.Slots[0].Key != nil ||
+		!bytes.Equal(st.Slots[0].Certificate.Raw, leaf.Raw) {
+		t.Errorf("status of a card without GET METADATA: %+v", st)
+	}
+	// The factory key is assumed when the card cannot tell.
+	key, protected, err := c.ManagementKey(context.Background(), st, nil, nil)
+	if err != nil || protected || !bytes.Equal(key, piv.DefaultManagementKey) {
+		t.Errorf("ManagementKey = %x, %v, %v", key, protected, err)
+	}
+}
+
+func TestStatusReopensCard(t *testing.T) {
+	freshCard(t)
+	leaf, _ := provision(t, piv.SlotSignature, ecNever)
+	c := openTest(t, Selector{Serial: testSerial})
+	ctx := context.Background()
+	if _, err := c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := c.Certificate(ctx, mustSlot(t, "9c"))
+	if err != nil || !bytes.Equal(cert.Raw, leaf.Raw) {
+		t.Fatalf("Certificate after Status: %v", err)
+	}
+}
+
+func TestPINAndPUK(t *testing.T) {
+	freshCard(t)
+	c := openTest(t, Selector{Serial: testSerial})
+	ctx := context.Background()
+
+	var pinErr *PINError
+	if err := c.ChangePIN(ctx, []byte("12345"), []byte("24681357")); !errors.As(err, &pinErr) || !pinErr.Malformed {
+		t.Fatalf("ChangePIN with a 5-character PIN: %v", err)
+	}
+	if err := c.ChangePIN(ctx, []byte(factoryPIN), []byte("12345")); err == nil || !strings.Contains(err.Error(), "6 to 8") {
+		t.Fatalf("ChangePIN to a 5-character PIN: %v", err)
+	}
+	if n := snapshot(t).PINRetries; n != 3 {
+		t.Fatalf("malformed PINs cost %d retries", 3-n)
+	}
+	if err := c.ChangePIN(ctx, []byte("999999"), []byte("24681357")); !errors.As(err, &pinErr) || pinErr.RetriesLeft != 2 {
+		t.Fatalf("ChangePIN with a wrong PIN: %v", err)
+	}
+	if n := snapshot(t).PINRetries; n != 2 {
+		t.Fatalf("a wrong PIN left %d retries, want 2", n)
+	}
+	if err := c.ChangePIN(ctx, []byte(factoryPIN), []byte("24681357")); err != nil {
+		t.Fatal(err)
+	}
+	if st := snapshot(t); st.PINRetries != 3 || !bytes.HasPrefix(st.PIN, []byte("24681357")) {
+		t.Fatalf("PIN not changed: %+v", st)
+	}
+	for i := 0; i < 3; i++ {
+		c.VerifyPIN(ctx, []byte("000000"))
+	}
+	if err := c.VerifyPIN(ctx, []byte("24681357")); !errors.As(err, &pinErr) || !pinErr.Blocked {
+		t.Fatalf("VerifyPIN once blocked: %v", err)
+	}
+	var pukErr *PUKError
+	if err := c.UnblockPIN(ctx, []byte("87654321"), []byte("11223344")); !errors.As(err, &pukErr) || pukErr.RetriesLeft != 2 {
+		t.Fatalf("UnblockPIN with a wrong PUK: %v", err)
+	}
+	if err := c.UnblockPIN(ctx, []byte("12345678"), []byte("11223344")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.VerifyPIN(ctx, []byte("11223344")); err != nil {
+		t.Fatalf("the new PIN after unblocking: %v", err)
+	}
+	if err := c.ChangePUK(ctx, []byte("12345678"), []byte("55667788")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ChangePUK(ctx, []byte("12345678"), []byte("55667788")); !errors.As(err, &pukErr) || pukErr.RetriesLeft != 2 {
+		t.Fatalf("ChangePUK with the old PUK: %v", err)
+	}
+}
+
+// factoryPIN is the PIN of a new card.
+const factoryPIN = "123456"
+
+func TestManagementKey(t *testing.T) {
+	freshCard(t)
+	c := openTest(t, Selector{Serial: testSerial})
+	ctx := context.Background()
+	slot := mustSlot(t, "9a")
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, protected, err := c.ManagementKey(ctx, st, nil, nil)
+	if err != nil || protected {
+		t.Fatal(err, protected)
+	}
+	if err := c.SetManagementKey(ctx, def, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.ManagementKey.Default || st.ManagementKey.Algorithm != "AES-192" {
+		t.Fatalf("management key after --protect: %+v", st.ManagementKey)
+	}
+	if _, err := c.GenerateKey(ctx, def, slot, KeyOptions{KeySpecEC256, PolicyNever, PolicyNever}); !errors.Is(err, ErrManagementKey) {
+		t.Fatalf("GenerateKey with the old key: %v", err)
+	}
+
+	var pinErr *PINError
+	wrong := func() ([]byte, error) { return []byte("654321"), nil }
+	if _, _, err := c.ManagementKey(ctx, st, nil, wrong); !errors.As(err, &pinErr) || pinErr.RetriesLeft != 2 {
+		t.Fatalf("protected key with a wrong PIN: %v", err)
+	}
+	right := func() ([]byte, error) { return []byte(factoryPIN), nil }
+	key, protected, err := c.ManagementKey(ctx, st, nil, right)
+	if err != nil || !protected || len(key) != 24 {
+		t.Fatalf("protected key: %v %v", protected, err)
+	}
+	if !bytes.Equal(key, snapshot(t).MgmtKey) {
+		t.Fatal("the protected copy is not the card's management key")
+	}
+	pub, err := c.GenerateKey(ctx, key, slot, KeyOptions{KeySpecEC256, PolicyNever, PolicyNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "managed"}, NotAfter: time.Now().Add(time.Hour)}
+	signer, err := c.KeySigner(slot, pub, nil, SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+	if err != nil {
+		t.Fatalf("sign a certificate with the new key: %v", err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := c.StoreCertificate(ctx, key, slot, cert); err != nil {
+		t.Fatal(err)
+	}
+
+	// Back to a key the user keeps: the protected copy goes.
+	own, err := ParseManagementKey(strings.Repeat("0f", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ManagementKey(ctx, st, own[:16], nil); err == nil || !strings.Contains(err.Error(), "AES-192") {
+		t.Fatalf("a 16-byte key for an AES-192 card: %v", err)
+	}
+	if err := c.SetManagementKey(ctx, key, own, false); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ManagementKey(ctx, st, nil, right); !errors.Is(err, ErrNoProtectedKey) {
+		t.Fatalf("protected key after setting one: %v", err)
+	}
+	if err := c.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !st.ManagementKey.Default || !st.PIN.Default || len(st.Slots) != 0 {
+		t.Fatalf("after Reset: %+v", st)
+	}
+}
+
+func TestParseManagementKey(t *testing.T) {
+	for _, s := range []string{"", "xyz", strings.Repeat("00", 20), strings.Repeat("0", 47)} {
+		if _, err := ParseManagementKey(s); err == nil {
+			t.Errorf("ParseManagementKey(%q) succeeded", s)
+		} else if strings.Contains(err.Error(), s) && s != "" {
+			t.Errorf("the error shows the key: %v", err)
+		}
+	}
+	if k, err := ParseManagementKey(" " + strings.Repeat("Ab", 24) + "\n"); err != nil || len(k) != 24 {
+		t.Errorf("ParseManagementKey: %x %v", k, err)
+	}
+}
+
+func TestCheckNotaryLeaf(t *testing.T) {
+	now := time.Now()
+	ca := newCA(t, "CA", nil)
+	serverAuth := func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }
+	isCA := func(c *x509.Certificate) { c.IsCA = true }
+	for _, tc := range []struct {
+		name string
+		cert *x509.Certificate
+		want string
+	}{
+		{"CA-issued", newLeaf(t, "leaf", ca, nil).cert, ""},
+		{"self-signed", newLeaf(t, "self", nil, nil).cert, ""},
+		{"non-critical key usage", newLeaf(t, "nc", ca, nil, nonCriticalKeyUsage).cert, "must be marked critical"},
+		{"self-signed non-critical key usage", newLeaf(t, "nc", nil, nil, nonCriticalKeyUsage).cert, "must be marked critical"},
+		{"server auth", newLeaf(t, "tls", ca, nil, serverAuth).cert, "ServerAuth"},
+		{"CA flag", newLeaf(t, "ca", ca, nil, isCA).cert, "ca field must be set to false"},
+		{"expired", newLeaf(t, "old", ca, nil, validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour))).cert, "invalid at signing time"},
+	} {
+		err := CheckNotaryLeaf(tc.cert, now)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "leaf check"):
+			t.Errorf("%s: the error names the throwaway CA: %v", tc.name, err)
+		}
+	}
+}
