@@ -531,7 +531,7 @@ func TestTouchNotice(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("payload"))
-	env.Card.InjectFault(card.Fault{INS: 0x87, Delay: 1500 * time.Millisecond, Times: 1})
+	env.Card.InjectFault(card.Fault{INS: 0x87, Delay: 2500 * time.Millisecond, Times: 1})
 	defer env.Card.ClearFaults()
 	if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ const DefaultTimeout = 30 * time.Second
 
 // touchNoticeDelay is how long a signature may take before
 // SignerOptions.TouchNotice is called.
-const touchNoticeDelay = time.Second
+const touchNoticeDelay = 2 * time.Second
 
 // swSecurityStatusNotSatisfied is the card's answer to a signature that
 // needs the PIN.
@@ -37,7 +37,7 @@ type SignerOptions struct {
 	// times out returns a *TimeoutError.
 	Timeout time.Duration
 	// TouchNotice, if not nil, is called when the card has not answered a
-	// signature after about a second, typically because it waits for a
+	// signature after about two seconds, typically because it waits for a
 	// touch. It is called at most once per signature, from another
 	// goroutine, and should write to /dev/tty, never to stdout or stderr.
 	TouchNotice func()

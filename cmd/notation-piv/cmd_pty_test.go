@@ -245,14 +245,14 @@ func TestUserPrompts(t *testing.T) {
 		// The card holds back the certificate's signature (the third
 		// GENERAL AUTHENTICATE, after two for the management key) as if
 		// it waited for a touch.
-		env.Card.InjectFault(card.Fault{INS: 0x87, Skip: 2, Times: 1, Delay: 2500 * time.Millisecond})
+		env.Card.InjectFault(card.Fault{INS: 0x87, Skip: 2, Times: 1, Delay: 3500 * time.Millisecond})
 		defer env.Card.ClearFaults()
 		s := startPTY(t, nil, "setup", "--slot", "9a", "--touch-policy", "always", "--subject", setupSubject, serialFlag)
 		s.expect(prompt("PIN") + " (3 tries left): ")
 		start := time.Now()
 		s.typeSecret("97531864")
 		s.expect("notation-piv: touch the PIV card to sign")
-		if d := time.Since(start); d < 900*time.Millisecond || d > 2500*time.Millisecond {
+		if d := time.Since(start); d < 1900*time.Millisecond || d > 3500*time.Millisecond {
 			t.Errorf("the touch hint came after %v", d)
 		}
 		r, screen := s.wait()
