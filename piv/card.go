@@ -365,6 +365,29 @@ func probe(ctx context.Context, readers []string, keep func(CardInfo) (keep, sto
 // APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08`, GET VERSION `00 FD 00 00
 // 00`, GET SERIAL `00 F8 00 00 00` (YubiKey 5; older YubiKeys go through
 // the OTP application).
+// busyPoll is how often Open tries again a card another process holds.
+const busyPoll = 50 * time.Millisecond
+
+// openWhenFree opens the card in reader with piv-go, which holds it
+// exclusively until Close. While another process holds it (PC/SC
+// SCARD_E_SHARING_VIOLATION, for example a concurrent notation sign), it
+// tries again every busyPoll until ctx ends, so that concurrent signatures
+// take turns instead of failing. The sharing violation comes from
+// SCardConnect, before piv-go's SELECT, so retrying leaks no handle.
+func openWhenFree(ctx context.Context, reader string) (*piv.YubiKey, error) {
+	for {
+		yk, err := piv.Open(reader)
+		if err == nil || !strings.Contains(err.Error(), "other connections outstanding") {
+			return yk, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(busyPoll):
+		}
+	}
+}
+
 func openReader(ctx context.Context, reader string) (*Card, error) {
 	op := fmt.Sprintf("open card in reader %q", reader)
 	var (
@@ -372,7 +395,7 @@ func openReader(ctx context.Context, reader string) (*Card, error) {
 		serial uint32
 	)
 	_, err := await(ctx, op, func() error {
-		k, err := piv.Open(reader)
+		k, err := openWhenFree(ctx, reader)
 		if err != nil {
 			return err
 		}
