@@ -60,6 +60,9 @@ fuzz:
 	go test ./vsmartcard/card -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
 	go test ./envelope/jws -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./envelope/cose -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test ./envelope/jws -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test ./envelope/cose -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test ./envelope/inspect -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 # The notation CLI the end-to-end tests drive: v1.3.2, pinned by the tools
 # module in .ci/tools/notation, built from the Go module proxy.

@@ -24,6 +24,12 @@
 // chain. An envelope that asked for a timestamp is never returned without
 // one that passed these checks.
 //
+// For reading envelopes that anyone may have built, the formats also take
+// envelopes apart without verifying them (jws.Decode, cose.Decode) into a
+// [Decoded] envelope, and the package reads and writes the Notary payload
+// ([NewPayload], [ParsePayload]) around an OCI [Descriptor];
+// envelope/inspect builds on them.
+//
 // The rules come from the Notary Project signature specification
 // (https://github.com/notaryproject/specifications/blob/main/specs/signature-specification.md)
 // as enforced by notation-core-go v1.3.0.

@@ -17,6 +17,7 @@
 // timestamping certificates (an extended key usage of timeStamping only,
 // marked critical). [Verify] runs the token checks on an embedded token;
 // [Info.CheckWithin] compares the token's time with a signing chain.
+// [Parse] reads a token without verifying it, to show what it asserts.
 //
 // The checks follow notation-go v1.3.2 (verifier.verifyTimestamp) and
 // notation-core-go v1.3.0 (internal/timestamp), and the Notary Project

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
@@ -62,9 +63,28 @@ func (s timedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts)
 	return s.Signer.Sign(rand, digest, opts)
 }
 
+// settings says where the settings of a signature come from, to name
+// them in messages: pluginConfig keys for the contract commands, flags for
+// "notation-piv envelope sign".
+type settings int
+
+const (
+	fromPluginConfig settings = iota
+	fromFlags
+)
+
+// name names the setting whose pluginConfig key is key, e.g.
+// "pluginConfig ca_certs" or "--ca-certs".
+func (s settings) name(key string) string {
+	if s == fromFlags {
+		return "--" + strings.ReplaceAll(key, "_", "-")
+	}
+	return "pluginConfig " + key
+}
+
 // preflight checks what can be checked without the card: the slot, the CA
 // bundle, the PIN file and the pinentry program.
-func preflight(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) {
+func preflight(keyID string, cfg config, from settings) (piv.Slot, []*x509.Certificate, error) {
 	slot, err := piv.ParseSlot(keyID)
 	if err != nil {
 		return piv.Slot{}, nil, plugin.NewValidationError(err.Error())
@@ -72,17 +92,17 @@ func preflight(keyID string, cfg config) (piv.Slot, []*x509.Certificate, error) 
 	var bundle []*x509.Certificate
 	if cfg.caCerts != "" {
 		if bundle, err = piv.LoadPEMBundle(cfg.caCerts); err != nil {
-			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig ca_certs: %v", err)
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgCACerts), err)
 		}
 	}
 	if cfg.pinFile != "" {
 		if err := piv.CheckPINFile(cfg.pinFile); err != nil {
-			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig pin_file: %v", err)
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgPINFile), err)
 		}
 	}
 	if cfg.pinentry != "" {
 		if _, err := exec.LookPath(cfg.pinentry); err != nil {
-			return piv.Slot{}, nil, plugin.NewValidationErrorf("pluginConfig pinentry: %v; install a pinentry program or name its full path", err)
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %v; install a pinentry program or name its full path", from.name(cfgPinentry), err)
 		}
 	}
 	return slot, bundle, nil
@@ -153,7 +173,7 @@ func touchNotice() {
 
 // describeKey answers describe-key with the key spec read from the card.
 func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config, log *debugLog) (*plugin.DescribeKeyResponse, error) {
-	slot, _, err := preflight(req.KeyID, config{})
+	slot, _, err := preflight(req.KeyID, config{}, fromPluginConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +199,7 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 // generateSignature answers generate-signature (RAW mode): notation builds
 // the envelope around the signature.
 func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest, cfg config, log *debugLog) (*plugin.GenerateSignatureResponse, error) {
-	slot, bundle, err := preflight(req.KeyID, cfg)
+	slot, bundle, err := preflight(req.KeyID, cfg, fromPluginConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -221,17 +241,17 @@ func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest,
 
 // timestamper checks the TSA settings without the card or the network and
 // returns the configured timestamp authority, or nil when none is set.
-func timestamper(cfg config) (*timestamp.Config, error) {
+func timestamper(cfg config, from settings) (*timestamp.Config, error) {
 	if cfg.tsaURL == "" {
 		return nil, nil
 	}
 	roots, err := timestamp.LoadRoot(cfg.tsaRoot)
 	if err != nil {
-		return nil, plugin.NewValidationErrorf("pluginConfig tsa_root_cert: %v", err)
+		return nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgTSARoot), err)
 	}
 	tsa := &timestamp.Config{URL: cfg.tsaURL, Roots: roots, Timeout: cfg.tsaWait}
 	if err := tsa.Validate(); err != nil {
-		return nil, plugin.NewValidationErrorf("pluginConfig tsa_url: %v", err)
+		return nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgTSAURL), err)
 	}
 	return tsa, nil
 }
@@ -247,37 +267,85 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	if req.PayloadType != envelope.PayloadType {
 		return nil, plugin.NewValidationErrorf("payloadType %q is not supported; notation sends %q", req.PayloadType, envelope.PayloadType)
 	}
-	expiry := time.Duration(req.ExpiryDurationInSeconds) * time.Second
 	if req.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
 		return nil, plugin.NewValidationErrorf("expiryDurationInSeconds %d is more than 100 years; choose a shorter --expiry", req.ExpiryDurationInSeconds)
 	}
-	slot, bundle, err := preflight(req.KeyID, cfg)
+	signed, err := signEnvelope(ctx, envelopeJob{
+		format:  format,
+		payload: req.Payload,
+		keyID:   req.KeyID,
+		expiry:  time.Duration(req.ExpiryDurationInSeconds) * time.Second,
+		cfg:     cfg,
+		from:    fromPluginConfig,
+	}, log)
 	if err != nil {
 		return nil, err
 	}
-	tsa, err := timestamper(cfg)
+	return &plugin.GenerateEnvelopeResponse{
+		SignatureEnvelope:     signed.envelope,
+		SignatureEnvelopeType: req.SignatureEnvelopeType,
+		Annotations: map[string]string{
+			annotationSerial:  strconv.FormatUint(uint64(signed.serial), 10),
+			annotationSlot:    signed.slot.String(),
+			annotationKeySpec: string(signed.spec),
+		},
+	}, nil
+}
+
+// envelopeJob is one envelope to sign with the card.
+type envelopeJob struct {
+	format  envelope.Format
+	payload []byte        // the Notary payload, embedded verbatim
+	keyID   string        // the slot, e.g. "9c"
+	expiry  time.Duration // 0: no expiry; at most maxExpiry
+	cfg     config
+	from    settings // names the settings in messages
+}
+
+// signedEnvelope is a signed, self-verified envelope and the key that
+// signed it.
+type signedEnvelope struct {
+	envelope []byte
+	serial   uint32
+	slot     piv.Slot
+	spec     piv.KeySpec
+	chain    []*x509.Certificate
+}
+
+// signEnvelope is the signing path of generate-envelope and of
+// "notation-piv envelope sign": it checks the settings without the card
+// (slot, CA bundle, PIN file, pinentry, TSA), opens the card, reads the
+// slot's certificate, builds and checks the chain at the signing time,
+// and has job.format build the envelope through envelope.Build, with the
+// card signer and, when a TSA is configured, a verified timestamp.
+func signEnvelope(ctx context.Context, job envelopeJob, log *debugLog) (*signedEnvelope, error) {
+	slot, bundle, err := preflight(job.keyID, job.cfg, job.from)
+	if err != nil {
+		return nil, err
+	}
+	tsa, err := timestamper(job.cfg, job.from)
 	if err != nil {
 		return nil, err
 	}
 	signingTime := time.Now().UTC().Truncate(time.Second)
-	key, err := openSigningKey(ctx, slot, bundle, cfg, signingTime, log)
+	key, err := openSigningKey(ctx, slot, bundle, job.cfg, signingTime, log)
 	if err != nil {
 		return nil, err
 	}
 	defer key.card.Close()
-	signer, err := key.signer(cfg)
+	signer, err := key.signer(job.cfg)
 	if err != nil {
 		return nil, err
 	}
 	sreq := envelope.SignRequest{
-		Payload:      req.Payload,
+		Payload:      job.payload,
 		Signer:       signer,
 		Chain:        key.chain,
 		SigningTime:  signingTime,
 		SigningAgent: "notation-piv/" + pluginVersion(),
 	}
-	if expiry > 0 {
-		sreq.Expiry = signingTime.Add(expiry)
+	if job.expiry > 0 {
+		sreq.Expiry = signingTime.Add(job.expiry)
 	}
 	if tsa != nil {
 		sreq.TSARoots = tsa.Roots
@@ -289,21 +357,13 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 		}
 	}
 	start := time.Now()
-	env, err := format.Sign(sreq)
+	env, err := job.format.Sign(sreq)
 	if err != nil {
 		return nil, err
 	}
 	key.phases.envelope = time.Since(start) - key.phases.sign
-	log.Printf("built and verified a %s envelope of %d bytes; %s", req.SignatureEnvelopeType, len(env), key.phases)
-	return &plugin.GenerateEnvelopeResponse{
-		SignatureEnvelope:     env,
-		SignatureEnvelopeType: req.SignatureEnvelopeType,
-		Annotations: map[string]string{
-			annotationSerial:  strconv.FormatUint(uint64(key.card.Serial()), 10),
-			annotationSlot:    slot.String(),
-			annotationKeySpec: string(key.spec),
-		},
-	}, nil
+	log.Printf("built and verified a %s envelope of %d bytes; %s", job.format.MediaType(), len(env), key.phases)
+	return &signedEnvelope{envelope: env, serial: key.card.Serial(), slot: slot, spec: key.spec, chain: key.chain}, nil
 }
 
 // hashName names a hash as the plugin contract does.

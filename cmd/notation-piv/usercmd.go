@@ -32,6 +32,7 @@ var userCommands = map[string]userCommand{
 	"puk":            {"change", "change the PUK", runPUK},
 	"management-key": {"set", "change the management key; --protect keeps it behind the PIN", runManagementKey},
 	"reset":          {"", "erase the card and restore its factory PIN, PUK and management key", runReset},
+	"envelope":       envelopeCommand,
 }
 
 // userCommandsHelp lists the user commands for the help text.

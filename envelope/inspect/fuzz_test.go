@@ -1,0 +1,45 @@
+package inspect
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// FuzzInspect feeds mutations of real envelopes to Inspect and Verify: the
+// envelopes stock notation v1.3.2 made (JWS and COSE, with and without
+// timestamps, in ../testdata/notation-v1.3.2) and envelopes this project
+// builds with a CA chain. Neither may panic; Inspect returns a report or
+// an error, never both or neither; a report encodes to JSON; Verify only
+// verifies what has a valid integrity verdict and no problems.
+func FuzzInspect(f *testing.F) {
+	for _, name := range notationEnvelopes {
+		f.Add(readNotation(f, name+".sig"))
+	}
+	pki := newPKI(f)
+	for _, mt := range mediaTypes {
+		env, _ := sign(f, mt, signOpts{chain: pki.chain(), key: pki.leafKey, expiry: time.Hour})
+		f.Add(env)
+	}
+	signer := readPEMCert(f, "signer.crt")
+	roots := []*x509.Certificate{signer, pki.root}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Inspect(b, Options{})
+		if (r == nil) == (err == nil) {
+			t.Fatalf("Inspect returned report %v and error %v", r != nil, err)
+		}
+		if r != nil {
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("report does not encode: %v", err)
+			}
+		}
+		v, err := Verify(b, VerifyOptions{TrustRoots: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Verified && (r == nil || r.Integrity.Status != StatusValid || len(r.Problems) != 0) {
+			t.Fatalf("verified an envelope whose report says integrity %+v, problems %q", r.Integrity, r.Problems)
+		}
+	})
+}

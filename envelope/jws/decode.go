@@ -1,0 +1,223 @@
+package jws
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/notation-piv/notation-piv/envelope"
+)
+
+// Decode takes a JWS envelope apart for inspection, without verifying
+// anything. It fails only when b is no JWS envelope at all: larger than
+// envelope.MaxEnvelopeSize, not a JSON object, or an object with none of
+// the members "payload", "protected" and "signature". Anything else that
+// breaks the Notary JWS rules is recorded in the result: a header value it
+// cannot read in Header.Problem, a member that is missing, unknown or not
+// base64url in Decoded.Problems.
+func Decode(b []byte) (*envelope.Decoded, error) {
+	if len(b) > envelope.MaxEnvelopeSize {
+		return nil, fmt.Errorf("read jws envelope: %d bytes, more than the limit of %d", len(b), envelope.MaxEnvelopeSize)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil || members == nil {
+		if err == nil {
+			err = errors.New("not a JSON object")
+		}
+		return nil, fmt.Errorf("read jws envelope: %w", err)
+	}
+	d := &envelope.Decoded{MediaType: envelope.MediaTypeJWS}
+	protected, okP := members["protected"]
+	payload, okPl := members["payload"]
+	sig, okS := members["signature"]
+	if !okP && !okPl && !okS {
+		return nil, errors.New(`read jws envelope: no "protected", "payload" or "signature" member: this is not a flattened JWS`)
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		switch name {
+		case "protected", "payload", "signature", "header":
+		default:
+			d.Problems = append(d.Problems, fmt.Sprintf("unknown member %q: a Notary JWS envelope has only payload, protected, header and signature", envelope.ValueText(name)))
+		}
+	}
+	raw := member(d, "protected", protected, okP)
+	if raw != nil {
+		decodeProtected(d, raw)
+	}
+	d.Payload = member(d, "payload", payload, okPl)
+	d.Signature = member(d, "signature", sig, okS)
+	if okS && len(d.Signature) == 0 {
+		d.Problems = append(d.Problems, "the signature is empty")
+	}
+	if h, ok := members["header"]; ok {
+		decodeUnprotected(d, h)
+	}
+	return d, nil
+}
+
+// member decodes a base64url member, recording what is wrong with it.
+func member(d *envelope.Decoded, name string, raw json.RawMessage, present bool) []byte {
+	if !present {
+		d.Problems = append(d.Problems, fmt.Sprintf("the %q member is missing", name))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.Problems = append(d.Problems, fmt.Sprintf("the %q member is not a JSON string", name))
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		d.Problems = append(d.Problems, fmt.Sprintf("the %q member is not base64url without padding: %v", name, err))
+		return nil
+	}
+	return b
+}
+
+// decodeProtected reads the protected header, a JSON object.
+func decodeProtected(d *envelope.Decoded, raw []byte) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		d.Problems = append(d.Problems, "the protected header is not a JSON object")
+		return
+	}
+	critOK := true
+	if crit, ok := fields[headerCrit]; ok {
+		if err := json.Unmarshal(crit, &d.Critical); err != nil || d.Critical == nil {
+			d.Critical, critOK = nil, false
+		}
+	}
+	for _, label := range slices.Sorted(maps.Keys(fields)) {
+		value := fields[label]
+		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value), Critical: slices.Contains(d.Critical, label)}
+		switch label {
+		case headerAlg:
+			h.Name = envelope.HeaderAlgorithm
+			if s, ok := str(&h, value); ok {
+				d.AlgorithmLabel = envelope.ValueText(s)
+				if alg, ok := envelope.AlgorithmByJWS(s); ok {
+					d.Algorithm = &alg
+				} else {
+					h.Problem = "not an algorithm Notary allows: PS256, PS384, PS512, ES256, ES384 or ES512"
+				}
+			}
+		case headerCty:
+			h.Name = envelope.HeaderContentType
+			d.ContentType, _ = str(&h, value)
+		case headerCrit:
+			h.Name = envelope.HeaderCritical
+			if !critOK {
+				h.Problem = "not an array of header names"
+			}
+		case headerSigningScheme:
+			h.Name = envelope.HeaderSigningScheme
+			d.SigningScheme, _ = str(&h, value)
+		case headerSigningTime:
+			h.Name = envelope.HeaderSigningTime
+			d.SigningTime = jwsTime(&h, value)
+		case headerExpiry:
+			h.Name = envelope.HeaderExpiry
+			d.Expiry = jwsTime(&h, value)
+		case envelope.HeaderAuthenticSigningTime:
+			h.Name = envelope.HeaderAuthenticSigningTime
+			d.AuthenticSigningTime = jwsTime(&h, value)
+		case envelope.HeaderVerificationPlugin, envelope.HeaderVerificationPluginMinVersion:
+			h.Name = label
+			str(&h, value)
+		}
+		d.Protected = append(d.Protected, h)
+	}
+	for _, c := range d.Critical {
+		if _, ok := fields[c]; !ok {
+			d.Problems = append(d.Problems, fmt.Sprintf("header %q is marked critical but not present", envelope.ValueText(c)))
+		}
+	}
+}
+
+// decodeUnprotected reads the "header" member, a JSON object.
+func decodeUnprotected(d *envelope.Decoded, raw json.RawMessage) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		d.Problems = append(d.Problems, `the "header" member is not a JSON object`)
+		return
+	}
+	for _, label := range slices.Sorted(maps.Keys(fields)) {
+		value := fields[label]
+		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value)}
+		switch label {
+		case "x5c":
+			h.Name = envelope.HeaderCertificateChain
+			var certs [][]byte // encoding/json reads standard padded base64
+			if err := json.Unmarshal(value, &certs); err != nil || len(certs) == 0 {
+				h.Problem = "not a non-empty array of standard base64 DER certificates"
+				break
+			}
+			d.Certificates = certs
+			h.Value = envelope.CountText(len(certs), "certificate", "certificates") + " (see the chain)"
+		case envelope.HeaderSigningAgent:
+			h.Name = envelope.HeaderSigningAgent
+			d.SigningAgent, _ = str(&h, value)
+		case envelope.HeaderTimestamp:
+			h.Name = envelope.HeaderTimestamp
+			var token []byte
+			if err := json.Unmarshal(value, &token); err != nil || len(token) == 0 {
+				h.Problem = "not a standard base64 DER timestamp token"
+				break
+			}
+			d.Timestamp = token
+			h.Value = fmt.Sprintf("RFC 3161 timestamp token, %d bytes (see the timestamp)", len(token))
+		}
+		d.Unprotected = append(d.Unprotected, h)
+	}
+}
+
+// Names of the registered JWS headers (RFC 7515 §4.1).
+const (
+	headerAlg  = "alg"
+	headerCty  = "cty"
+	headerCrit = "crit"
+)
+
+// str reads a JSON string value, setting h.Problem if it is none.
+func str(h *envelope.Header, value json.RawMessage) (string, bool) {
+	var s string
+	if err := json.Unmarshal(value, &s); err != nil {
+		h.Problem = "not a JSON string"
+		return "", false
+	}
+	return s, true
+}
+
+// jwsTime reads a time, an RFC 3339 string in Notary JWS envelopes.
+func jwsTime(h *envelope.Header, value json.RawMessage) time.Time {
+	s, ok := str(h, value)
+	if !ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		h.Problem = "not an RFC 3339 time"
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// jsonText renders a JSON value as text: a string without its quotes,
+// anything else as compact JSON.
+func jsonText(value json.RawMessage) string {
+	var s string
+	if json.Unmarshal(value, &s) == nil {
+		return envelope.ValueText(strings.ToValidUTF8(s, "\uFFFD"))
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, value); err != nil {
+		return envelope.ValueText(string(value))
+	}
+	return envelope.ValueText(buf.String())
+}
