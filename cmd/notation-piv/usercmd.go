@@ -46,7 +46,12 @@ func userCommandsHelp() string {
 	b.WriteString("Card commands, for people (\"notation-piv COMMAND --help\" for each):\n")
 	for _, name := range names {
 		c := userCommands[name]
-		fmt.Fprintf(&b, "  notation-piv %-21s %s\n", strings.TrimSpace(name+" "+c.synopsis), c.summary)
+		use := strings.TrimSpace(name + " " + c.synopsis)
+		if len(use) > 21 {
+			// Too long for the column: the summary goes on the next line.
+			use += "\n" + strings.Repeat(" ", 2+len("notation-piv ")+21)
+		}
+		fmt.Fprintf(&b, "  notation-piv %-21s %s\n", use, c.summary)
 	}
 	return b.String()
 }
