@@ -80,7 +80,7 @@ func List(ctx context.Context) ([]CardInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, found, failures, err := probe(ctx, readers, func(CardInfo) (keep, stop bool) { return false, false })
+	_, found, failures, _, err := probe(ctx, readers, false, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +97,9 @@ func List(ctx context.Context) ([]CardInfo, error) {
 //     if sel is the zero Selector and there are several cards;
 //   - a *TimeoutError if ctx ends first;
 //   - a *CardError if PC/SC fails, for example when pcscd does not run.
+//
+// A card another program holds (a concurrent signature, say) is waited
+// for, until ctx ends, but only when no free card matches sel.
 //
 // Open looks only at readers whose name matches sel.Reader, opens each
 // card there to read its serial number, and closes those it does not
@@ -115,14 +118,25 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 			others = append(others, r)
 		}
 	}
-	kept, found, failures, err := probe(ctx, matching, func(c CardInfo) (keep, stop bool) {
+	want := func(c CardInfo) (keep, stop bool) {
 		if sel.Serial == 0 {
 			return true, false
 		}
 		return c.Serial == sel.Serial, c.Serial == sel.Serial
-	})
+	}
+	kept, found, failures, busy, err := probe(ctx, matching, false, want)
 	if err != nil {
 		return nil, err
+	}
+	if len(kept) == 0 && len(busy) > 0 {
+		// Nothing free matches, but cards another program holds may: wait
+		// for them, as a concurrent notation sign would want.
+		var waited []CardInfo
+		kept, waited, failures, _, err = probe(ctx, busy, true, want)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, waited...)
 	}
 	if len(kept) == 1 {
 		return kept[0], nil
@@ -133,7 +147,7 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 	if len(kept) > 1 {
 		return nil, &SelectionError{Selector: sel, Cards: found}
 	}
-	_, more, moreFailures, err := probe(ctx, others, func(CardInfo) (keep, stop bool) { return false, false })
+	_, more, moreFailures, _, err := probe(ctx, others, false, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -332,15 +346,18 @@ func listReaders(ctx context.Context) ([]string, error) {
 // keep decides for each card whether to return it open (else it is closed)
 // and whether to stop probing. found describes every card opened;
 // failures says why each other reader gave no card.
-func probe(ctx context.Context, readers []string, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures []string, err error) {
+func probe(ctx context.Context, readers []string, wait bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures, busy []string, err error) {
 	for _, r := range readers {
-		c, err := openReader(ctx, r)
+		c, err := openReader(ctx, r, wait)
 		var timeout *TimeoutError
 		if errors.As(err, &timeout) || (err != nil && ctx.Err() != nil) {
 			for _, c := range kept {
 				c.Close()
 			}
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
+		}
+		if errors.Is(err, errBusy) {
+			busy = append(busy, r)
 		}
 		if err != nil {
 			failures = append(failures, err.Error())
@@ -357,7 +374,7 @@ func probe(ctx context.Context, readers []string, keep func(CardInfo) (keep, sto
 			break
 		}
 	}
-	return kept, found, failures, nil
+	return kept, found, failures, busy, nil
 }
 
 // openReader opens the card in reader and reads its serial number.
@@ -368,34 +385,52 @@ func probe(ctx context.Context, readers []string, keep func(CardInfo) (keep, sto
 // busyPoll is how often Open tries again a card another process holds.
 const busyPoll = 50 * time.Millisecond
 
+// errBusy marks a reader whose card another PC/SC connection holds.
+var errBusy = errors.New("the card is in use by another program")
+
+// isBusy reports whether a piv-go error is PC/SC's SCARD_E_SHARING_VIOLATION.
+// piv-go does not export the code, only its message.
+func isBusy(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "other connections outstanding")
+}
+
 // openWhenFree opens the card in reader with piv-go, which holds it
-// exclusively until Close. While another process holds it (PC/SC
-// SCARD_E_SHARING_VIOLATION, for example a concurrent notation sign), it
-// tries again every busyPoll until ctx ends, so that concurrent signatures
-// take turns instead of failing. The sharing violation comes from
-// SCardConnect, before piv-go's SELECT, so retrying leaks no handle.
-func openWhenFree(ctx context.Context, reader string) (*piv.YubiKey, error) {
+// exclusively until Close. With wait set, while another connection holds
+// the card (for example a concurrent notation sign) it tries again every
+// busyPoll until ctx ends, or DefaultTimeout if ctx has no deadline, so
+// that concurrent signatures take turns instead of failing. The sharing
+// violation comes from SCardConnect, before piv-go's SELECT, so retrying
+// leaks no handle.
+func openWhenFree(ctx context.Context, reader string, wait bool) (*piv.YubiKey, error) {
+	if _, ok := ctx.Deadline(); !ok && wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	for {
 		yk, err := piv.Open(reader)
-		if err == nil || !strings.Contains(err.Error(), "other connections outstanding") {
+		if !isBusy(err) {
 			return yk, err
+		}
+		if !wait {
+			return nil, fmt.Errorf("%w: %v", errBusy, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("%w: %v", errBusy, err)
 		case <-time.After(busyPoll):
 		}
 	}
 }
 
-func openReader(ctx context.Context, reader string) (*Card, error) {
+func openReader(ctx context.Context, reader string, wait bool) (*Card, error) {
 	op := fmt.Sprintf("open card in reader %q", reader)
 	var (
 		yk     *piv.YubiKey
 		serial uint32
 	)
 	_, err := await(ctx, op, func() error {
-		k, err := openWhenFree(ctx, reader)
+		k, err := openWhenFree(ctx, reader, wait)
 		if err != nil {
 			return err
 		}
