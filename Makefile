@@ -41,6 +41,7 @@ test: deps
 	fi
 	go vet ./...
 	go test -p 1 -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
 # BENCHRUNS is how many runs each benchmark's medians are taken over.
 BENCHRUNS ?= 30
@@ -50,6 +51,9 @@ BENCHRUNS ?= 30
 # RSS, and notation sign with the card against a local key file.
 bench: deps
 	go test -p 1 -count=1 -run '^$$' -bench . -benchtime $(BENCHRUNS)x ./cmd/notation-piv
+
+# CI_FUZZTIME is how long make test runs each fuzz target, after the tests.
+CI_FUZZTIME ?= 5s
 
 # FUZZTIME is how long each fuzz target runs under make fuzz.
 FUZZTIME ?= 30s
