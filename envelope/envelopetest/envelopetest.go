@@ -2,7 +2,8 @@
 // of verifiers: it changes one part of a JWS or COSE envelope by a single
 // bit or digit, the way a broken transport or an attacker would, and keeps
 // the envelope well-formed so that only the check that guards that part
-// can notice.
+// can notice. It also holds the test PKI the envelope packages share:
+// cached keys of every key spec and Notary-compliant chains for them.
 package envelopetest
 
 import (
