@@ -61,7 +61,10 @@ func (c CardInfo) String() string {
 // can use the card until Close. A Card is safe for concurrent use; its
 // operations run one at a time.
 type Card struct {
-	info CardInfo
+	info CardInfo // Serial is 0 until read, see serialRead
+	// serialRead says that info.Serial was read from the card, so that a
+	// card without a serial number is asked only once.
+	serialRead bool
 	// sem holds a token while an operation uses yk, including an operation
 	// that timed out and still runs in the background.
 	sem chan struct{}
@@ -80,7 +83,7 @@ func List(ctx context.Context) ([]CardInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, found, failures, _, err := probe(ctx, readers, false, func(CardInfo) (keep, stop bool) { return false, false })
+	_, found, failures, _, err := probe(ctx, readers, false, true, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +105,12 @@ func List(ctx context.Context) ([]CardInfo, error) {
 // for, until ctx ends, but only when no free card matches sel.
 //
 // Open looks only at readers whose name matches sel.Reader, opens each
-// card there to read its serial number, and closes those it does not
-// return. Only when no card matches does it also look at the other
-// readers, to list them in the error.
+// card there, and closes those it does not return. It reads the serial
+// numbers only when sel.Serial asks for one, or to list the cards in an
+// error: opening the only card costs two APDUs (see openReader), and
+// Card.ReadSerial reads the serial number later if needed. Only when no
+// card matches does it also look at the other readers, to list them in
+// the error.
 func Open(ctx context.Context, sel Selector) (*Card, error) {
 	readers, err := listReaders(ctx)
 	if err != nil {
@@ -124,7 +130,8 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 		}
 		return c.Serial == sel.Serial, c.Serial == sel.Serial
 	}
-	kept, found, failures, busy, err := probe(ctx, matching, false, want)
+	withSerial := sel.Serial != 0
+	kept, found, failures, busy, err := probe(ctx, matching, false, withSerial, want)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +139,7 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 		// Nothing free matches, but cards another program holds may: wait
 		// for them, as a concurrent notation sign would want.
 		var waited []CardInfo
-		kept, waited, failures, _, err = probe(ctx, busy, true, want)
+		kept, waited, failures, _, err = probe(ctx, busy, true, withSerial, want)
 		if err != nil {
 			return nil, err
 		}
@@ -141,13 +148,18 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 	if len(kept) == 1 {
 		return kept[0], nil
 	}
-	for _, c := range kept {
-		c.Close()
-	}
 	if len(kept) > 1 {
-		return nil, &SelectionError{Selector: sel, Cards: found}
+		// Several cards and no serial asked for: list them with their
+		// serial numbers so that the user can pick one.
+		cards := make([]CardInfo, len(kept))
+		for i, c := range kept {
+			c.ReadSerial(ctx) // on error the card is listed without one
+			cards[i] = c.info
+			c.Close()
+		}
+		return nil, &SelectionError{Selector: sel, Cards: cards}
 	}
-	_, more, moreFailures, _, err := probe(ctx, others, false, func(CardInfo) (keep, stop bool) { return false, false })
+	_, more, moreFailures, _, err := probe(ctx, others, false, true, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +170,43 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 	return nil, &SelectionError{Selector: sel, Cards: found}
 }
 
-// Serial returns the card's serial number, 0 if the card reports none.
+// Serial returns the card's serial number as far as it is known: 0 if the
+// card reports none, or if it has not been read. Open reads it only when
+// the Selector names a serial number; ReadSerial reads it otherwise.
 func (c *Card) Serial() uint32 { return c.info.Serial }
+
+// ReadSerial returns the card's serial number, reading it from the card if
+// Open did not: GET SERIAL `00 F8 00 00 00` on a YubiKey 5 (older YubiKeys
+// go through the OTP application). A card that answers with an error
+// status has no serial number: ReadSerial returns 0 and no error.
+func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
+	if c.info.Serial != 0 || c.serialRead {
+		return c.info.Serial, nil
+	}
+	const op = "read the card's serial number"
+	l, err := c.lease(ctx, op)
+	if err != nil {
+		return 0, err
+	}
+	defer l.release()
+	var serial uint32
+	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
+		s, err := yk.Serial()
+		var se statusError
+		switch {
+		case err == nil:
+			serial = s
+		case !errors.As(err, &se):
+			return cardError(op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	c.info.Serial, c.serialRead = serial, true
+	return serial, nil
+}
 
 // Reader returns the PC/SC name of the card's reader.
 func (c *Card) Reader() string { return c.info.Reader }
@@ -342,13 +389,13 @@ func listReaders(ctx context.Context) ([]string, error) {
 	return readers, nil
 }
 
-// probe opens the card in each reader in turn and reads its serial number.
-// keep decides for each card whether to return it open (else it is closed)
+// probe opens the card in each reader in turn and, with withSerial,
+// reads its serial number. keep decides for each card whether to return it open (else it is closed)
 // and whether to stop probing. found describes every card opened;
 // failures says why each other reader gave no card.
-func probe(ctx context.Context, readers []string, wait bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures, busy []string, err error) {
+func probe(ctx context.Context, readers []string, wait, withSerial bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures, busy []string, err error) {
 	for _, r := range readers {
-		c, err := openReader(ctx, r, wait)
+		c, err := openReader(ctx, r, wait, withSerial)
 		var timeout *TimeoutError
 		if errors.As(err, &timeout) || (err != nil && ctx.Err() != nil) {
 			for _, c := range kept {
@@ -377,11 +424,6 @@ func probe(ctx context.Context, readers []string, wait bool, keep func(CardInfo)
 	return kept, found, failures, busy, nil
 }
 
-// openReader opens the card in reader and reads its serial number.
-//
-// APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08`, GET VERSION `00 FD 00 00
-// 00`, GET SERIAL `00 F8 00 00 00` (YubiKey 5; older YubiKeys go through
-// the OTP application).
 // busyPoll is how often Open tries again a card another process holds.
 const busyPoll = 50 * time.Millisecond
 
@@ -423,7 +465,13 @@ func openWhenFree(ctx context.Context, reader string, wait bool) (*piv.YubiKey, 
 	}
 }
 
-func openReader(ctx context.Context, reader string, wait bool) (*Card, error) {
+// openReader opens the card in reader and, with withSerial, reads its
+// serial number.
+//
+// APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08` and GET VERSION `00 FD 00
+// 00 00`, from piv-go; with withSerial, GET SERIAL `00 F8 00 00 00`
+// (YubiKey 5; older YubiKeys go through the OTP application).
+func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Card, error) {
 	op := fmt.Sprintf("open card in reader %q", reader)
 	var (
 		yk     *piv.YubiKey
@@ -431,7 +479,8 @@ func openReader(ctx context.Context, reader string, wait bool) (*Card, error) {
 	)
 	_, err := await(ctx, op, func() error {
 		k, err := openWhenFree(ctx, reader, wait)
-		if err != nil {
+		if err != nil || !withSerial {
+			yk = k
 			return err
 		}
 		s, err := k.Serial()
@@ -458,9 +507,10 @@ func openReader(ctx context.Context, reader string, wait bool) (*Card, error) {
 	}
 	v := yk.Version()
 	return &Card{
-		info: CardInfo{Reader: reader, Serial: serial, Version: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)},
-		sem:  make(chan struct{}, 1),
-		yk:   yk,
+		info:       CardInfo{Reader: reader, Serial: serial, Version: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)},
+		serialRead: withSerial,
+		sem:        make(chan struct{}, 1),
+		yk:         yk,
 	}, nil
 }
 

@@ -56,9 +56,21 @@ func TestListAndOpen(t *testing.T) {
 	} {
 		env.Card.ResetStats()
 		c := retry(t, "Open", func() (*Card, error) { return Open(ctx, sel) })
-		t.Logf("Open(%v): %d APDUs", sel, env.Card.Stats().Commands)
-		if c.Serial() != testSerial || c.Reader() != env.Reader {
-			t.Errorf("Open(%v): serial %d in %q, want %d in %q", sel, c.Serial(), c.Reader(), testSerial, env.Reader)
+		// SELECT and GET VERSION, plus GET SERIAL when the selector
+		// names a serial number.
+		wantAPDUs := 2
+		if sel.Serial != 0 {
+			wantAPDUs = 3
+		}
+		if n := env.Card.Stats().Commands; n != wantAPDUs {
+			t.Errorf("Open(%v): %d APDUs, want %d", sel, n, wantAPDUs)
+		}
+		serial, err := c.ReadSerial(ctx)
+		if err != nil || serial != testSerial || c.Serial() != testSerial || c.Reader() != env.Reader {
+			t.Errorf("Open(%v): ReadSerial %d, %v; Serial %d in %q, want %d in %q", sel, serial, err, c.Serial(), c.Reader(), testSerial, env.Reader)
+		}
+		if n := env.Card.Stats().Commands; n != 3 {
+			t.Errorf("Open(%v) and ReadSerial: %d APDUs, want 3: the serial number is read once", sel, n)
 		}
 		if err := c.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -73,8 +85,11 @@ func TestListAndOpen(t *testing.T) {
 	case len(cards) == 1 && err != nil:
 		t.Errorf("Open(any card) with one card: %v", err)
 	case len(cards) == 1:
-		if c.Serial() != testSerial {
-			t.Errorf("Open(any card) opened serial %d", c.Serial())
+		if c.Serial() != 0 {
+			t.Errorf("Open(any card) read serial %d, which nothing asked for", c.Serial())
+		}
+		if serial, err := c.ReadSerial(ctx); serial != testSerial || err != nil {
+			t.Errorf("ReadSerial after Open(any card): %d, %v, want %d", serial, err, testSerial)
 		}
 		c.Close()
 	case !errors.As(err, &se) || len(se.Cards) != len(cards):
@@ -125,8 +140,8 @@ func TestTwoCards(t *testing.T) {
 	}
 	for _, sel := range []Selector{{Serial: otherSerial}, {Reader: other.Reader}} {
 		c := retry(t, "Open", func() (*Card, error) { return Open(ctx, sel) })
-		if c.Serial() != otherSerial || c.Reader() != other.Reader {
-			t.Errorf("Open(%v): serial %d in %q", sel, c.Serial(), c.Reader())
+		if serial, err := c.ReadSerial(ctx); serial != otherSerial || err != nil || c.Reader() != other.Reader {
+			t.Errorf("Open(%v): serial %d (%v) in %q", sel, serial, err, c.Reader())
 		}
 		c.Close()
 	}
@@ -320,7 +335,7 @@ func TestWrongPIN(t *testing.T) {
 	}
 
 	c = openTest(t, Selector{Serial: testSerial})
-	if s, err = c.Signer(slot, cert, pin.source, SignerOptions{}); err != nil {
+	if s, err = c.Signer(slot, cert, pin.source, SignerOptions{AllowLastPINTry: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sign(); !errors.As(err, &pe) || pe.RetriesLeft != 1 {
@@ -339,6 +354,74 @@ func TestWrongPIN(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "PUK") {
 		t.Errorf("blocked PIN error %q does not mention the PUK", err)
+	}
+}
+
+// TestLastPINTry: with one try left the signer does not try the PIN
+// unless told to, so a pipeline with a wrong PIN cannot block the card.
+func TestLastPINTry(t *testing.T) {
+	freshCard(t)
+	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+	withPIVGo(t, func(yk *piv.YubiKey) {
+		for range 2 {
+			if err := yk.VerifyPIN("999888"); err == nil {
+				t.Fatal("a wrong PIN was accepted")
+			}
+		}
+	})
+	if n := pinRetries(t); n != 1 {
+		t.Fatalf("%d PIN retries left after two wrong PINs, want 1", n)
+	}
+	slot := mustSlot(t, "9c")
+	digest := sha256.Sum256([]byte("payload"))
+	sign := func(opts SignerOptions) (*countingPIN, error) {
+		c := openTest(t, Selector{})
+		defer c.Close()
+		cert, err := c.Certificate(context.Background(), slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pin := &countingPIN{pin: card.DefaultPIN}
+		s, err := c.Signer(slot, cert, pin.source, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
+		return pin, err
+	}
+
+	env.Card.ResetStats()
+	pin, err := sign(SignerOptions{})
+	var pe *PINError
+	if !errors.As(err, &pe) || !pe.LastTry || pe.RetriesLeft != 1 {
+		t.Fatalf("signature with 1 try left: %v, want a *PINError with LastTry", err)
+	}
+	if pin.calls != 0 || commands("VERIFY", true) != 0 {
+		t.Errorf("with 1 try left: PIN source called %d times, %d PINs sent; want 0 and 0", pin.calls, commands("VERIFY", true))
+	}
+	for _, want := range []string{"1 PIN try left", "allow_last_pin_try=true"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := pinRetries(t); n != 1 {
+		t.Errorf("%d PIN retries left after the refusal, want 1", n)
+	}
+
+	pin, err = sign(SignerOptions{AllowLastPINTry: true})
+	if err != nil || pin.calls != 1 {
+		t.Fatalf("signature allowed the last try: %v, PIN source called %d times", err, pin.calls)
+	}
+	if pin.reqs[0].RetriesLeft != 1 {
+		t.Errorf("PIN request %+v, want 1 retry left for the prompt", pin.reqs[0])
+	}
+	// Power the card off to forget the verified PIN, which would make
+	// the status query answer 9000 instead of the retries.
+	if err := env.Reinsert(); err != nil {
+		t.Fatal(err)
+	}
+	if n := pinRetries(t); n != 3 {
+		t.Errorf("%d PIN retries left after the right PIN, want 3", n)
 	}
 }
 
@@ -446,10 +529,10 @@ func TestAPDUCount(t *testing.T) {
 	for _, e := range st.Log {
 		names = append(names, e.Name)
 	}
-	t.Logf("EC-256 signature, PIN policy always: Open %d APDUs; certificate read %d + signature %d = %d APDUs: %s",
-		opened, certRead, st.Commands-certRead, st.Commands, strings.Join(names, ", "))
-	if st.Commands > 8 {
-		t.Errorf("certificate read and signature took %d APDUs, want at most 8", st.Commands)
+	t.Logf("EC-256 signature, PIN policy always: Open %d + certificate read %d + signature %d = %d APDUs: %s",
+		opened, certRead, st.Commands-certRead, opened+st.Commands, strings.Join(names, ", "))
+	if opened+st.Commands > 8 {
+		t.Errorf("Open, certificate read and signature took %d APDUs, want at most 8", opened+st.Commands)
 	}
 	for _, n := range names {
 		if n == "GET METADATA" || n == "ATTEST" || n == "GET SERIAL" {

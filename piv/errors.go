@@ -47,13 +47,18 @@ type PINError struct {
 	// Malformed means that the PIN was refused before it reached the card
 	// because it is not 6 to 8 bytes long; no retry was spent.
 	Malformed bool
+	// LastTry means that the card has one try left and the PIN was not
+	// tried (see SignerOptions.AllowLastPINTry); no retry was spent.
+	LastTry bool
 }
 
 // Error says what happened and what to do, without the PIN.
 func (e *PINError) Error() string {
 	switch {
 	case e.Blocked:
-		return "the PIN is blocked: unblock it with the PUK (for example \"ykman piv access unblock-pin\") and sign again"
+		return "the PIN is blocked: set a new PIN with the PUK (\"notation-piv pin unblock\") and sign again"
+	case e.LastTry:
+		return "the card has 1 PIN try left and a wrong PIN would block it, so the PIN was not tried: check the PIN source, then allow the last try for one signature (pluginConfig allow_last_pin_try=true, or --allow-last-pin-try); a correct PIN restores all the tries"
 	case e.Malformed:
 		return "the PIN must be 6 to 8 characters long; it was not sent to the card: fix the PIN source and sign again"
 	case e.RetriesLeft < 0:

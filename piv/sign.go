@@ -41,6 +41,12 @@ type SignerOptions struct {
 	// touch. It is called at most once per signature, from another
 	// goroutine, and should write to /dev/tty, never to stdout or stderr.
 	TouchNotice func()
+	// AllowLastPINTry lets a signature try the PIN when the card has only
+	// one try left. Without it the signer refuses with a *PINError whose
+	// LastTry is set, before the PIN source is asked: a wrong PIN would
+	// block the card, so a misconfigured pipeline must not be the one to
+	// try it.
+	AllowLastPINTry bool
 }
 
 // Signer returns a crypto.Signer for the key in slot, whose certificate is
@@ -98,15 +104,18 @@ func (s *signer) Public() crypto.PublicKey { return s.pub }
 //     for the prompt; 6983 or 63C0 means blocked (a *PINError, no prompt);
 //     9000 means verified, yet the key has PIN policy "always" and needs
 //     a VERIFY right before each use.
-//  3. The PINSource is called, once.
+//  3. With one try left and SignerOptions.AllowLastPINTry unset, the
+//     signature stops with a *PINError whose LastTry is set. Otherwise
+//     the PINSource is called, once.
 //  4. VERIFY `00 20 00 80 08 <PIN padded with FF>`. A wrong PIN stops here
 //     with a *PINError; it is never retried.
 //  5. GENERAL AUTHENTICATE as in 1, straight after the VERIFY as policy
 //     "always" requires.
 //
 // So an EC-256 signature takes 1 APDU without a PIN and 4 with one; with
-// Open (SELECT, GET VERSION, GET SERIAL) and Certificate (GET DATA and
-// GET RESPONSE) a whole signature takes 9. Trying the signature first
+// Open (SELECT and GET VERSION) and Certificate (GET DATA and GET
+// RESPONSE) a whole signature takes 8, and 9 when Open reads the serial
+// number to pick the card. Trying the signature first
 // costs one APDU when a PIN is needed but learns the PIN policy without
 // the YubiKey-only metadata (F7) or attestation (F9) commands, and never
 // asks for a PIN the key does not need. piv-go is told PIN policy "never"
@@ -173,6 +182,9 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if retries == 1 && !s.opts.AllowLastPINTry {
+		return nil, &PINError{RetriesLeft: 1, LastTry: true}
 	}
 	if s.pin == nil {
 		return nil, fmt.Errorf("%s: %w", op, ErrNoPIN)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"os/exec"
@@ -83,10 +84,25 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 		"io.github.notation-piv.card.slot":   "9c",
 		"io.github.notation-piv.key.spec":    "EC-256",
 	}
-	for k, v := range want {
-		if resp.Annotations[k] != v {
-			t.Errorf("annotation %s = %q, want %q", k, resp.Annotations[k], v)
-		}
+	if !maps.Equal(resp.Annotations, want) {
+		t.Errorf("annotations %v, want %v", resp.Annotations, want)
+	}
+	// Without pluginConfig serial the card's serial number is not read,
+	// to spare a round trip, so it is not annotated.
+	var req plugin.GenerateEnvelopeRequest
+	if err := json.Unmarshal([]byte(envelopeRequest("9c", nil)), &req); err != nil {
+		t.Fatal(err)
+	}
+	delete(req.PluginConfig, "serial")
+	anyCard, _ := json.Marshal(req)
+	r = invoke(t, "generate-envelope", string(anyCard), "NOTATION_PIV_PIN=123456")
+	var resp2 plugin.GenerateEnvelopeResponse
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &resp2) != nil {
+		t.Fatalf("without pluginConfig serial: exit %d, stderr %s", r.code, r.stderr)
+	}
+	delete(want, "io.github.notation-piv.card.serial")
+	if !maps.Equal(resp2.Annotations, want) {
+		t.Errorf("without pluginConfig serial: annotations %v, want %v", resp2.Annotations, want)
 	}
 	protected, unprotected, err := jws.Headers(resp.SignatureEnvelope)
 	if err != nil {
@@ -152,6 +168,37 @@ func TestCardErrors(t *testing.T) {
 		}
 		if n := pinRetries(t, env); n != 2 {
 			t.Errorf("%d retries left, want 2", n)
+		}
+	})
+	t.Run("the last PIN try is not spent unless allowed", func(t *testing.T) {
+		allow := map[string]string{"allow_last_pin_try": "true"}
+		expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", allow), "NOTATION_PIV_PIN=999999"), plugin.ErrorCodeAccessDenied, "1 try left")
+		if n := pinRetries(t, env); n != 1 {
+			t.Fatalf("%d retries left after a second wrong PIN, want 1", n)
+		}
+		env.Card.ResetStats()
+		perr := expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeAccessDenied, "1 PIN try left", "allow_last_pin_try=true")
+		if perr.Metadata["retriesLeft"] != "1" {
+			t.Errorf("metadata %v, want retriesLeft 1", perr.Metadata)
+		}
+		for _, e := range env.Card.Stats().Log {
+			if e.Name == "VERIFY" && e.DataLen > 0 {
+				t.Error("the PIN was sent to the card with 1 try left and allow_last_pin_try unset")
+			}
+		}
+		if n := pinRetries(t, env); n != 1 {
+			t.Errorf("%d retries left after the refusal, want 1", n)
+		}
+		if r := invoke(t, "generate-envelope", envelopeRequest("9c", allow), "NOTATION_PIV_PIN=123456"); r.code != 0 {
+			t.Fatalf("allow_last_pin_try=true with the right PIN: exit %d: %s", r.code, r.stderr)
+		}
+		// Power the card off so that the verified PIN is forgotten and the
+		// status query gives the retries again.
+		if err := env.Reinsert(); err != nil {
+			t.Fatal(err)
+		}
+		if n := pinRetries(t, env); n != 3 {
+			t.Errorf("%d retries left after the right PIN, want 3", n)
 		}
 	})
 	t.Run("PIN from a file", func(t *testing.T) {

@@ -109,6 +109,9 @@ Options:
   --tsa-timeout DURATION how long to wait for the authority (default 15s)
   --pin-file FILE        read the PIN from FILE (chmod 600)
   --pinentry PROGRAM     ask for the PIN with this pinentry program
+  --allow-last-pin-try   try the PIN even if the card has 1 try left
+  --card-timeout DURATION
+                         how long to wait for the card (default 30s)
 ` + cardFlagsUsage + `
 The PIN comes from NOTATION_PIV_PIN, --pin-file, --pinentry or a prompt on
 the terminal, in that order, as for the plugin.
@@ -251,7 +254,8 @@ type signFlags struct {
 	out, artifact, mediaType, descriptor, format, slot string
 	caCerts, pinFile, pinentry                         string
 	tsaURL, tsaRoot                                    string
-	expiry, tsaTimeout                                 time.Duration
+	expiry, tsaTimeout, cardTimeout                    time.Duration
+	allowLastTry                                       bool
 	card                                               cardFlags
 }
 
@@ -272,6 +276,8 @@ func runEnvelopeSign(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&o.tsaRoot, "tsa-root-cert", "", "")
 	fs.DurationVar(&o.expiry, "expiry", 0, "")
 	fs.DurationVar(&o.tsaTimeout, "tsa-timeout", 0, "")
+	fs.DurationVar(&o.cardTimeout, "card-timeout", 0, "")
+	fs.BoolVar(&o.allowLastTry, "allow-last-pin-try", false, "")
 	o.card.register(fs)
 	if _, code, done := u.parse(fs, envelopeSignUsage, args, 0); done {
 		return code
@@ -359,8 +365,11 @@ func (o *signFlags) job() (envelopeJob, error) {
 	job.cfg = config{
 		serial: uint32(o.card.serial), reader: o.card.reader, caCerts: o.caCerts, pinFile: o.pinFile, pinentry: o.pinentry,
 		tsaURL: o.tsaURL, tsaRoot: o.tsaRoot, tsaWait: o.tsaTimeout,
+		cardWait: o.cardTimeout, allowLastTry: o.allowLastTry,
 	}
 	switch {
+	case o.cardTimeout != 0 && (o.cardTimeout < minCardTimeout || o.cardTimeout > maxCardTimeout):
+		return job, failure(fmt.Sprintf("--card-timeout %s is out of range", o.cardTimeout), fmt.Sprintf("give a duration from %v to %v, such as 30s", minCardTimeout, maxCardTimeout))
 	case o.tsaURL != "" && o.tsaRoot == "":
 		return job, failure("--tsa-url needs --tsa-root-cert", "give the PEM file of the timestamp authority's root certificate, so that the timestamp is verified before it is embedded")
 	case (o.tsaRoot != "" || o.tsaTimeout != 0) && o.tsaURL == "":

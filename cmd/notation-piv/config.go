@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/piv"
 )
 
 // pluginConfig keys. README.md documents each one.
@@ -21,10 +23,23 @@ const (
 	cfgTSAURL   = "tsa_url"
 	cfgTSARoot  = "tsa_root_cert"
 	cfgTSATime  = "tsa_timeout"
+	cfgCardTime = "card_timeout"
+	cfgLastTry  = "allow_last_pin_try"
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgCACerts, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+var validConfigKeys = []string{cfgLastTry, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+
+// pinKeys are the only pluginConfig keys that may mention a PIN: none of
+// them holds one.
+var pinKeys = map[string]bool{cfgPINFile: true, cfgPinentry: true, cfgLastTry: true}
+
+// Bounds of card_timeout: long enough for a touch, short enough that a
+// hung card cannot stall a pipeline for long.
+const (
+	minCardTimeout = time.Second
+	maxCardTimeout = 10 * time.Minute
+)
 
 // Modes select the capability get-plugin-metadata advertises.
 const (
@@ -43,6 +58,11 @@ type config struct {
 	tsaURL   string        // RFC 3161 timestamp authority, ENVELOPE mode only
 	tsaRoot  string        // PEM file with the TSA's root certificate
 	tsaWait  time.Duration // how long to wait for the TSA; 0: timestamp.DefaultTimeout
+	// cardWait bounds opening the card and each exchange with it; 0:
+	// piv.DefaultTimeout.
+	cardWait time.Duration
+	// allowLastTry lets a signature try the PIN when one try is left.
+	allowLastTry bool
 }
 
 // parseConfig checks pluginConfig without touching files or the card. A
@@ -58,7 +78,7 @@ func parseConfig(m map[string]string) (config, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := m[k]
-		if strings.Contains(strings.ToLower(k), "pin") && k != cfgPINFile && k != cfgPinentry {
+		if strings.Contains(strings.ToLower(k), "pin") && !pinKeys[k] {
 			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is refused: a PIN must never be put in pluginConfig, which notation stores in plain text and prints with --debug; "+
 				"give the PIN through the NOTATION_PIV_PIN environment variable, a file named by pin_file (mode 0600), a pinentry program named by pinentry, or the terminal prompt", k)
 		}
@@ -90,6 +110,18 @@ func parseConfig(m map[string]string) (config, error) {
 				return config{}, plugin.NewValidationErrorf("pluginConfig tsa_timeout %q is not a duration from 1s to 5m, such as 15s", v)
 			}
 			c.tsaWait = d
+		case cfgCardTime:
+			d, err := time.ParseDuration(v)
+			if err != nil || d < minCardTimeout || d > maxCardTimeout {
+				return config{}, plugin.NewValidationErrorf("pluginConfig card_timeout %q is not a duration from %v to %v, such as 30s; it bounds how long the plugin waits for the card, including a touch", v, minCardTimeout, maxCardTimeout)
+			}
+			c.cardWait = d
+		case cfgLastTry:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return config{}, plugin.NewValidationErrorf("pluginConfig allow_last_pin_try %q is not true or false", v)
+			}
+			c.allowLastTry = b
 		case cfgMode:
 			if v != modeEnvelope && v != modeRaw {
 				return config{}, plugin.NewValidationErrorf("pluginConfig mode %q is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", v)
@@ -110,6 +142,15 @@ func parseConfig(m map[string]string) (config, error) {
 	return c, nil
 }
 
+// cardTimeout is the deadline for opening the card and for each exchange
+// with it.
+func (c config) cardTimeout() time.Duration {
+	if c.cardWait == 0 {
+		return piv.DefaultTimeout
+	}
+	return c.cardWait
+}
+
 // capability is what get-plugin-metadata advertises for this config.
 func (c config) capability() plugin.Capability {
 	if c.mode == modeRaw {
@@ -121,6 +162,6 @@ func (c config) capability() plugin.Capability {
 // String describes the config for the debug log. It holds no secrets:
 // pluginConfig never carries a PIN.
 func (c config) String() string {
-	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s tsa_url=%q tsa_root_cert=%q",
-		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode, c.tsaURL, c.tsaRoot)
+	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t",
+		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode, c.tsaURL, c.tsaRoot, c.cardTimeout(), c.allowLastTry)
 }

@@ -20,6 +20,8 @@ import (
 )
 
 // Annotations generate-envelope returns, in the project's own namespace.
+// The card's serial number is returned only when pluginConfig serial picked
+// the card: reading it otherwise would cost a round trip to the card.
 const (
 	annotationSerial  = "io.github.notation-piv.card.serial"
 	annotationSlot    = "io.github.notation-piv.card.slot"
@@ -111,7 +113,7 @@ func preflight(keyID string, cfg config, from settings) (piv.Slot, []*x509.Certi
 // openSigningKey opens the card, reads the slot's certificate, and builds
 // and checks the chain at signingTime. The caller closes key.card.
 func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certificate, cfg config, signingTime time.Time, log *debugLog) (*signingKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, piv.DefaultTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.cardTimeout())
 	defer cancel()
 	start := time.Now()
 	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
@@ -119,7 +121,7 @@ func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certifica
 		return nil, err
 	}
 	key := &signingKey{card: card, slot: slot, phases: phases{open: time.Since(start)}}
-	log.Printf("opened card %d in %q", card.Serial(), card.Reader())
+	log.Printf("opened the card in %q", card.Reader())
 	if err := key.load(ctx, bundle, signingTime); err != nil {
 		card.Close()
 		return nil, err
@@ -153,7 +155,11 @@ func (k *signingKey) load(ctx context.Context, bundle []*x509.Certificate, signi
 // needs it. The time it spends is added to k.phases.sign.
 func (k *signingKey) signer(cfg config) (crypto.Signer, error) {
 	pin := piv.DefaultPINSource(cfg.pinFile, cfg.pinentry)
-	s, err := k.card.Signer(k.slot, k.leaf, pin, piv.SignerOptions{TouchNotice: touchNotice})
+	s, err := k.card.Signer(k.slot, k.leaf, pin, piv.SignerOptions{
+		Timeout:         cfg.cardTimeout(),
+		TouchNotice:     touchNotice,
+		AllowLastPINTry: cfg.allowLastTry,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +183,7 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, piv.DefaultTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.cardTimeout())
 	defer cancel()
 	card, err := piv.Open(ctx, piv.Selector{Serial: cfg.serial, Reader: cfg.reader})
 	if err != nil {
@@ -192,7 +198,7 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("describe-key: slot %s of card %d holds an %s key", slot, card.Serial(), spec)
+	log.Printf("describe-key: slot %s of the card in %q holds an %s key", slot, card.Reader(), spec)
 	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec)}, nil
 }
 
@@ -281,14 +287,17 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	if err != nil {
 		return nil, err
 	}
+	annotations := map[string]string{
+		annotationSlot:    signed.slot.String(),
+		annotationKeySpec: string(signed.spec),
+	}
+	if signed.serial != 0 {
+		annotations[annotationSerial] = strconv.FormatUint(uint64(signed.serial), 10)
+	}
 	return &plugin.GenerateEnvelopeResponse{
 		SignatureEnvelope:     signed.envelope,
 		SignatureEnvelopeType: req.SignatureEnvelopeType,
-		Annotations: map[string]string{
-			annotationSerial:  strconv.FormatUint(uint64(signed.serial), 10),
-			annotationSlot:    signed.slot.String(),
-			annotationKeySpec: string(signed.spec),
-		},
+		Annotations:           annotations,
 	}, nil
 }
 
@@ -306,7 +315,7 @@ type envelopeJob struct {
 // signed it.
 type signedEnvelope struct {
 	envelope []byte
-	serial   uint32
+	serial   uint32 // 0 unless the card was picked by serial number
 	slot     piv.Slot
 	spec     piv.KeySpec
 	chain    []*x509.Certificate

@@ -199,7 +199,17 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	if c.serial > math.MaxUint32 {
 		return nil, failure(fmt.Sprintf("--serial %d is not a card serial number", c.serial), `run "notation-piv list" to see the serial numbers`)
 	}
-	return piv.Open(ctx, piv.Selector{Serial: uint32(c.serial), Reader: c.reader})
+	card, err := piv.Open(ctx, piv.Selector{Serial: uint32(c.serial), Reader: c.reader})
+	if err != nil {
+		return nil, err
+	}
+	// The card commands name the card by its serial number in what they
+	// print.
+	if _, err := card.ReadSerial(ctx); err != nil {
+		card.Close()
+		return nil, err
+	}
+	return card, nil
 }
 
 // open opens the chosen card and reads its status. The caller closes the
