@@ -50,16 +50,50 @@ func median[T int64 | time.Duration | float64](xs []T) T {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkMetadata is the plugin's start-up cost: get-plugin-metadata never
-// touches the card.
+// touches the card. It is interleaved with two empty Go programs built
+// with the same toolchain, the floors any Go plugin starts from on this
+// machine: a static one, and one linked with cgo against libc as piv-go
+// needs.
 func BenchmarkMetadata(b *testing.B) {
-	var walls []time.Duration
+	empty := buildEmptyProgram(b, "package main\n\nfunc main() {}\n")
+	emptyCgo := buildEmptyProgram(b, "package main\n\nimport \"C\"\n\nfunc main() {}\n")
+	var walls, floor, floorCgo []time.Duration
 	var rss []int64
 	for b.Loop() {
 		w, r := runPlugin(b, "get-plugin-metadata", "{}")
 		walls, rss = append(walls, w), append(rss, r)
+		floor = append(floor, runEmpty(b, empty))
+		floorCgo = append(floorCgo, runEmpty(b, emptyCgo))
 	}
 	b.ReportMetric(ms(median(walls)), "median-ms")
 	b.ReportMetric(float64(median(rss)), "peak-RSS-KiB")
+	b.ReportMetric(ms(median(floor)), "empty-Go-program-ms")
+	b.ReportMetric(ms(median(floorCgo)), "empty-cgo-program-ms")
+}
+
+// runEmpty runs an empty program and returns its wall time.
+func runEmpty(b *testing.B, bin string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	if out, err := exec.Command(bin).CombinedOutput(); err != nil {
+		b.Fatalf("empty program %s: %v: %s", bin, err, out)
+	}
+	return time.Since(start)
+}
+
+// buildEmptyProgram builds the Go program main.go whose source is given.
+func buildEmptyProgram(b *testing.B, source string) string {
+	b.Helper()
+	dir := b.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte(source), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(dir, "empty")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, src).CombinedOutput(); err != nil {
+		b.Fatalf("build an empty Go program: %v: %s", err, out)
+	}
+	return bin
 }
 
 var phaseLine = regexp.MustCompile(`phases: open=(\S+) certificate=(\S+) chain=(\S+) sign=(\S+) envelope=(\S+)`)
