@@ -2,8 +2,15 @@ package piv
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +51,9 @@ func TestBuildChain(t *testing.T) {
 		{"leaf, root", rootLeaf, certs(root), now, ""},
 		{"self-signed leaf with a bundle", selfSignedLeaf, certs(root), now, `"CN=Self-Signed Leaf" is self-signed, so it needs no CA bundle`},
 		{"issued leaf without bundle", leaf, nil, now, `"CN=Test Leaf" is not self-signed and no CA bundle completes its chain`},
-		{"wrong order", leaf, certs(root, inter), now, `"CN=Test Leaf" is issued by "CN=Test Intermediate", not by "CN=Test Root"`},
+		{"wrong order", leaf, certs(root, inter), now, `"CN=Test Leaf" is issued by "CN=Test Intermediate", but the CA bundle starts with "CN=Test Root"`},
+		{"bundle of another chain", leaf, certs(otherRoot), now, `but the CA bundle starts with "CN=Other Root", which is not part of its chain`},
+		{"chain of eleven", leaf, append(certs(inter, root), certs(ladder(t, otherRoot, 8)...)...), now, "at most 10"},
 		{"unrelated certificate", leaf, certs(inter, otherRoot), now, `"CN=Test Intermediate" is issued by "CN=Test Root", not by "CN=Other Root"`},
 		{"unrelated certificate in between", leaf, certs(inter, otherRoot, root), now, `not by "CN=Other Root"`},
 		{"missing root", leaf, certs(inter), now, `ends with "CN=Test Intermediate", which is not a self-signed root`},
@@ -100,6 +109,27 @@ func certBlock(tc *testCert) *pem.Block {
 	return &pem.Block{Type: "CERTIFICATE", Bytes: tc.cert.Raw}
 }
 
+func blocks(tcs []*testCert) []*pem.Block {
+	var out []*pem.Block
+	for _, tc := range tcs {
+		out = append(out, certBlock(tc))
+	}
+	return out
+}
+
+// ladder returns n intermediate CAs below root, each issued by the next:
+// the bottom one first.
+func ladder(t *testing.T, root *testCert, n int) []*testCert {
+	t.Helper()
+	out := make([]*testCert, n)
+	parent := root
+	for i := n - 1; i >= 0; i-- {
+		out[i] = newCA(t, fmt.Sprintf("Ladder %d below %s", i, root.cert.Subject.CommonName), parent)
+		parent = out[i]
+	}
+	return out
+}
+
 func TestLoadPEMBundle(t *testing.T) {
 	root := newCA(t, "Bundle Root", nil)
 	inter := newCA(t, "Bundle Intermediate", root)
@@ -118,10 +148,7 @@ func TestLoadPEMBundle(t *testing.T) {
 		}
 	})
 
-	tooMany := make([]*pem.Block, 11)
-	for i := range tooMany {
-		tooMany[i] = certBlock(root)
-	}
+	nine := append(ladder(t, root, 8), root) // 8 intermediates and the root, bottom first
 	tests := []struct {
 		name    string
 		path    func(t *testing.T) string
@@ -130,8 +157,10 @@ func TestLoadPEMBundle(t *testing.T) {
 		{"private key block", func(t *testing.T) string {
 			return writePEM(t, certBlock(inter), &pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}})
 		}, `PEM block 2 is a "PRIVATE KEY"`},
-		{"eleven certificates", func(t *testing.T) string { return writePEM(t, tooMany...) }, "more than 10 certificates"},
-		{"ten certificates", func(t *testing.T) string { return writePEM(t, tooMany[:10]...) }, ""},
+		{"ten certificates", func(t *testing.T) string {
+			return writePEM(t, blocks(append(ladder(t, root, 9), root))...)
+		}, "more than 9 certificates, and a chain may hold at most 10"},
+		{"nine certificates", func(t *testing.T) string { return writePEM(t, blocks(nine)...) }, ""},
 		{"no certificate", func(t *testing.T) string {
 			p := filepath.Join(t.TempDir(), "empty.pem")
 			os.WriteFile(p, []byte("nothing here\n"), 0o644)
@@ -188,4 +217,152 @@ func TestLoadPEMBundle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadPEMBundleOrder checks that LoadPEMBundle puts the certificates
+// of one chain in order, whatever their order in the file, and refuses a
+// bundle that is not one chain up to a self-signed root, naming the
+// certificates that do not fit.
+func TestLoadPEMBundleOrder(t *testing.T) {
+	root := newCA(t, "Order Root", nil)
+	inter := newCA(t, "Order Intermediate", root)
+	lower := newCA(t, "Order Lower Intermediate", inter)
+	sibling := newCA(t, "Order Sibling Intermediate", root)
+	otherRoot := newCA(t, "Other Root", nil)
+	otherInter := newCA(t, "Other Intermediate", otherRoot)
+	// An impostor root: the name of the real root, another key.
+	impostor := newCA(t, "Order Root", nil)
+	// A second certificate of the root's key and name: both issued inter.
+	rekeyed := &testCert{cert: reissue(t, root), key: root.key}
+	// Two CAs that issued each other, and no root.
+	loopA, loopB := loop(t)
+	ladder8 := ladder(t, root, 8)
+
+	tests := []struct {
+		name    string
+		file    []*testCert
+		want    []*testCert // the order expected; nil: an error
+		wantErr []string
+	}{
+		{"in order", []*testCert{lower, inter, root}, []*testCert{lower, inter, root}, nil},
+		{"root first", []*testCert{root, inter, lower}, []*testCert{lower, inter, root}, nil},
+		{"shuffled", []*testCert{inter, root, lower}, []*testCert{lower, inter, root}, nil},
+		{"root alone", []*testCert{root}, []*testCert{root}, nil},
+		{"nine reversed", append([]*testCert{root}, reverse(ladder8)...), append(ladder8, root), nil},
+		{"unrelated root", []*testCert{inter, root, otherRoot}, nil,
+			[]string{"2 separate chains", `["CN=Order Intermediate" → "CN=Order Root"] and ["CN=Other Root"]`, "remove the certificates that do not belong"}},
+		{"unrelated intermediate", []*testCert{otherInter, inter, root}, nil,
+			[]string{"2 separate chains", `["CN=Other Intermediate"]`}},
+		{"no root", []*testCert{lower, inter}, nil,
+			[]string{`ends with certificate "CN=Order Intermediate", which is not a self-signed root: add its issuer "CN=Order Root"`}},
+		{"twice", []*testCert{inter, root, inter}, nil,
+			[]string{`holds certificate "CN=Order Intermediate" twice, as certificates 1 and 3: remove the copy`}},
+		{"branch", []*testCert{inter, sibling, root}, nil,
+			[]string{`certificate "CN=Order Root" issued both certificate "CN=Order Intermediate" and certificate "CN=Order Sibling Intermediate"`}},
+		{"impostor root", []*testCert{inter, impostor}, nil,
+			[]string{`certificate "CN=Order Intermediate" names certificate "CN=Order Root" as its issuer, but that certificate did not sign it`}},
+		{"two certificates of the issuer", []*testCert{inter, root, rekeyed}, nil,
+			[]string{`two certificates that issued certificate "CN=Order Intermediate": certificates 2 and 3`}},
+		{"loop", []*testCert{loopA, loopB}, nil, []string{"issued each other in a loop"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writePEM(t, blocks(tt.file)...)
+			got, err := LoadPEMBundle(p)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("LoadPEMBundle succeeded, want an error with %q", tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q\ndoes not contain %q", err, w)
+					}
+				}
+				if !strings.Contains(err.Error(), p) {
+					t.Errorf("error %q does not name the file", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadPEMBundle: %v", err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d certificates, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if !got[i].Equal(tt.want[i].cert) {
+					t.Errorf("certificate %d is %q, want %q", i, got[i].Subject, tt.want[i].cert.Subject)
+				}
+			}
+		})
+	}
+	// What LoadPEMBundle returns, BuildChain accepts as it is.
+	leaf := newLeaf(t, "Order Leaf", lower, nil)
+	bundle, err := LoadPEMBundle(writePEM(t, certBlock(root), certBlock(lower), certBlock(inter)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildChain(leaf.cert, bundle, time.Now()); err != nil {
+		t.Errorf("BuildChain of a reordered bundle: %v", err)
+	}
+}
+
+func reverse(tcs []*testCert) []*testCert {
+	out := make([]*testCert, len(tcs))
+	for i, tc := range tcs {
+		out[len(tcs)-1-i] = tc
+	}
+	return out
+}
+
+// reissue returns another self-signed certificate of a root's name and
+// key, with a new serial number.
+func reissue(t *testing.T, root *testCert) *x509.Certificate {
+	t.Helper()
+	tmpl := *root.cert
+	serialCounter++
+	tmpl.SerialNumber = big.NewInt(serialCounter)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, root.key.Public(), root.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// loop returns two CA certificates that issued each other.
+func loop(t *testing.T) (*testCert, *testCert) {
+	t.Helper()
+	keyA, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyB, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := func(name string) *x509.Certificate {
+		serialCounter++
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(serialCounter), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+		}
+	}
+	a, b := tmpl("Loop A"), tmpl("Loop B")
+	mk := func(subj, parent *x509.Certificate, key, issuerKey crypto.Signer) *testCert {
+		der, err := x509.CreateCertificate(rand.Reader, subj, parent, key.Public(), issuerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &testCert{cert: cert, key: key}
+	}
+	return mk(a, b, keyA, keyB), mk(b, a, keyB, keyA)
 }
