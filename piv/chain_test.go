@@ -190,6 +190,17 @@ func TestLoadPEMBundle(t *testing.T) {
 			}
 			return p
 		}, "is not a regular file (a FIFO)"},
+		{"device", func(t *testing.T) string { return "/dev/zero" }, "is not a regular file (a character device)"},
+		{"sparse 64 MiB", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "sparse.pem")
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "is 67108864 bytes, more than the limit of 1048576"},
 		{"missing file", func(t *testing.T) string { return filepath.Join(t.TempDir(), "none.pem") }, "no such file"},
 	}
 	for _, tt := range tests {

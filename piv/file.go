@@ -11,8 +11,10 @@ import (
 // readSmallFile reads the regular file at path, of at most limit bytes.
 // It opens the file with O_NONBLOCK, so that a FIFO cannot hang the open,
 // and checks the type with fstat before reading; check, if not nil, may
-// refuse the file based on its mode. The error names the file and says
-// what is wrong with it.
+// refuse the file based on its mode. A directory, a FIFO, a device such
+// as /dev/zero and a file larger than limit (a sparse one included) are
+// refused before anything is read. The error names the file, says what is
+// wrong with it and what to do.
 func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -25,11 +27,11 @@ func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]b
 	}
 	switch {
 	case fi.IsDir():
-		return nil, fmt.Errorf("%s is a directory, not a file", path)
+		return nil, fmt.Errorf("%s is a directory, not a file: give the path of the file itself", path)
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fileType(fi.Mode()))
+		return nil, fmt.Errorf("%s is not a regular file (%s): give the path of a regular file", path, fileType(fi.Mode()))
 	case fi.Size() > limit:
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), limit)
+		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the right file", path, fi.Size(), limit)
 	}
 	if check != nil {
 		if err := check(fi); err != nil {
@@ -45,7 +47,7 @@ func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]b
 	}
 	if int64(n) > limit {
 		wipe(b)
-		return nil, fmt.Errorf("%s is more than the limit of %d bytes", path, limit)
+		return nil, fmt.Errorf("%s is more than the limit of %d bytes: check that it names the right file", path, limit)
 	}
 	return b[:n], nil
 }
@@ -56,6 +58,8 @@ func fileType(m fs.FileMode) string {
 		return "a FIFO"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
 	case m&fs.ModeDevice != 0:
 		return "a device"
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -61,8 +62,9 @@ func LoadRoot(path string) (*x509.CertPool, error) {
 }
 
 // readFile reads the regular file at path, of at most maxRootFile bytes.
-// O_NONBLOCK keeps a FIFO from hanging the open; fstat checks the type
-// before anything is read.
+// O_NONBLOCK keeps a FIFO from hanging the open; fstat checks the type and
+// the size before anything is read, so a directory, a FIFO, a device such
+// as /dev/zero or a huge (even sparse) file is refused at once.
 func readFile(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -75,11 +77,11 @@ func readFile(path string) ([]byte, error) {
 	}
 	switch {
 	case fi.IsDir():
-		return nil, fmt.Errorf("%s is a directory, not a file", path)
+		return nil, fmt.Errorf("%s is a directory, not a file: give the path of the PEM file itself", path)
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+		return nil, fmt.Errorf("%s is not a regular file (%s): give the path of a regular PEM file", path, fileType(fi.Mode()))
 	case fi.Size() > maxRootFile:
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", path, fi.Size(), maxRootFile)
+		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the TSA's root certificate", path, fi.Size(), maxRootFile)
 	}
 	// The file may grow after fstat: read one byte more than allowed.
 	b, err := io.ReadAll(io.LimitReader(f, maxRootFile+1))
@@ -87,7 +89,22 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(b) > maxRootFile {
-		return nil, fmt.Errorf("%s is more than the limit of %d bytes", path, maxRootFile)
+		return nil, fmt.Errorf("%s is more than the limit of %d bytes: check that it names the TSA's root certificate", path, maxRootFile)
 	}
 	return b, nil
+}
+
+// fileType names the type of a file that is not a regular file.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

@@ -80,8 +80,10 @@ func TestLoadRoot(t *testing.T) {
 	}{
 		{"missing", filepath.Join(dir, "missing.pem"), "no such file or directory"},
 		{"directory", dir, "is a directory"},
-		{"FIFO", fifo, "is not a regular file"},
+		{"FIFO", fifo, "is not a regular file (a FIFO): give the path of a regular PEM file"},
+		{"device", "/dev/zero", "is not a regular file (a character device)"},
 		{"too large", write("large.pem", append(tsa.RootPEM, make([]byte, 1<<20)...)), "more than the limit of 1048576"},
+		{"sparse 64 MiB", sparse(t, dir, 64<<20), "is 67108864 bytes, more than the limit of 1048576"},
 		{"empty", write("empty.pem", nil), "holds no PEM certificate"},
 		{"DER instead of PEM", write("root.der", tsa.Root.Raw), "holds no PEM certificate"},
 		{"two certificates", write("two.pem", append(append([]byte{}, tsa.RootPEM...), tsaCert...)), "holds more than one certificate"},
@@ -109,4 +111,19 @@ func TestLoadRoot(t *testing.T) {
 	if _, err := timestamp.LoadRoot(write("commented.pem", append([]byte("# TSA root\n"), tsa.RootPEM...))); err != nil {
 		t.Errorf("LoadRoot with a comment: %v", err)
 	}
+}
+
+// sparse creates a sparse file of size bytes, which takes no disk space.
+func sparse(t *testing.T, dir string, size int64) string {
+	t.Helper()
+	p := filepath.Join(dir, "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
