@@ -60,22 +60,11 @@ type Config struct {
 }
 
 // Validate checks c without contacting the TSA, so that a bad
-// configuration is refused before a card is touched: the URL must parse,
-// use http or https and name a host; there must be roots; the timeout
-// must not be negative.
+// configuration is refused before a card is touched: the URL must pass
+// CheckURL; there must be roots; the timeout must not be negative.
 func (c Config) Validate() error {
-	if c.URL == "" {
-		return errors.New("no timestamp authority URL given: give the http or https URL of an RFC 3161 timestamp authority")
-	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return fmt.Errorf("timestamp authority URL %q does not parse: %v; give an http or https URL such as http://timestamp.example.com/", c.URL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("timestamp authority URL %q has scheme %q: only http and https are supported", c.URL, u.Scheme)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("timestamp authority URL %q names no host: give a URL such as http://timestamp.example.com/", c.URL)
+	if err := CheckURL(c.URL); err != nil {
+		return err
 	}
 	if c.Roots == nil {
 		return fmt.Errorf("timestamp authority %s has no trusted root certificate: give the PEM file of the root CA that issued the TSA's certificate, as notation verify will trust it", c.URL)
