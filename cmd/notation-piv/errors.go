@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
@@ -17,7 +19,17 @@ import (
 //   - ACCESS_DENIED: the PIN is wrong, blocked, missing or was not given;
 //   - TIMEOUT: the card did not answer in time;
 //   - ERROR: anything else.
+//
+// A message longer than maxMessage bytes is cut: whatever a hostile
+// request holds, stderr stays small.
 func toPluginError(err error) *plugin.Error {
+	perr := classify(err)
+	perr.Message = clip(perr.Message, maxMessage)
+	return perr
+}
+
+// classify maps an error to its contract error code for toPluginError.
+func classify(err error) *plugin.Error {
 	if perr, ok := asPluginError(err); ok {
 		return perr
 	}
@@ -44,4 +56,28 @@ func toPluginError(err error) *plugin.Error {
 		return plugin.NewValidationError(err.Error())
 	}
 	return plugin.NewGenericError(err.Error())
+}
+
+// Bounds of what error messages repeat.
+const (
+	maxMessage = 4096 // a whole message
+	maxQuoted  = 64   // a request value quoted in a message
+)
+
+// quote quotes a request value for a message, cut to maxQuoted bytes.
+func quote(s string) string {
+	return fmt.Sprintf("%q", clip(s, maxQuoted))
+}
+
+// clip returns s cut to at most n bytes at a character boundary, marked
+// with its full length when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
 }
