@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -619,7 +620,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(logFile); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(logFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
 		t.Errorf("the debug log's mode is %v, want 0600", fi.Mode())
 	}
 	for _, want := range []string{"generate-envelope failed: ACCESS_DENIED", "generate-signature succeeded", "envelope sign failed", "built and verified a application/cose envelope"} {
@@ -655,14 +658,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if !planted {
 		t.Error("the scan missed the secret the test planted in TMPDIR: it cannot find leaks")
 	}
-	findings := slices.Sorted(func(yield func(string) bool) {
-		for f := range s.findings {
-			if !yield(f) {
-				return
-			}
-		}
-	})
-	for _, f := range findings {
+	for _, f := range slices.Sorted(maps.Keys(s.findings)) {
 		t.Errorf("leak: %s", f)
 	}
 	t.Logf("ran %d processes in %v; scanned %d outputs and files, %d bytes: %d files under the test's directories, %d new or changed files in %s (%d skipped: too large, or code), %d envelopes decoded",
