@@ -80,6 +80,36 @@ notation: bin/notation
 bin/notation: .ci/tools/notation/go.mod .ci/tools/notation/go.sum
 	cd .ci/tools/notation && go build -o $(CURDIR)/bin/notation -ldflags "$(NOTATION_LDFLAGS)" github.com/notaryproject/notation/cmd/notation
 
+# make dist: reproducible release archives in DIST_DIR for DIST_PLATFORMS
+# (.tar.gz for Linux, .zip for Windows, each holding the binary and
+# LICENSE), checksums.txt, and checksums.txt.jws, a signature over it made
+# with the PIV card by the notation-piv just built, with release-root.pem,
+# the certificate users verify it against (see .ci/dist and README.md,
+# "Releases"). The card: DIST_SIGN_SERIAL or DIST_SIGN_READER, the key:
+# DIST_SIGN_SLOT, its CA chain: DIST_CA_CERTS (issuer first, root last);
+# DIST_TSA_URL and DIST_TSA_ROOT_CERT timestamp the signature.
+# DIST_VIRTUAL_CARD=1 signs with a throwaway virtual card (tests, CI);
+# DIST_SIGN=0 builds and sums without signing, to reproduce a release.
+# SOURCE_DATE_EPOCH, the mtime in the archives, defaults to the last
+# commit's time.
+DIST_DIR ?= dist
+DIST_PLATFORMS ?= linux/amd64 windows/amd64 windows/arm64
+DIST_SIGN ?= 1
+DIST_SIGN_SERIAL ?=
+DIST_SIGN_READER ?=
+DIST_SIGN_SLOT ?= 9c
+DIST_CA_CERTS ?=
+DIST_TSA_URL ?=
+DIST_TSA_ROOT_CERT ?=
+DIST_VIRTUAL_CARD ?= 0
+
+.PHONY: dist
+dist: deps
+	VERSION='$(VERSION)' DIST_DIR='$(DIST_DIR)' DIST_PLATFORMS='$(DIST_PLATFORMS)' DIST_SIGN='$(DIST_SIGN)' \
+	DIST_SIGN_SERIAL='$(DIST_SIGN_SERIAL)' DIST_SIGN_READER='$(DIST_SIGN_READER)' DIST_SIGN_SLOT='$(DIST_SIGN_SLOT)' \
+	DIST_CA_CERTS='$(DIST_CA_CERTS)' DIST_TSA_URL='$(DIST_TSA_URL)' DIST_TSA_ROOT_CERT='$(DIST_TSA_ROOT_CERT)' \
+	DIST_VIRTUAL_CARD='$(DIST_VIRTUAL_CARD)' .ci/dist
+
 # Removes binaries and test binaries left in package directories, and
 # cached test results.
 clean:
