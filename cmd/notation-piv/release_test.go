@@ -1,0 +1,299 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+)
+
+// releaseVersion is the version the release tests build into their
+// archives. It differs from testVersion, so notation shows which binary it
+// installed, and the signatures which binary made them.
+const releaseVersion = "0.9.0-rc.1"
+
+// releaseEpoch is SOURCE_DATE_EPOCH for the release tests: the mtime of
+// every archive entry.
+const releaseEpoch = 1767225600 // 2026-01-01T00:00:00Z
+
+// releasePlatform is the one platform the release tests build: the host,
+// so the archive's binary runs here.
+const releasePlatform = runtime.GOOS + "/" + runtime.GOARCH
+
+// releaseArchive is the name .ci/dist gives the archive of releasePlatform.
+var releaseArchive = "notation-piv_" + releaseVersion + "_" + runtime.GOOS + "_" + runtime.GOARCH + ".tar.gz"
+
+// runDist runs .ci/dist, the script behind make dist, for releasePlatform
+// into a new directory, signing with the test card unless settings say
+// otherwise (later settings override earlier ones), and returns the
+// directory.
+func runDist(t *testing.T, settings ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	script, err := filepath.Abs(filepath.Join("..", "..", ".ci", "dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"VERSION="+releaseVersion, "DIST_DIR="+dir, "DIST_PLATFORMS="+releasePlatform,
+		"SOURCE_DATE_EPOCH="+strconv.Itoa(releaseEpoch), "DIST_SIGN=1", "DIST_VIRTUAL_CARD=0",
+		"DIST_SIGN_SERIAL="+strconv.Itoa(testSerial), "DIST_SIGN_READER=", "DIST_SIGN_SLOT=9c",
+		"DIST_CA_CERTS=", "DIST_TSA_URL=", "DIST_TSA_ROOT_CERT=", "NOTATION_PIV_PIN="+piv.DefaultPIN)
+	cmd.Env = append(cmd.Env, settings...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no terminal to prompt on
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf(".ci/dist %s: %v\n%s", strings.Join(settings, " "), err, out)
+	}
+	t.Logf(".ci/dist %s: %.1f s", strings.Join(settings, " "), time.Since(start).Seconds())
+	return dir
+}
+
+// newBareNotation is newNotation without the plugin installed: an isolated
+// notation configuration whose plugin directory is empty.
+func newBareNotation(t *testing.T) *notationEnv {
+	t.Helper()
+	dir := t.TempDir()
+	n := &notationEnv{t: t, dir: dir, pin: piv.DefaultPIN, logf: filepath.Join(dir, "plugin.log")}
+	n.env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
+		"NOTATION_EXPERIMENTAL=1",
+		"NOTATION_PIV_LOG=" + n.logf,
+	}
+	return n
+}
+
+// archiveEntry is a file read from a release archive.
+type archiveEntry struct {
+	hdr  *tar.Header
+	data []byte
+}
+
+// readTarGz reads every entry of a .tar.gz archive, in archive order.
+func readTarGz(t *testing.T, path string) []archiveEntry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if gz.Name != "" || !gz.ModTime.IsZero() {
+		t.Errorf("%s: gzip header names %q, time %v; want neither", path, gz.Name, gz.ModTime)
+	}
+	var entries []archiveEntry
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return entries
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", path, hdr.Name, err)
+		}
+		entries = append(entries, archiveEntry{hdr, data})
+	}
+}
+
+// fileSHA256 returns the hex SHA-256 of a file.
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// TestRelease builds a release of the host platform with .ci/dist, as make
+// dist does, signed with a key on the test card, and checks what users
+// rely on: the archive holds exactly the binary and LICENSE with fixed
+// metadata, building again gives the same bytes, checksums.txt passes
+// sha256sum -c, notation v1.3.2 installs the archive only with the right
+// --sha256sum and then signs and verifies with it, and the signature over
+// checksums.txt verifies with the released trust root and the released
+// binary, and fails once checksums.txt changes by one byte.
+func TestRelease(t *testing.T) {
+	needCard(t)
+	leaf := provision(t, piv.AlgorithmEC256, nil)
+	dist := runDist(t)
+	archive := filepath.Join(dist, releaseArchive)
+	sum := fileSHA256(t, archive)
+
+	names, err := filepath.Glob(filepath.Join(dist, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range names {
+		names[i] = filepath.Base(names[i])
+	}
+	if want := []string{"checksums.txt", "checksums.txt.jws", releaseArchive, "release-root.pem"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("the release holds %v, want %v", names, want)
+	}
+
+	// The released binary, taken from the archive, runs the checks below.
+	released := filepath.Join(t.TempDir(), "notation-piv")
+
+	t.Run("archive", func(t *testing.T) {
+		entries := readTarGz(t, archive)
+		license, err := os.ReadFile(filepath.Join("..", "..", "LICENSE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			name string
+			mode int64
+		}{{"LICENSE", 0o644}, {"notation-piv", 0o755}}
+		if len(entries) != len(want) {
+			t.Fatalf("%d entries, want LICENSE and notation-piv", len(entries))
+		}
+		for i, w := range want {
+			h := entries[i].hdr
+			if h.Name != w.name || h.Typeflag != tar.TypeReg || h.Mode != w.mode {
+				t.Errorf("entry %d: %s, type %c, mode %o; want %s, a regular file, mode %o", i, h.Name, h.Typeflag, h.Mode, w.name, w.mode)
+			}
+			if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || !h.ModTime.Equal(time.Unix(releaseEpoch, 0)) {
+				t.Errorf("%s: owner %d:%d (%q:%q), mtime %v; want 0:0 without names, mtime %v",
+					h.Name, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime.UTC(), time.Unix(releaseEpoch, 0).UTC())
+			}
+		}
+		if !bytes.Equal(entries[0].data, license) {
+			t.Error("the archive's LICENSE is not the repository's")
+		}
+		if err := os.WriteFile(released, entries[1].data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(released, "--version").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), releaseVersion) {
+			t.Errorf("notation-piv --version: %v: %q; want version %s", err, out, releaseVersion)
+		}
+	})
+
+	t.Run("reproducible", func(t *testing.T) {
+		again := runDist(t, "DIST_SIGN=0")
+		for _, name := range []string{releaseArchive, "checksums.txt"} {
+			a, b := readFile(t, filepath.Join(dist, name)), readFile(t, filepath.Join(again, name))
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s differs between two builds of the same source: %d and %d bytes", name, len(a), len(b))
+			}
+		}
+		t.Logf("%s: %d bytes, sha256 %s in both builds", releaseArchive, len(readFile(t, archive)), sum)
+	})
+
+	t.Run("checksums", func(t *testing.T) {
+		if got, want := string(readFile(t, filepath.Join(dist, "checksums.txt"))), sum+"  "+releaseArchive+"\n"; got != want {
+			t.Errorf("checksums.txt holds %q, want %q", got, want)
+		}
+		check := exec.Command("sha256sum", "-c", "checksums.txt")
+		check.Dir = dist
+		if out, err := check.CombinedOutput(); err != nil {
+			t.Errorf("sha256sum -c checksums.txt: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("notation plugin install", func(t *testing.T) {
+		n := newBareNotation(t)
+		wrong := fileSHA256(t, filepath.Join(dist, "checksums.txt"))
+		out, err := n.exec("plugin", "install", "--file", archive, "--sha256sum", wrong)
+		if err == nil || !strings.Contains(out, "checksum does not match") {
+			t.Fatalf("notation plugin install with a wrong --sha256sum: %v\n%s\nwant a checksum mismatch", err, out)
+		}
+		if out := n.run("plugin", "ls"); strings.Contains(out, "piv") {
+			t.Fatalf("a refused archive was installed anyway:\n%s", out)
+		}
+
+		out = n.run("plugin", "install", "--file", archive, "--sha256sum", sum)
+		if !strings.Contains(out, "Successfully installed plugin piv, version "+releaseVersion) {
+			t.Errorf("notation plugin install: %s", out)
+		}
+		if out := n.run("plugin", "ls"); !listsPlugin(out, "piv", releaseVersion) {
+			t.Errorf("notation plugin ls does not list piv %s:\n%s", releaseVersion, out)
+		}
+
+		l := newLayout(t, "signed by a released plugin")
+		n.run("sign", "--oci-layout", "--plugin", "piv", "--id", "9c", "--plugin-config", "serial="+strconv.Itoa(testSerial), l.ref())
+		sigs := l.signatures(t)
+		if len(sigs) != 1 {
+			t.Fatalf("%d signatures in the layout, want 1", len(sigs))
+		}
+		for _, env := range sigs {
+			if agent := signingAgent(t, "jws", env); agent != "notation-piv/"+releaseVersion {
+				t.Errorf("signing agent %q: notation did not run the released plugin", agent)
+			}
+		}
+		n.trust(leaf)
+		n.run("verify", "--oci-layout", "--scope", "local/e2e", l.ref())
+	})
+
+	t.Run("signed checksums", func(t *testing.T) {
+		if _, err := os.Stat(released); err != nil {
+			t.Fatalf("the released binary is missing: the archive subtest failed")
+		}
+		verify := func(checksums string) (string, error) {
+			cmd := exec.Command(released, "envelope", "verify", "checksums.txt.jws",
+				"--trust-root", "release-root.pem", "--artifact", checksums)
+			cmd.Dir = dist
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		if out, err := verify("checksums.txt"); err != nil || !strings.Contains(out, "checksums.txt.jws verifies") {
+			t.Fatalf("envelope verify of the release: %v\n%s", err, out)
+		}
+		root := readFile(t, filepath.Join(dist, "release-root.pem"))
+		if !bytes.Equal(root, readFile(t, writePEM(t, filepath.Join(t.TempDir(), "leaf.pem"), leaf))) {
+			t.Error("release-root.pem is not the certificate of the signing slot")
+		}
+
+		altered := readFile(t, filepath.Join(dist, "checksums.txt"))
+		altered[0] ^= 0x01 // one hex digit of the first sum
+		path := writeFile(t, t.TempDir(), "checksums.txt", altered)
+		out, err := verify(path)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "FAILED  artifact") {
+			t.Errorf("envelope verify of an altered checksums.txt: %v\n%s\nwant exit status 1 and a failed artifact check", err, out)
+		}
+	})
+}
+
+// listsPlugin reports whether notation plugin ls output has a row for the
+// plugin with that version (the rows are NAME, DESCRIPTION, VERSION, ...,
+// and the description has spaces).
+func listsPlugin(out, name, version string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == name && slices.Contains(f[1:], version) {
+			return true
+		}
+	}
+	return false
+}
