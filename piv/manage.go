@@ -425,10 +425,7 @@ func ParseManagementKey(s string) ([]byte, error) {
 // group nor others may access (chmod 600).
 func ReadManagementKeyFile(path string) ([]byte, error) {
 	b, err := readSmallFile(path, 1024, func(fi fs.FileInfo) error {
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return fmt.Errorf("management key file %s is accessible to group or others (mode %04o): run \"chmod 600 %s\"", path, perm, path)
-		}
-		return nil
+		return checkPrivate("management key file", path, fi)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("management key file: %w", err)

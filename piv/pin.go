@@ -110,10 +110,7 @@ func FromFile(path string) PINSource {
 			return nil, fmt.Errorf("%w (no PIN file configured)", ErrNoPIN)
 		}
 		b, err := readSmallFile(path, maxPINFileSize, func(fi fs.FileInfo) error {
-			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-				return fmt.Errorf("PIN file %s is accessible to group or others (mode %04o): run \"chmod 600 %s\"", path, perm, path)
-			}
-			return nil
+			return checkPrivate("PIN file", path, fi)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("PIN file: %w", err)

@@ -137,7 +137,7 @@ func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFi
 			return err
 		}
 	}
-	mgmt, _, err := card.ManagementKey(ctx, st, given, func() ([]byte, error) { return sec.get(secretPIN, st.PIN.RetriesLeft) })
+	mgmt, _, err := card.ManagementKey(ctx, st, given, sec.pinFor(st.PIN.RetriesLeft))
 	if err != nil {
 		return err
 	}

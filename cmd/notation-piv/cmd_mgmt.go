@@ -86,7 +86,7 @@ func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFil
 			return err
 		}
 	}
-	askPIN := func() ([]byte, error) { return sec.get(secretPIN, st.PIN.RetriesLeft) }
+	askPIN := sec.pinFor(st.PIN.RetriesLeft)
 	old, protected, err := card.ManagementKey(ctx, st, given, askPIN)
 	if err != nil {
 		return err
@@ -96,6 +96,7 @@ func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFil
 		// The key will be reachable only through the PIN: make sure the
 		// user knows it.
 		pin, err := askPIN()
+		defer clear(pin)
 		if err != nil {
 			return err
 		}

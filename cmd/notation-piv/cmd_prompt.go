@@ -68,6 +68,17 @@ func isAre(names []string) string {
 	return strings.Join(names, " and ") + " are"
 }
 
+// pinFor returns a PIN callback for piv.Card.ManagementKey, which wipes
+// what the callback returns: each call gives a fresh copy of the PIN, so
+// that the PIN stays available to later steps. retries is shown at the
+// prompt.
+func (s *secrets) pinFor(retries int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		pin, err := s.get(secretPIN, retries)
+		return bytes.Clone(pin), err
+	}
+}
+
 // get returns the secret of kind k. retries, if not negative, is shown at
 // the prompt. A new value is checked before it is confirmed.
 func (s *secrets) get(k secretKind, retries int) ([]byte, error) {

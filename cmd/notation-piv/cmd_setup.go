@@ -158,7 +158,7 @@ func setup(ctx context.Context, u *ui, o *setupOptions) error {
 			return err
 		}
 	}
-	askPIN := func() ([]byte, error) { return sec.get(secretPIN, st.PIN.RetriesLeft) }
+	askPIN := sec.pinFor(st.PIN.RetriesLeft)
 	mgmt, protected, err := card.ManagementKey(ctx, st, given, askPIN)
 	if err != nil {
 		return err
@@ -168,6 +168,7 @@ func setup(ctx context.Context, u *ui, o *setupOptions) error {
 		// Check the PIN before the slot changes: a wrong one then
 		// changes nothing.
 		pin, err := askPIN()
+		defer clear(pin)
 		if err != nil {
 			return err
 		}
