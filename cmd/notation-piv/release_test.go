@@ -204,7 +204,7 @@ func TestRelease(t *testing.T) {
 		for _, name := range []string{releaseArchive, "checksums.txt"} {
 			a, b := readFile(t, filepath.Join(dist, name)), readFile(t, filepath.Join(again, name))
 			if !bytes.Equal(a, b) {
-				t.Errorf("%s differs between two builds of the same source: %d and %d bytes", name, len(a), len(b))
+				t.Fatalf("%s differs between two builds of the same source: %d and %d bytes", name, len(a), len(b))
 			}
 		}
 		t.Logf("%s: %d bytes, sha256 %s in both builds", releaseArchive, len(readFile(t, archive)), sum)
