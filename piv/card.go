@@ -65,6 +65,11 @@ type Card struct {
 	// serialRead says that info.Serial was read from the card, so that a
 	// card without a serial number is asked only once.
 	serialRead bool
+	// resetOnClose says that this session may have left the card
+	// authenticated: a verified PIN or management key. Close then resets
+	// the card, so that the next program to connect finds it locked.
+	// Guarded by sem.
+	resetOnClose bool
 	// sem holds a token while an operation uses yk, including an operation
 	// that timed out and still runs in the background.
 	sem chan struct{}
@@ -211,7 +216,11 @@ func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
 // Reader returns the PC/SC name of the card's reader.
 func (c *Card) Reader() string { return c.info.Reader }
 
-// Close releases the card. If an operation that timed out still runs, Close
+// Close releases the card. If a PIN or the management key was verified in
+// this session, Close also resets the card, which forgets them: piv-go
+// leaves the card as it is, and another program connecting before pcscd
+// powers the card down would otherwise find a key with PIN policy "once"
+// unlocked. If an operation that timed out still runs, Close
 // returns at once and the card is released when that operation ends.
 // Closing a closed Card does nothing.
 func (c *Card) Close() error {
@@ -235,6 +244,9 @@ func (c *Card) closeLocked() error {
 	}
 	err := c.yk.Close()
 	c.yk = nil
+	if c.resetOnClose {
+		resetCard(c.info.Reader)
+	}
 	if err != nil {
 		return cardError("close card", err)
 	}

@@ -425,6 +425,36 @@ func TestLastPINTry(t *testing.T) {
 	}
 }
 
+// TestPINForgottenAfterClose: a PIN verified by one signature does not
+// unlock a key with PIN policy "once" for the next program to open the
+// card.
+func TestPINForgottenAfterClose(t *testing.T) {
+	freshCard(t)
+	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+	slot := mustSlot(t, "9c")
+	digest := sha256.Sum256([]byte("payload"))
+	sign := func(pin PINSource) error {
+		c := openTest(t, Selector{})
+		defer c.Close()
+		cert, err := c.Certificate(context.Background(), slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.Signer(slot, cert, pin, SignerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
+		return err
+	}
+	if err := sign((&countingPIN{pin: card.DefaultPIN}).source); err != nil {
+		t.Fatalf("signature with the PIN: %v", err)
+	}
+	if err := sign(nil); !errors.Is(err, ErrNoPIN) {
+		t.Errorf("signature right after, without a PIN: %v, want ErrNoPIN: the PIN verified by the first session still unlocks the key", err)
+	}
+}
+
 func TestMalformedPIN(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})

@@ -554,6 +554,8 @@ func (c *Card) exec(ctx context.Context, op string, f func(yk *piv.YubiKey) erro
 		return err
 	}
 	defer l.release()
+	// Card management verifies the PIN or the management key.
+	c.resetOnClose = true
 	return l.run(ctx, op, f)
 }
 

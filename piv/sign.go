@@ -198,6 +198,7 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 		return nil, &PINError{RetriesLeft: retries, Malformed: true}
 	}
 	var sig []byte
+	s.card.resetOnClose = true
 	err = s.exchange(l, op, func(yk *piv.YubiKey) error {
 		if err := yk.VerifyPIN(string(pin)); err != nil {
 			return pinError(err)
