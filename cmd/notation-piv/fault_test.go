@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/vsmartcard/card"
+	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
+)
+
+// Instructions the faults aim at. A signature by serial number sends
+// SELECT, GET VERSION, GET SERIAL, GET DATA, GET RESPONSE, GENERAL
+// AUTHENTICATE (answered 6982: PIN policy "always"), VERIFY (PIN status),
+// VERIFY (with the PIN) and GENERAL AUTHENTICATE again.
+const (
+	insSelect     byte = 0xA4
+	insGetVersion byte = 0xFD
+	insGetData    byte = 0xCB
+	insVerify     byte = 0x20
+	insGenAuth    byte = 0x87
+)
+
+// faultCardTimeout is the pluginConfig card_timeout of every faulty run.
+const faultCardTimeout = 2 * time.Second
+
+// faultBound is the longest a faulty run may take: card_timeout, plus the
+// process start and the steps before the fault.
+const faultBound = faultCardTimeout + 3*time.Second
+
+// hangGuard kills a plugin run that takes this long, so that a hang fails
+// the test instead of blocking it.
+const hangGuard = 20 * time.Second
+
+// neverAnswers is a delay that stands for a card that never answers;
+// ClearFaults cuts it short.
+const neverAnswers = 10 * time.Minute
+
+// holderLetsGo is how long another process holds the card in the case
+// where it lets go while the plugin waits.
+const holderLetsGo = 500 * time.Millisecond
+
+// holder is another process using the card while the plugin runs.
+type holder int
+
+const (
+	noHolder   holder = iota
+	holdsCard         // holds the card exclusively for the whole run
+	letsCardGo        // holds the card exclusively for holderLetsGo
+)
+
+// faultCase is one fault and how the plugin must answer it.
+type faultCase struct {
+	fault   string       // what goes wrong, for the FAULT line
+	command string       // generate-envelope, generate-signature (raw mode) or describe-key
+	faults  []card.Fault // armed on the card before the run
+	holder  holder
+	// code is the contract error code the run must fail with; "" means
+	// that the run must succeed.
+	code plugin.ErrorCode
+	// says are fragments the error message must hold: what happened and
+	// what to do next.
+	says []string
+	// atLeast is the shortest the run may take: a deadline must be waited
+	// for, and so must a card another process holds.
+	atLeast time.Duration
+	// pinChecks is how many VERIFY commands carrying the PIN must reach
+	// the card's PIN check: 0 when the fault comes before the PIN is sent,
+	// and never more than the one a signature needs.
+	pinChecks int
+	// reinsert means that the fault dropped the card from the reader: the
+	// user puts it back before signing again.
+	reinsert bool
+}
+
+// faultRequest is the request for command with pluginConfig config, the
+// card picked by serial number. generate-signature is in raw mode.
+func faultRequest(command string, config map[string]string) string {
+	config["serial"] = fmt.Sprint(testSerial)
+	var req any
+	switch command {
+	case "generate-envelope":
+		return envelopeRequest("9c", config)
+	case "generate-signature":
+		config["mode"] = "raw"
+		req = plugin.GenerateSignatureRequest{
+			ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256",
+			Payload: []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"), PluginConfig: config,
+		}
+	case "describe-key":
+		req = plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9c", PluginConfig: config}
+	default:
+		panic("no request for " + command)
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// invokeBounded runs the plugin as invoke does and returns how long it
+// took. A run that lasts hangGuard is killed and fails the test.
+func invokeBounded(t *testing.T, command, request string, env ...string) (result, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, harness.plugin, command)
+	cmd.Stdin = strings.NewReader(request)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("%s hung: killed after %v; stderr %q", command, took.Round(time.Millisecond), stderr.String())
+	}
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run plugin: %v", err)
+	}
+	return result{stdout.String(), stderr.String(), code}, took
+}
+
+// holdCard opens the card with piv-go, which holds it exclusively as
+// another program would, and lets it go after d if d > 0. The returned
+// function lets the card go, if it has not been already, and returns once
+// it has.
+func holdCard(t *testing.T, env *vcardtest.Env, d time.Duration) (letGo func()) {
+	t.Helper()
+	yk, err := piv.Open(env.Reader)
+	if err != nil {
+		t.Fatalf("hold the card: %v", err)
+	}
+	var once sync.Once
+	letGo = func() { once.Do(func() { yk.Close() }) }
+	if d > 0 {
+		time.AfterFunc(d, letGo)
+	}
+	t.Cleanup(letGo)
+	return letGo
+}
+
+// pinsChecked counts the VERIFY commands carrying a PIN that reached the
+// card's PIN check since its stats were reset. A VERIFY that a fault
+// answered is logged without its data, so it does not count.
+func pinsChecked(env *vcardtest.Env) int {
+	n := 0
+	for _, e := range env.Card.Stats().Log {
+		if e.INS == insVerify && e.DataLen > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// snapshot returns the card's persistent state: keys, certificates, PIN,
+// PUK, management key and retry counters.
+func snapshot(t *testing.T, env *vcardtest.Env) []byte {
+	t.Helper()
+	b, err := env.Card.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pluginError decodes stderr as exactly one contract error.
+func pluginError(stderr string) (*plugin.Error, error) {
+	var perr plugin.Error
+	dec := json.NewDecoder(strings.NewReader(stderr))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&perr); err != nil {
+		return nil, fmt.Errorf("stderr is not a JSON error: %q (%v)", stderr, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("stderr holds more than one JSON error: %q", stderr)
+	}
+	return &perr, nil
+}
+
+// verifies reports whether stdout is a generate-envelope response whose
+// envelope verifies.
+func verifies(stdout string) bool {
+	var resp plugin.GenerateEnvelopeResponse
+	if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
+		return false
+	}
+	_, err := envelope.Verify(resp.SignatureEnvelopeType, resp.SignatureEnvelope)
+	return err == nil
+}
+
+// yesNo formats a bool for the FAULT lines.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// TestCardFaults runs the plugin binary against a card that misbehaves at
+// each step of a signature: it drops out of the reader, answers an error
+// status word, never answers, or another process holds it. Each run must
+// fail within card_timeout+3 s with the right contract error and a message
+// that says what happened and what to do, print nothing on stdout, spend
+// no PIN retry, send the PIN no more than once (not at all if the fault
+// came first) and leave the card's state as it was; and once the fault is
+// gone (and a dropped card reinserted) the next signature must succeed.
+// Each case logs one line for the fault table in the issue:
+//
+//	FAULT | <fault> | <code> | <message> | <time to fail> | retries before→after | nothing lost: yes/no
+func TestCardFaults(t *testing.T) {
+	env := needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	provisioned := snapshot(t, env)
+	answers := func(ins byte, skip int, sw uint16) []card.Fault {
+		return []card.Fault{{INS: ins, Skip: skip, Times: 1, SW: sw}}
+	}
+	const reader = `"Virtual PCD 00 00"`
+	cases := []faultCase{
+		{
+			fault: "card removed during GENERAL AUTHENTICATE", command: "generate-envelope",
+			faults: []card.Fault{{INS: insGenAuth, Times: 1, Disconnect: true}},
+			code:   plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "removed", "reinsert"}, reinsert: true,
+		},
+		{
+			fault: "card removed during GENERAL AUTHENTICATE (raw)", command: "generate-signature",
+			faults: []card.Fault{{INS: insGenAuth, Times: 1, Disconnect: true}},
+			code:   plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "removed", "reinsert"}, reinsert: true,
+		},
+		{
+			fault: "card removed during GET DATA", command: "generate-envelope",
+			faults: []card.Fault{{INS: insGetData, Times: 1, Disconnect: true}},
+			code:   plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "removed", "reinsert"}, reinsert: true,
+		},
+		{
+			// The card is there and is a PIV card, but broken: not a
+			// missing card, nor anything in the request to fix.
+			fault: "SELECT answers 6F00", command: "generate-envelope", faults: answers(insSelect, 0, 0x6F00),
+			code: plugin.ErrorCodeGeneric, says: []string{reader, "6f00", "try again"},
+		},
+		{
+			// No PIV application: the card cannot be used to sign.
+			fault: "SELECT answers 6A82", command: "generate-envelope", faults: answers(insSelect, 0, 0x6A82),
+			code: plugin.ErrorCodeValidation, says: []string{"no PIV card", reader, "6a82"},
+		},
+		{
+			fault: "GET VERSION answers 6581", command: "generate-envelope", faults: answers(insGetVersion, 0, 0x6581),
+			code: plugin.ErrorCodeGeneric, says: []string{reader, "6581", "try again"},
+		},
+		{
+			fault: "GET DATA answers 6F00", command: "generate-envelope", faults: answers(insGetData, 0, 0x6F00),
+			code: plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "6f00", "try again"},
+		},
+		{
+			fault: "GET DATA answers 6581 (describe-key)", command: "describe-key", faults: answers(insGetData, 0, 0x6581),
+			code: plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "6581", "try again"},
+		},
+		{
+			// The card says the certificate is not there: believe it.
+			fault: "GET DATA answers 6A82", command: "generate-envelope", faults: answers(insGetData, 0, 0x6A82),
+			code: plugin.ErrorCodeValidation, says: []string{"slot 9c", "no certificate", "store the key's certificate"},
+		},
+		{
+			fault: "VERIFY (PIN status) answers 6F00", command: "generate-envelope", faults: answers(insVerify, 0, 0x6F00),
+			code: plugin.ErrorCodeGeneric, says: []string{"read PIN retries", "6f00", "try again"},
+		},
+		{
+			fault: "VERIFY with the PIN answers 6581", command: "generate-envelope", faults: answers(insVerify, 1, 0x6581),
+			code: plugin.ErrorCodeGeneric, says: []string{"verify PIN", "6581", "try again"},
+		},
+		{
+			fault: "GENERAL AUTHENTICATE (first try) answers 6F00", command: "generate-envelope", faults: answers(insGenAuth, 0, 0x6F00),
+			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6f00", "try again"},
+		},
+		{
+			fault: "GENERAL AUTHENTICATE after VERIFY answers 6581", command: "generate-envelope", faults: answers(insGenAuth, 1, 0x6581),
+			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6581", "try again"}, pinChecks: 1,
+		},
+		{
+			fault: "GENERAL AUTHENTICATE after VERIFY answers 6A82 (raw)", command: "generate-signature", faults: answers(insGenAuth, 1, 0x6A82),
+			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6a82", "try again"}, pinChecks: 1,
+		},
+		{
+			fault: "GENERAL AUTHENTICATE never answers", command: "generate-envelope",
+			faults: []card.Fault{{INS: insGenAuth, Delay: neverAnswers}},
+			code:   plugin.ErrorCodeTimeout, says: []string{"sign with slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
+		},
+		{
+			fault: "GENERAL AUTHENTICATE after VERIFY never answers (raw)", command: "generate-signature",
+			faults: []card.Fault{{INS: insGenAuth, Skip: 1, Delay: neverAnswers}},
+			code:   plugin.ErrorCodeTimeout, says: []string{"sign with slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout, pinChecks: 1,
+		},
+		{
+			fault: "GET DATA never answers", command: "generate-envelope",
+			faults: []card.Fault{{INS: insGetData, Delay: neverAnswers}},
+			code:   plugin.ErrorCodeTimeout, says: []string{"read certificate from slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
+		},
+		{
+			fault: "GET DATA never answers (describe-key)", command: "describe-key",
+			faults: []card.Fault{{INS: insGetData, Delay: neverAnswers}},
+			code:   plugin.ErrorCodeTimeout, says: []string{"read certificate from slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
+		},
+		{
+			fault: "another process holds the card", command: "generate-envelope", holder: holdsCard,
+			code: plugin.ErrorCodeTimeout, says: []string{reader, "in use by another program", "try again"}, atLeast: faultCardTimeout,
+		},
+		{
+			fault: "another process holds the card (describe-key)", command: "describe-key", holder: holdsCard,
+			code: plugin.ErrorCodeTimeout, says: []string{reader, "in use by another program", "try again"}, atLeast: faultCardTimeout,
+		},
+		{
+			fault: "another process holds the card, lets go after 500ms", command: "generate-envelope", holder: letsCardGo,
+			atLeast: holderLetsGo, pinChecks: 1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.fault, func(t *testing.T) {
+			env.Card.ClearFaults()
+			if err := env.Card.Restore(provisioned); err != nil {
+				t.Fatal(err)
+			}
+			env.Card.ResetStats()
+			retriesBefore := pinRetries(t, env)
+			var letGo func()
+			switch tc.holder {
+			case holdsCard:
+				letGo = holdCard(t, env, 0)
+			case letsCardGo:
+				letGo = holdCard(t, env, holderLetsGo)
+			}
+			for _, f := range tc.faults {
+				env.Card.InjectFault(f)
+			}
+
+			config := map[string]string{"card_timeout": faultCardTimeout.String()}
+			r, took := invokeBounded(t, tc.command, faultRequest(tc.command, config), "NOTATION_PIV_PIN=123456")
+
+			retriesAfter := pinRetries(t, env)
+			pins := pinsChecked(env)
+			unchanged := bytes.Equal(snapshot(t, env), provisioned)
+			env.Card.ClearFaults()
+			if letGo != nil {
+				letGo()
+			}
+			if tc.reinsert {
+				if err := env.Reinsert(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The card recovers: the next signature succeeds, with the
+			// same key, and verifies.
+			again, _ := invokeBounded(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456")
+			recovered := again.code == 0 && verifies(again.stdout)
+
+			code, message := "none (signed)", "-"
+			perr, perrErr := pluginError(r.stderr)
+			switch {
+			case r.code == 0:
+			case perrErr == nil:
+				code, message = string(perr.ErrCode), perr.Message
+			default:
+				code, message = "?", perrErr.Error()
+			}
+			quiet := tc.code == "" || r.stdout == ""
+			lostNothing := quiet && unchanged && retriesAfter == retriesBefore && pins == tc.pinChecks && recovered
+			t.Logf("FAULT | %s | %s | %s | %v | %d→%d | nothing lost: %s",
+				tc.fault, code, message, took.Round(10*time.Millisecond), retriesBefore, retriesAfter, yesNo(lostNothing))
+
+			if tc.code == "" {
+				if r.code != 0 || r.stderr != "" || !verifies(r.stdout) {
+					t.Errorf("exit %d, stderr %q; want success and an envelope that verifies", r.code, r.stderr)
+				}
+			} else {
+				if r.code != 1 || r.stdout != "" {
+					t.Errorf("exit %d, stdout %q; want exit 1 and nothing on stdout", r.code, r.stdout)
+				}
+				switch {
+				case perrErr != nil:
+					t.Error(perrErr)
+				case perr.ErrCode != tc.code:
+					t.Errorf("error code %s, want %s", perr.ErrCode, tc.code)
+				}
+				for _, s := range tc.says {
+					if !strings.Contains(message, s) {
+						t.Errorf("the message does not say %q", s)
+					}
+				}
+			}
+			if took > faultBound || took < tc.atLeast {
+				t.Errorf("the run took %v, want %v to %v", took, tc.atLeast, faultBound)
+			}
+			if retriesAfter != retriesBefore {
+				t.Errorf("PIN retries %d→%d: a retry was spent", retriesBefore, retriesAfter)
+			}
+			if pins != tc.pinChecks {
+				t.Errorf("the card checked the PIN %d times, want %d", pins, tc.pinChecks)
+			}
+			if !unchanged {
+				t.Error("the card's state changed")
+			}
+			if !recovered {
+				t.Errorf("the signature after the fault: exit %d, stderr %q", again.code, again.stderr)
+			}
+		})
+	}
+}
