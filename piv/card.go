@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
@@ -405,7 +406,7 @@ func listReaders(ctx context.Context) ([]string, error) {
 // reads its serial number. keep decides for each card whether to return it open (else it is closed)
 // and whether to stop probing. found describes every card opened;
 // failures says why each other reader gave no card.
-func probe(ctx context.Context, readers []string, wait, withSerial bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures, busy []string, err error) {
+func probe(ctx context.Context, readers []string, wait, withSerial bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures []error, busy []string, err error) {
 	for _, r := range readers {
 		c, err := openReader(ctx, r, wait, withSerial)
 		var timeout *TimeoutError
@@ -419,7 +420,7 @@ func probe(ctx context.Context, readers []string, wait, withSerial bool, keep fu
 			busy = append(busy, r)
 		}
 		if err != nil {
-			failures = append(failures, err.Error())
+			failures = append(failures, err)
 			continue
 		}
 		found = append(found, c.info)
@@ -455,7 +456,7 @@ func isBusy(err error) bool {
 // that concurrent signatures take turns instead of failing. The sharing
 // violation comes from SCardConnect, before piv-go's SELECT, so retrying
 // leaks no handle.
-func openWhenFree(ctx context.Context, reader string, wait bool) (*piv.YubiKey, error) {
+func openWhenFree(ctx context.Context, reader string, wait bool, busy *atomic.Bool) (*piv.YubiKey, error) {
 	if _, ok := ctx.Deadline(); !ok && wait {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -463,6 +464,7 @@ func openWhenFree(ctx context.Context, reader string, wait bool) (*piv.YubiKey, 
 	}
 	for {
 		yk, err := piv.Open(reader)
+		busy.Store(isBusy(err))
 		if !isBusy(err) {
 			return yk, err
 		}
@@ -488,9 +490,11 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 	var (
 		yk     *piv.YubiKey
 		serial uint32
+		busy   atomic.Bool // the last try found the card held by another program
 	)
+	start := time.Now()
 	_, err := await(ctx, op, func() error {
-		k, err := openWhenFree(ctx, reader, wait)
+		k, err := openWhenFree(ctx, reader, wait, &busy)
 		if err != nil || !withSerial {
 			yk = k
 			return err
@@ -511,9 +515,21 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 		}
 	})
 	if err != nil {
-		var timeout *TimeoutError
-		if errors.As(err, &timeout) {
+		var (
+			timeout *TimeoutError
+			se      statusError
+		)
+		switch {
+		case wait && ctx.Err() != nil && busy.Load():
+			// Whichever noticed the deadline first, the card was held
+			// by another program until then.
+			return nil, &BusyError{Reader: reader, After: time.Since(start)}
+		case errors.As(err, &timeout):
 			return nil, err
+		case errors.As(err, &se) && !errors.Is(err, piv.ErrNotFound):
+			// A card is there but failed SELECT or GET VERSION with an
+			// error status: a broken card, not a missing one.
+			return nil, cardError(op, err)
 		}
 		return nil, fmt.Errorf("reader %q: %w", reader, err)
 	}
@@ -526,10 +542,19 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 	}, nil
 }
 
-// noCard returns ErrNoCard with the reason each reader gave no card.
-func noCard(failures []string) error {
+// noCard returns ErrNoCard with the reason each reader gave no card, or
+// the *CardError of a card that is there but failed to open.
+func noCard(failures []error) error {
 	if len(failures) == 0 {
 		return ErrNoCard
 	}
-	return fmt.Errorf("%w (%s)", ErrNoCard, strings.Join(failures, "; "))
+	reasons := make([]string, len(failures))
+	for i, f := range failures {
+		var ce *CardError
+		if errors.As(f, &ce) {
+			return f
+		}
+		reasons[i] = f.Error()
+	}
+	return fmt.Errorf("%w (%s)", ErrNoCard, strings.Join(reasons, "; "))
 }

@@ -149,6 +149,8 @@ type CardError struct {
 func (e *CardError) Error() string {
 	var hint string
 	switch {
+	case e.SW == 0 && cardGone(e.Err):
+		return fmt.Sprintf("%s: the card was removed, or lost contact with the reader, in the middle of the command (%v): reinsert the card and try again", e.Op, e.Err)
 	case e.SW == 0:
 		hint = "check that pcscd runs, that the card is inserted and that no other program uses it, then try again"
 	case e.SW == 0x6982:
@@ -163,6 +165,45 @@ func (e *CardError) Error() string {
 
 // Unwrap returns Err.
 func (e *CardError) Unwrap() error { return e.Err }
+
+// cardGone reports whether a PC/SC error means that the card left the
+// reader, or lost power, in the middle of a command. piv-go exports
+// neither the PC/SC codes nor a type, only their messages.
+func cardGone(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{
+		"smart card has been removed",                // SCARD_W_REMOVED_CARD
+		"no Smart Card is currently in the device",   // SCARD_E_NO_SMARTCARD
+		"power has been removed from the smart card", // SCARD_W_UNPOWERED_CARD
+		"smart card has been reset",                  // SCARD_W_RESET_CARD
+		"reader is not currently available",          // SCARD_E_READER_UNAVAILABLE
+		"scard response too short: 0",                // the reader driver answered nothing
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// BusyError means that another program held the card exclusively until
+// the deadline. It unwraps to context.DeadlineExceeded: the plugin maps it
+// to TIMEOUT.
+type BusyError struct {
+	// Reader is the PC/SC name of the card's reader.
+	Reader string
+	// After is how long Open waited for the card.
+	After time.Duration
+}
+
+// Error names the reader and says what to do.
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("the card in reader %q is in use by another program, which did not let it go within %v: close that program or wait for it to finish, then try again",
+		e.Reader, e.After.Round(time.Millisecond))
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *BusyError) Unwrap() error { return context.DeadlineExceeded }
 
 // statusError is implemented by piv-go's APDU errors.
 type statusError interface{ Status() uint16 }
