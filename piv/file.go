@@ -8,30 +8,32 @@ import (
 	"syscall"
 )
 
-// readSmallFile reads the regular file at path, of at most limit bytes.
-// It opens the file with O_NONBLOCK, so that a FIFO cannot hang the open,
-// and checks the type with fstat before reading; check, if not nil, may
-// refuse the file based on its mode. A directory, a FIFO, a device such
-// as /dev/zero and a file larger than limit (a sparse one included) are
-// refused before anything is read. The error names the file, says what is
-// wrong with it and what to do.
+// readSmallFile reads the regular file at path, of at most limit bytes;
+// check, if not nil, may refuse the file based on its mode. A directory, a
+// FIFO, a device such as /dev/zero and a file larger than limit (a sparse
+// one included) are refused before anything is read: stat refuses them
+// without opening them (opening some devices has effects), and fstat
+// checks again what was opened, with O_NONBLOCK, so that a FIFO put in
+// place in between cannot hang the open. The error names the file, says
+// what is wrong with it and what to do.
 func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSmallFile(path, fi, limit); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	switch {
-	case fi.IsDir():
-		return nil, fmt.Errorf("%s is a directory, not a file: give the path of the file itself", path)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file (%s): give the path of a regular file", path, fileType(fi.Mode()))
-	case fi.Size() > limit:
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the right file", path, fi.Size(), limit)
+	if err := checkSmallFile(path, fi, limit); err != nil {
+		return nil, err
 	}
 	if check != nil {
 		if err := check(fi); err != nil {
@@ -52,6 +54,21 @@ func readSmallFile(path string, limit int64, check func(fs.FileInfo) error) ([]b
 	return b[:n], nil
 }
 
+// checkSmallFile refuses anything but a regular file of at most limit
+// bytes.
+func checkSmallFile(path string, fi fs.FileInfo, limit int64) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a file: give the path of the file itself", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%s): give the path of a regular file", path, fileType(fi.Mode()))
+	case fi.Size() > limit:
+		return fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the right file", path, fi.Size(), limit)
+	}
+	return nil
+}
+
+// fileType names the type of a file that is not a regular file.
 func fileType(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeNamedPipe != 0:

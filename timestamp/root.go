@@ -62,26 +62,28 @@ func LoadRoot(path string) (*x509.CertPool, error) {
 }
 
 // readFile reads the regular file at path, of at most maxRootFile bytes.
-// O_NONBLOCK keeps a FIFO from hanging the open; fstat checks the type and
-// the size before anything is read, so a directory, a FIFO, a device such
-// as /dev/zero or a huge (even sparse) file is refused at once.
+// A directory, a FIFO, a device such as /dev/zero or a huge (even sparse)
+// file is refused at once: stat refuses it without opening it (opening
+// some devices has effects), and fstat checks again what was opened, with
+// O_NONBLOCK, so that a FIFO put in place in between cannot hang the open.
 func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFile(path, fi); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	switch {
-	case fi.IsDir():
-		return nil, fmt.Errorf("%s is a directory, not a file: give the path of the PEM file itself", path)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file (%s): give the path of a regular PEM file", path, fileType(fi.Mode()))
-	case fi.Size() > maxRootFile:
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the TSA's root certificate", path, fi.Size(), maxRootFile)
+	if err := checkFile(path, fi); err != nil {
+		return nil, err
 	}
 	// The file may grow after fstat: read one byte more than allowed.
 	b, err := io.ReadAll(io.LimitReader(f, maxRootFile+1))
@@ -92,6 +94,20 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is more than the limit of %d bytes: check that it names the TSA's root certificate", path, maxRootFile)
 	}
 	return b, nil
+}
+
+// checkFile refuses anything but a regular file of at most maxRootFile
+// bytes.
+func checkFile(path string, fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a file: give the path of the PEM file itself", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%s): give the path of a regular PEM file", path, fileType(fi.Mode()))
+	case fi.Size() > maxRootFile:
+		return fmt.Errorf("%s is %d bytes, more than the limit of %d: check that it names the TSA's root certificate", path, fi.Size(), maxRootFile)
+	}
+	return nil
 }
 
 // fileType names the type of a file that is not a regular file.
