@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,8 +219,8 @@ func checkCardRequest(keyID string, settings map[string]string, check func() err
 // pluginConfig (parseConfig). A message names the key of a value that is
 // too long, never the value: it could be a secret put in the wrong place.
 func checkConfig(m map[string]string) (config, error) {
-	for k, v := range m {
-		if len(v) > maxConfigValue {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if v := m[k]; len(v) > maxConfigValue {
 			return config{}, plugin.NewValidationErrorf("pluginConfig %s holds %d bytes, more than the limit of %d: give a path, URL or word of usual length",
 				quote(k), len(v), maxConfigValue)
 		}
