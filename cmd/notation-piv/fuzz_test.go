@@ -1,0 +1,360 @@
+package main
+
+// Fuzz targets for the contract requests, run through checkRequest: all
+// the plugin does with a request before it touches the card. A request
+// may be anything, but the answer must be a contract error with the code
+// for bad input and a short message, or a request of the command's type
+// within every limit; never a panic.
+//
+// FuzzRequest feeds any bytes as the request of any command. The other
+// targets build well-formed JSON from fuzzed fields and a fuzzed
+// pluginConfig, one per command. The seeds are the requests notation
+// v1.3.2 sent to the plugin when it signed in both modes and formats
+// (testdata/requests, captured with a wrapper around the plugin), and
+// settings that name good and hostile files.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/envelope"
+)
+
+// contractCommands are the four commands notation runs.
+var contractCommands = []plugin.Command{
+	plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope,
+}
+
+// realRequests returns the requests notation sent, by file name (which
+// starts with the command). It registers the envelope formats, as main
+// does.
+func realRequests(f *testing.F) map[string][]byte {
+	f.Helper()
+	registerFormats()
+	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no seed requests in testdata/requests: %v", err)
+	}
+	out := make(map[string][]byte)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	return out
+}
+
+// checkOutcome checks what checkRequest returned for a request of cmd.
+func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
+	t.Helper()
+	if err != nil {
+		perr, ok := asPluginError(err)
+		if !ok {
+			t.Fatalf("%s: %T is not a contract error: %v", cmd, err, err)
+		}
+		if perr.ErrCode != plugin.ErrorCodeValidation && perr.ErrCode != plugin.ErrorCodeUnsupportedContractVersion {
+			t.Fatalf("%s: error code %s for a bad request: %s", cmd, perr.ErrCode, perr.Message)
+		}
+		if perr.Message == "" || req != nil {
+			t.Fatalf("%s: error %+v with request %v", cmd, perr, req)
+		}
+		b, err := json.Marshal(toPluginError(err))
+		if err != nil || len(b) > maxMessage+200 {
+			t.Fatalf("%s: the error on stderr would be %d bytes (%v)", cmd, len(b), err)
+		}
+		return
+	}
+	keyID := ""
+	switch r := req.(type) {
+	case *plugin.GetMetadataRequest:
+		if cmd != plugin.CommandGetMetadata {
+			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
+		}
+		return
+	case *plugin.DescribeKeyRequest:
+		if cmd != plugin.CommandDescribeKey {
+			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
+		}
+		keyID = r.KeyID
+	case *plugin.GenerateSignatureRequest:
+		if cmd != plugin.CommandGenerateSignature {
+			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
+		}
+		if len(r.Payload) == 0 || len(r.Payload) > maxSigningInput || !slices.Contains([]string{"SHA-256", "SHA-384", "SHA-512"}, string(r.Hash)) {
+			t.Fatalf("accepted a signature request for %d bytes with %q", len(r.Payload), r.Hash)
+		}
+		keyID = r.KeyID
+	case *plugin.GenerateEnvelopeRequest:
+		if cmd != plugin.CommandGenerateEnvelope {
+			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
+		}
+		if len(r.Payload) == 0 || len(r.Payload) > maxPayloadSize || r.PayloadType != envelope.PayloadType ||
+			!slices.Contains(envelope.MediaTypes(), r.SignatureEnvelopeType) || r.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
+			t.Fatalf("accepted an envelope request of %d bytes, %q, %q, expiry %d", len(r.Payload), r.PayloadType, r.SignatureEnvelopeType, r.ExpiryDurationInSeconds)
+		}
+		keyID = r.KeyID
+	default:
+		t.Fatalf("%s: checkRequest returned a %T", cmd, req)
+	}
+	if len(keyID) != 2 {
+		t.Fatalf("%s: accepted keyId %q", cmd, keyID)
+	}
+}
+
+// checkTwice runs checkRequest twice, checks that both answers are the
+// same, and returns the first.
+func checkTwice(t *testing.T, cmd plugin.Command, body []byte) (any, config, error) {
+	t.Helper()
+	req, cfg, err := checkRequest(cmd, body)
+	_, _, again := checkRequest(cmd, body)
+	if (err == nil) != (again == nil) || (err != nil && err.Error() != again.Error()) {
+		t.Fatalf("%s: two checks of one request differ: %v, then %v", cmd, err, again)
+	}
+	checkOutcome(t, cmd, req, err)
+	return req, cfg, err
+}
+
+// TestRealRequests checks that every request notation sent passes
+// checkRequest: the checks before the card refuse nothing notation sends.
+func TestRealRequests(t *testing.T) {
+	registerFormats()
+	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
+	if err != nil || len(paths) < 8 {
+		t.Fatalf("%d requests in testdata/requests (%v), want 8", len(paths), err)
+	}
+	for _, p := range paths {
+		body, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, _, _ := strings.Cut(filepath.Base(p), ".")
+		if _, _, err := checkRequest(plugin.Command(cmd), body); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// FuzzRequest feeds any bytes to checkRequest as the request of any
+// command.
+func FuzzRequest(f *testing.F) {
+	for name, body := range realRequests(f) {
+		cmd, _, _ := strings.Cut(name, ".")
+		f.Add(cmd, body)
+		for _, other := range contractCommands {
+			f.Add(string(other), body)
+		}
+	}
+	for _, body := range []string{
+		"", " ", "null", "[]", `"x"`, "{", "{} {}", `{"contractVersion":"2.0","keyId":"9c"}`,
+		`{"contractVersion":"1.0","keyId":"9c","pluginConfig":{"pin":"123456"}}`,
+		`{"contractVersion":"1.0","keyId":"9c","payload":"!!"}`,
+		`{"contractVersion":"1.0","keyId":"9c","expiryDurationInSeconds":-1}`,
+		strings.Repeat("[", 10000),
+	} {
+		for _, cmd := range contractCommands {
+			f.Add(string(cmd), []byte(body))
+		}
+	}
+	f.Add("sign-everything", []byte("{}"))
+	f.Fuzz(func(t *testing.T, cmd string, body []byte) {
+		checkTwice(t, plugin.Command(cmd), body)
+	})
+}
+
+// marshal encodes a request as notation does.
+func marshal(t *testing.T, req any) []byte {
+	t.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fuzzedConfig parses a fuzzed pluginConfig: one key=value a line; "" is no
+// pluginConfig at all.
+func fuzzedConfig(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	m := make(map[string]string)
+	for line := range strings.SplitSeq(s, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// seedSettings registers the envelope formats, as main does, and returns
+// pluginConfig seeds in the form fuzzedConfig reads: none, the settings
+// notation passed, each file setting naming a good file and each hostile
+// one (a directory, a FIFO, /dev/zero, a sparse 64 MiB file, a bundle
+// that is not one chain), and hostile TSA URLs.
+func seedSettings(f *testing.F) []string {
+	f.Helper()
+	registerFormats()
+	dir := f.TempDir()
+	ca := newTestCA(f)
+	other := newTestCA(f)
+	bundle := writePEM(f, filepath.Join(dir, "ca.pem"), ca.intermediate, ca.root)
+	reversed := writePEM(f, filepath.Join(dir, "reversed.pem"), ca.root, ca.intermediate)
+	unrelated := writePEM(f, filepath.Join(dir, "unrelated.pem"), ca.intermediate, ca.root, other.root)
+	root := writePEM(f, filepath.Join(dir, "tsa-root.pem"), other.root)
+	pin := filepath.Join(dir, "pin")
+	open := filepath.Join(dir, "pin-readable")
+	write(f, pin, []byte("123456\n"))
+	write(f, open, []byte("123456\n"))
+	if err := os.Chmod(pin, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge")
+	write(f, huge, nil)
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		f.Fatal(err)
+	}
+	out := []string{"", "serial=24680246", "mode=raw", "mode=envelope", "serial=24680246\nmode=raw\nreader=Virtual PCD 00 00",
+		"ca_certs=" + bundle, "ca_certs=" + reversed, "ca_certs=" + unrelated, "pin_file=" + pin, "pin_file=" + open,
+		"pinentry=sh", "pinentry=/nonexistent/pinentry", "card_timeout=30s", "allow_last_pin_try=true",
+		"tsa_url=http://127.0.0.1:1/\ntsa_root_cert=" + root, "tsa_url=http://127.0.0.1:1/\ntsa_root_cert=" + root + "\ntsa_timeout=5s",
+		"pin=123456", "serail=1", "ca_certs=" + strings.Repeat("a", maxConfigValue+1)}
+	for _, bad := range []string{dir, fifo, "/dev/zero", huge} {
+		out = append(out, "ca_certs="+bad, "pin_file="+bad, "tsa_url=http://127.0.0.1:1/\ntsa_root_cert="+bad)
+	}
+	for _, url := range []string{"ftp://tsa.example.com/", "file:///etc/passwd", "javascript:alert(1)", "tsa.example.com", "http://user:pass@tsa.example.com/"} {
+		out = append(out, "tsa_url="+url+"\ntsa_root_cert="+root)
+	}
+	return out
+}
+
+// FuzzGetMetadata fuzzes the pluginConfig of get-plugin-metadata.
+func FuzzGetMetadata(f *testing.F) {
+	for _, s := range seedSettings(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, config string) {
+		body := marshal(t, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
+		_, cfg, err := checkTwice(t, plugin.CommandGetMetadata, body)
+		if err != nil {
+			return
+		}
+		want := plugin.CapabilityEnvelopeGenerator
+		if fuzzedConfig(config)[cfgMode] == modeRaw {
+			want = plugin.CapabilitySignatureGenerator
+		}
+		if md := metadata(cfg); len(md.Capabilities) != 1 || md.Capabilities[0] != want {
+			t.Fatalf("config %q: capabilities %v, want %s", config, md.Capabilities, want)
+		}
+	})
+}
+
+// FuzzDescribeKey fuzzes the fields and the pluginConfig of describe-key.
+func FuzzDescribeKey(f *testing.F) {
+	for _, s := range seedSettings(f) {
+		f.Add("1.0", "9c", s)
+	}
+	for _, id := range []string{"", "9C", "9a", "9d", "9e", "82", "95", "96", "9f", "0x9c", " 9c", "9c\n", "ü", strings.Repeat("9", 100)} {
+		f.Add("1.0", id, "serial=24680246")
+	}
+	f.Add("", "9c", "")
+	f.Add("2.0", "9c", "")
+	f.Fuzz(func(t *testing.T, version, keyID, config string) {
+		body := marshal(t, plugin.DescribeKeyRequest{ContractVersion: version, KeyID: keyID, PluginConfig: fuzzedConfig(config)})
+		checkTwice(t, plugin.CommandDescribeKey, body)
+	})
+}
+
+// FuzzGenerateSignature fuzzes the fields and the pluginConfig of
+// generate-signature.
+func FuzzGenerateSignature(f *testing.F) {
+	var seeds []plugin.GenerateSignatureRequest
+	for name, body := range realRequests(f) {
+		if strings.HasPrefix(name, string(plugin.CommandGenerateSignature)+".") {
+			var r plugin.GenerateSignatureRequest
+			if err := json.Unmarshal(body, &r); err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, r)
+		}
+	}
+	add := func(r plugin.GenerateSignatureRequest, config string) {
+		f.Add(r.ContractVersion, r.KeyID, string(r.KeySpec), string(r.Hash), r.Payload, config)
+	}
+	configs := seedSettings(f)
+	for _, r := range seeds {
+		for _, s := range configs {
+			add(r, s)
+		}
+		for _, spec := range []string{"RSA-2048", "RSA-3072", "RSA-4096", "EC-384", "EC-521", "Ed25519", ""} {
+			for _, hash := range []string{"SHA-256", "SHA-384", "SHA-512", "SHA-1", ""} {
+				add(plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "9c", KeySpec: plugin.KeySpec(spec), Hash: plugin.HashAlgorithm(hash), Payload: r.Payload}, "")
+			}
+		}
+		for _, payload := range [][]byte{nil, []byte("."), []byte("e30."), []byte("e30.e30="), []byte("a.b.c"), r.Payload[:12], []byte("e30." + strings.Repeat("A", maxSigningInput))} {
+			add(plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "9c", KeySpec: r.KeySpec, Hash: r.Hash, Payload: payload}, "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, version, keyID, keySpec, hash string, payload []byte, config string) {
+		body := marshal(t, plugin.GenerateSignatureRequest{
+			ContractVersion: version, KeyID: keyID, KeySpec: plugin.KeySpec(keySpec), Hash: plugin.HashAlgorithm(hash),
+			Payload: payload, PluginConfig: fuzzedConfig(config),
+		})
+		checkTwice(t, plugin.CommandGenerateSignature, body)
+	})
+}
+
+// FuzzGenerateEnvelope fuzzes the fields and the pluginConfig of
+// generate-envelope.
+func FuzzGenerateEnvelope(f *testing.F) {
+	var seeds []plugin.GenerateEnvelopeRequest
+	for name, body := range realRequests(f) {
+		if strings.HasPrefix(name, string(plugin.CommandGenerateEnvelope)+".") {
+			var r plugin.GenerateEnvelopeRequest
+			if err := json.Unmarshal(body, &r); err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, r)
+		}
+	}
+	add := func(r plugin.GenerateEnvelopeRequest, config string) {
+		f.Add(r.ContractVersion, r.KeyID, r.SignatureEnvelopeType, r.PayloadType, r.Payload, r.ExpiryDurationInSeconds, config)
+	}
+	configs := seedSettings(f)
+	for _, r := range seeds {
+		for _, s := range configs {
+			add(r, s)
+		}
+		hostile := []plugin.GenerateEnvelopeRequest{r, r, r, r, r, r, r, r}
+		hostile[0].SignatureEnvelopeType = "application/x-unknown"
+		hostile[1].PayloadType = "application/json"
+		hostile[2].Payload = []byte(`{"targetArtifact":{}}`)
+		hostile[3].Payload = append(r.Payload[:len(r.Payload)-1:len(r.Payload)-1], `,"extra":1}`...)
+		hostile[4].Payload = []byte(`{"targetArtifact":{"mediaType":"m","digest":"sha256:` + strings.Repeat("0", 64) + `","size":1,"annotations":{"k":"` + strings.Repeat("v", maxPayloadSize) + `"}}}`)
+		hostile[5].ExpiryDurationInSeconds = 1 << 63
+		hostile[6].KeyID = "9f"
+		hostile[7].ContractVersion = strings.Repeat("2", 1000)
+		for _, h := range hostile {
+			add(h, "")
+		}
+	}
+	f.Fuzz(func(t *testing.T, version, keyID, envelopeType, payloadType string, payload []byte, expiry uint64, config string) {
+		body := marshal(t, plugin.GenerateEnvelopeRequest{
+			ContractVersion: version, KeyID: keyID, SignatureEnvelopeType: envelopeType, PayloadType: payloadType,
+			Payload: payload, ExpiryDurationInSeconds: expiry, PluginConfig: fuzzedConfig(config),
+		})
+		checkTwice(t, plugin.CommandGenerateEnvelope, body)
+	})
+}
