@@ -38,6 +38,8 @@ const (
 	// payload: with the base64url encoding of a payload of maxPayloadSize
 	// and the protected header, it stays below twice that.
 	maxSigningInput = 2 * maxPayloadSize
+	// maxConfigKey bounds a pluginConfig key; the valid ones are short.
+	maxConfigKey = 64
 	// maxConfigValue bounds a pluginConfig value: a path, a URL, a reader
 	// name or a short word.
 	maxConfigValue = 4096
@@ -215,11 +217,16 @@ func checkCardRequest(keyID string, settings map[string]string, check func() err
 	return cfg, nil
 }
 
-// checkConfig checks the size of each pluginConfig value, then parses
-// pluginConfig (parseConfig). A message names the key of a value that is
-// too long, never the value: it could be a secret put in the wrong place.
+// checkConfig checks the size of each pluginConfig key and value, then
+// parses pluginConfig (parseConfig). A message names the key of a value
+// that is too long, never the value: it could be a secret put in the
+// wrong place.
 func checkConfig(m map[string]string) (config, error) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if len(k) > maxConfigKey {
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %s is %d bytes long, longer than any valid key; valid keys are %s",
+				quote(k), len(k), strings.Join(validConfigKeys, ", "))
+		}
 		if v := m[k]; len(v) > maxConfigValue {
 			return config{}, plugin.NewValidationErrorf("pluginConfig %s holds %d bytes, more than the limit of %d: give a path, URL or word of usual length",
 				quote(k), len(v), maxConfigValue)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,11 +21,11 @@ import (
 //   - TIMEOUT: the card did not answer in time;
 //   - ERROR: anything else.
 //
-// A message longer than maxMessage bytes is cut: whatever a hostile
-// request holds, stderr stays small.
+// A message is cut to take at most about maxMessage bytes on stderr:
+// whatever a hostile request holds, stderr stays small.
 func toPluginError(err error) *plugin.Error {
 	perr := classify(err)
-	perr.Message = clip(perr.Message, maxMessage)
+	perr.Message = clipMessage(perr.Message)
 	return perr
 }
 
@@ -67,6 +68,17 @@ const (
 // quote quotes a request value for a message, cut to maxQuoted bytes.
 func quote(s string) string {
 	return fmt.Sprintf("%q", clip(s, maxQuoted))
+}
+
+// clipMessage cuts a message so that its JSON encoding, escapes
+// included, takes at most maxMessage bytes and a mark of the cut.
+func clipMessage(s string) string {
+	for n := maxMessage; ; n = n * 3 / 4 {
+		c := clip(s, n)
+		if b, _ := json.Marshal(c); len(b) <= maxMessage+32 || n == 0 {
+			return c
+		}
+	}
 }
 
 // clip returns s cut to at most n bytes at a character boundary, marked
