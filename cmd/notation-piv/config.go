@@ -79,17 +79,17 @@ func parseConfig(m map[string]string) (config, error) {
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") && !pinKeys[k] {
-			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is refused: a PIN must never be put in pluginConfig, which notation stores in plain text and prints with --debug; "+
-				"give the PIN through the NOTATION_PIV_PIN environment variable, a file named by pin_file (mode 0600), a pinentry program named by pinentry, or the terminal prompt", k)
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %s is refused: a PIN must never be put in pluginConfig, which notation stores in plain text and prints with --debug; "+
+				"give the PIN through the NOTATION_PIV_PIN environment variable, a file named by pin_file (mode 0600), a pinentry program named by pinentry, or the terminal prompt", quote(k))
 		}
 		if v == "" {
-			return config{}, plugin.NewValidationErrorf("pluginConfig key %q has an empty value; give it a value or remove it", k)
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %s has an empty value; give it a value or remove it", quote(k))
 		}
 		switch k {
 		case cfgSerial:
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil || n == 0 {
-				return config{}, plugin.NewValidationErrorf("pluginConfig serial %q is not a card serial number; run \"notation-piv list\" to see the serial numbers of the cards present", v)
+				return config{}, plugin.NewValidationErrorf("pluginConfig serial %s is not a card serial number; run \"notation-piv list\" to see the serial numbers of the cards present", quote(v))
 			}
 			c.serial = uint32(n)
 		case cfgReader:
@@ -107,28 +107,28 @@ func parseConfig(m map[string]string) (config, error) {
 		case cfgTSATime:
 			d, err := time.ParseDuration(v)
 			if err != nil || d < time.Second || d > 5*time.Minute {
-				return config{}, plugin.NewValidationErrorf("pluginConfig tsa_timeout %q is not a duration from 1s to 5m, such as 15s", v)
+				return config{}, plugin.NewValidationErrorf("pluginConfig tsa_timeout %s is not a duration from 1s to 5m, such as 15s", quote(v))
 			}
 			c.tsaWait = d
 		case cfgCardTime:
 			d, err := time.ParseDuration(v)
 			if err != nil || d < minCardTimeout || d > maxCardTimeout {
-				return config{}, plugin.NewValidationErrorf("pluginConfig card_timeout %q is not a duration from %v to %v, such as 30s; it bounds how long the plugin waits for the card, including a touch", v, minCardTimeout, maxCardTimeout)
+				return config{}, plugin.NewValidationErrorf("pluginConfig card_timeout %s is not a duration from %v to %v, such as 30s; it bounds how long the plugin waits for the card, including a touch", quote(v), minCardTimeout, maxCardTimeout)
 			}
 			c.cardWait = d
 		case cfgLastTry:
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return config{}, plugin.NewValidationErrorf("pluginConfig allow_last_pin_try %q is not true or false", v)
+				return config{}, plugin.NewValidationErrorf("pluginConfig allow_last_pin_try %s is not true or false", quote(v))
 			}
 			c.allowLastTry = b
 		case cfgMode:
 			if v != modeEnvelope && v != modeRaw {
-				return config{}, plugin.NewValidationErrorf("pluginConfig mode %q is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", v)
+				return config{}, plugin.NewValidationErrorf("pluginConfig mode %s is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", quote(v))
 			}
 			c.mode = v
 		default:
-			return config{}, plugin.NewValidationErrorf("pluginConfig key %q is not known; valid keys are %s", k, strings.Join(validConfigKeys, ", "))
+			return config{}, plugin.NewValidationErrorf("pluginConfig key %s is not known; valid keys are %s", quote(k), strings.Join(validConfigKeys, ", "))
 		}
 	}
 	switch {

@@ -266,15 +266,10 @@ func timestamper(cfg config, from settings) (*timestamp.Config, error) {
 // the plugin builds and self-verifies the whole envelope, and timestamps it
 // when tsa_url is set.
 func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, cfg config, log *debugLog) (*plugin.GenerateEnvelopeResponse, error) {
+	// checkRequest has checked the envelope type, payload type and expiry.
 	format, err := envelope.Lookup(req.SignatureEnvelopeType)
 	if err != nil {
 		return nil, plugin.NewValidationError(err.Error())
-	}
-	if req.PayloadType != envelope.PayloadType {
-		return nil, plugin.NewValidationErrorf("payloadType %q is not supported; notation sends %q", req.PayloadType, envelope.PayloadType)
-	}
-	if req.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
-		return nil, plugin.NewValidationErrorf("expiryDurationInSeconds %d is more than 100 years; choose a shorter --expiry", req.ExpiryDurationInSeconds)
 	}
 	signed, err := signEnvelope(ctx, envelopeJob{
 		format:  format,
