@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
@@ -22,16 +24,32 @@ type result struct {
 // invoke runs the plugin binary as notation does: the command as its only
 // argument, the request on stdin, in a new session with no controlling
 // terminal (so a PIN prompt cannot block), and with only the given
-// environment.
+// environment. A run that lasts a minute is killed and fails the test.
 func invoke(t *testing.T, command, request string, env ...string) result {
 	t.Helper()
-	cmd := exec.Command(harness.plugin, command)
+	r, _ := invokeWithin(t, time.Minute, command, request, env...)
+	return r
+}
+
+// invokeWithin runs the plugin as invoke does and returns how long it
+// took. A run that lasts limit is killed and fails the test, so that a
+// hang fails instead of stalling the tests.
+func invokeWithin(t *testing.T, limit time.Duration, command, request string, env ...string) (result, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, harness.plugin, command)
 	cmd.Stdin = strings.NewReader(request)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
 	err := cmd.Run()
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("%s hung: killed after %v; stderr %q", command, took.Round(time.Millisecond), stderr.String())
+	}
 	code := 0
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -39,7 +57,7 @@ func invoke(t *testing.T, command, request string, env ...string) result {
 	} else if err != nil {
 		t.Fatalf("run plugin: %v", err)
 	}
-	return result{stdout.String(), stderr.String(), code}
+	return result{stdout.String(), stderr.String(), code}, took
 }
 
 // expectError checks the contract for a failure: exit status 1, nothing on

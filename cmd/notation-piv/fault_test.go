@@ -2,15 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,34 +105,6 @@ func faultRequest(command string, config map[string]string) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-// invokeBounded runs the plugin as invoke does and returns how long it
-// took. A run that lasts hangGuard is killed and fails the test.
-func invokeBounded(t *testing.T, command, request string, env ...string) (result, time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.plugin, command)
-	cmd.Stdin = strings.NewReader(request)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if ctx.Err() != nil {
-		t.Fatalf("%s hung: killed after %v; stderr %q", command, took.Round(time.Millisecond), stderr.String())
-	}
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run plugin: %v", err)
-	}
-	return result{stdout.String(), stderr.String(), code}, took
 }
 
 // holdCard opens the card with piv-go, which holds it exclusively as
@@ -352,7 +319,7 @@ func TestCardFaults(t *testing.T) {
 			}
 
 			config := map[string]string{"card_timeout": faultCardTimeout.String()}
-			r, took := invokeBounded(t, tc.command, faultRequest(tc.command, config), "NOTATION_PIV_PIN=123456")
+			r, took := invokeWithin(t, hangGuard, tc.command, faultRequest(tc.command, config), "NOTATION_PIV_PIN=123456")
 
 			retriesAfter := pinRetries(t, env)
 			pins := pinsChecked(env)
@@ -368,7 +335,7 @@ func TestCardFaults(t *testing.T) {
 			}
 			// The card recovers: the next signature succeeds, with the
 			// same key, and verifies.
-			again, _ := invokeBounded(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456")
+			again, _ := invokeWithin(t, hangGuard, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456")
 			recovered := again.code == 0 && verifies(again.stdout)
 
 			code, message := "none (signed)", "-"

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,11 +8,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -38,35 +34,6 @@ import (
 // of the plugin included: it must not wait for anything.
 const hostileDeadline = 2 * time.Second
 
-// hostileInvoke runs the plugin as invoke does, but kills it after 10
-// seconds, so that a hang (on a FIFO, say) fails the test instead of
-// stalling it. It returns the result and the time the plugin took.
-func hostileInvoke(t *testing.T, command, request string, env ...string) (result, time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.plugin, command)
-	cmd.Stdin = strings.NewReader(request)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	err := cmd.Run()
-	elapsed := time.Since(start)
-	if ctx.Err() != nil {
-		t.Fatalf("%s hangs: killed after %v", command, elapsed)
-	}
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run plugin: %v", err)
-	}
-	return result{stdout.String(), stderr.String(), code}, elapsed
-}
-
 // expectRefused runs one hostile request and checks that the plugin
 // refuses it as the contract asks, before the card: see the top of this
 // file. It returns the error's message.
@@ -74,7 +41,7 @@ func expectRefused(t *testing.T, env *vcardtest.Env, command, request string, co
 	t.Helper()
 	retries := pinRetries(t, env)
 	env.Card.ResetStats()
-	r, elapsed := hostileInvoke(t, command, request, "NOTATION_PIV_PIN=123456")
+	r, elapsed := invokeWithin(t, 10*time.Second, command, request, "NOTATION_PIV_PIN=123456")
 	perr := expectError(t, r, code, fragments...)
 	if n := env.Card.Stats().Commands; n != 0 {
 		t.Errorf("%s: the card got %d APDUs before the request was refused", command, n)
@@ -244,7 +211,7 @@ func TestHostileConfig(t *testing.T) {
 	t.Run("the password of a TSA URL stays out of the debug log", func(t *testing.T) {
 		logFile := filepath.Join(t.TempDir(), "plugin.log")
 		req := hostileRequest(t, "generate-envelope", map[string]string{"tsa_url": "http://user:s3cret@127.0.0.1/tsa", "tsa_root_cert": tsaRoot})
-		r, _ := hostileInvoke(t, "generate-envelope", req, "NOTATION_PIV_LOG="+logFile)
+		r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_LOG="+logFile)
 		expectError(t, r, plugin.ErrorCodeValidation, "tsa_url")
 		log, err := os.ReadFile(logFile)
 		if err != nil || !strings.Contains(string(log), "generate-envelope failed") || strings.Contains(string(log), "s3cret") {
@@ -332,14 +299,14 @@ func TestHostileRequests(t *testing.T) {
 			t.Fatalf("payload of %d bytes", len(payload))
 		}
 		req := set("generate-envelope", func(r map[string]any) { r["payload"] = payload })
-		if r, _ := hostileInvoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456"); r.code != 0 {
+		if r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456"); r.code != 0 {
 			t.Errorf("generate-envelope of %d bytes: %s", len(payload), r.stderr)
 		}
 		header := `{"alg":"ES256","crit":["io.cncf.notary.signingScheme","io.cncf.notary.expiry"],"cty":"application/vnd.cncf.notary.payload.v1+json",` +
 			`"io.cncf.notary.expiry":"2026-11-23T06:39:11Z","io.cncf.notary.signingScheme":"notary.x509","io.cncf.notary.signingTime":"2026-11-22T06:39:11Z"}`
 		input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString(payload)
 		req = set("generate-signature", func(r map[string]any) { r["payload"] = []byte(input) })
-		if r, _ := hostileInvoke(t, "generate-signature", req, "NOTATION_PIV_PIN=123456"); r.code != 0 {
+		if r, _ := invokeWithin(t, 10*time.Second, "generate-signature", req, "NOTATION_PIV_PIN=123456"); r.code != 0 {
 			t.Errorf("generate-signature of %d bytes: %s", len(input), r.stderr)
 		}
 	})
@@ -357,7 +324,7 @@ func TestHostileBundle(t *testing.T) {
 		// LoadPEMBundle orders a bundle that is one chain, so the
 		// envelope carries leaf, intermediate, root.
 		req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "reversed.pem"), ca.root, ca.intermediate)})
-		r, _ := hostileInvoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456")
+		r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456")
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
@@ -388,7 +355,7 @@ func TestHostileBundle(t *testing.T) {
 			req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(t.TempDir(), "ca.pem"), tc.bundle...)})
 			retries := pinRetries(t, env)
 			env.Card.ResetStats()
-			r, elapsed := hostileInvoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456")
+			r, elapsed := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456")
 			perr := expectError(t, r, plugin.ErrorCodeValidation, append([]string{"the certificate chain of slot 9c cannot sign"}, tc.fragments...)...)
 			if n := sent(env, "VERIFY"); n != 0 {
 				t.Errorf("the PIN was verified %d times", n)
