@@ -372,22 +372,9 @@ func TestLastPINTry(t *testing.T) {
 	if n := pinRetries(t); n != 1 {
 		t.Fatalf("%d PIN retries left after two wrong PINs, want 1", n)
 	}
-	slot := mustSlot(t, "9c")
-	digest := sha256.Sum256([]byte("payload"))
 	sign := func(opts SignerOptions) (*countingPIN, error) {
-		c := openTest(t, Selector{})
-		defer c.Close()
-		cert, err := c.Certificate(context.Background(), slot)
-		if err != nil {
-			t.Fatal(err)
-		}
 		pin := &countingPIN{pin: card.DefaultPIN}
-		s, err := c.Signer(slot, cert, pin.source, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
-		return pin, err
+		return pin, signInSession(t, "9c", pin.source, opts)
 	}
 
 	env.Card.ResetStats()
@@ -431,28 +418,33 @@ func TestLastPINTry(t *testing.T) {
 func TestPINForgottenAfterClose(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	slot := mustSlot(t, "9c")
-	digest := sha256.Sum256([]byte("payload"))
-	sign := func(pin PINSource) error {
-		c := openTest(t, Selector{})
-		defer c.Close()
-		cert, err := c.Certificate(context.Background(), slot)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.Signer(slot, cert, pin, SignerOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
-		return err
-	}
-	if err := sign((&countingPIN{pin: card.DefaultPIN}).source); err != nil {
+	if err := signInSession(t, "9c", (&countingPIN{pin: card.DefaultPIN}).source, SignerOptions{}); err != nil {
 		t.Fatalf("signature with the PIN: %v", err)
 	}
-	if err := sign(nil); !errors.Is(err, ErrNoPIN) {
+	if err := signInSession(t, "9c", nil, SignerOptions{}); !errors.Is(err, ErrNoPIN) {
 		t.Errorf("signature right after, without a PIN: %v, want ErrNoPIN: the PIN verified by the first session still unlocks the key", err)
 	}
+}
+
+// signInSession opens the only card, signs a SHA-256 digest once with the
+// EC key in slot, and closes the card: a whole session, as one plugin run
+// has. It returns the signature's error.
+func signInSession(t *testing.T, slot string, pin PINSource, opts SignerOptions) error {
+	t.Helper()
+	c := openTest(t, Selector{})
+	defer c.Close()
+	s := mustSlot(t, slot)
+	cert, err := c.Certificate(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := c.Signer(s, cert, pin, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("payload"))
+	_, err = signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	return err
 }
 
 func TestMalformedPIN(t *testing.T) {
