@@ -75,6 +75,8 @@ type Card struct {
 	// that timed out and still runs in the background.
 	sem chan struct{}
 	yk  *piv.YubiKey // guarded by sem; nil once closed
+	// handle is yk's PC/SC handle, which disconnect resets. Guarded by sem.
+	handle pcscHandle
 }
 
 // List returns the PIV cards in all PC/SC readers. It opens each card
@@ -218,39 +220,53 @@ func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
 func (c *Card) Reader() string { return c.info.Reader }
 
 // Close releases the card. If a PIN or the management key was verified in
-// this session, Close also resets the card, which forgets them: piv-go
-// leaves the card as it is, and another program connecting before pcscd
-// powers the card down would otherwise find a key with PIN policy "once"
-// unlocked. If an operation that timed out still runs, Close
+// this session, Close first resets the card on the same connection, so
+// that the card has forgotten them before any other program can connect
+// (see disconnect). If an operation that timed out still runs, Close
 // returns at once and the card is released when that operation ends.
 // Closing a closed Card does nothing.
 func (c *Card) Close() error {
 	select {
 	case c.sem <- struct{}{}:
 		defer c.release()
-		return c.closeLocked()
+		return c.disconnect()
 	default:
 		go func() {
 			c.sem <- struct{}{}
 			defer c.release()
-			c.closeLocked()
+			c.disconnect()
 		}()
 		return nil
 	}
 }
 
-func (c *Card) closeLocked() error {
+// disconnect ends the session's connection to the card; the caller holds
+// sem. A session that may have left the card authenticated (resetOnClose)
+// disconnects with SCARD_RESET_CARD on its own handle: the card is locked
+// before it is released. Never release first and reset afterwards: another
+// program waiting for the card would get it in between, authenticated.
+//
+// If that reset fails, the connection is kept rather than released
+// unlocked; pcscd resets the card when this process exits.
+func (c *Card) disconnect() error {
 	if c.yk == nil {
 		return nil
 	}
-	err := c.yk.Close()
-	c.yk = nil
-	if c.resetOnClose {
-		resetCard(c.info.Reader)
+	yk := c.yk
+	if !c.resetOnClose {
+		c.yk = nil
+		if err := yk.Close(); err != nil {
+			return cardError("close card", err)
+		}
+		return nil
 	}
-	if err != nil {
-		return cardError("close card", err)
+	if err := c.handle.disconnectReset(); err != nil {
+		return cardError("reset the card to make it forget the PIN", err)
 	}
+	c.yk, c.resetOnClose = nil, false
+	// The handle is gone: piv-go's own SCardDisconnect fails, and Close
+	// releases its PC/SC context.
+	yk.Close()
 	return nil
 }
 
@@ -533,12 +549,18 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 		}
 		return nil, fmt.Errorf("reader %q: %w", reader, err)
 	}
+	handle, err := pcscHandleOf(yk)
+	if err != nil {
+		yk.Close()
+		return nil, err
+	}
 	v := yk.Version()
 	return &Card{
 		info:       CardInfo{Reader: reader, Serial: serial, Version: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)},
 		serialRead: withSerial,
 		sem:        make(chan struct{}, 1),
 		yk:         yk,
+		handle:     handle,
 	}, nil
 }
 

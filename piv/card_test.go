@@ -714,3 +714,30 @@ func TestSignerChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestPCSCHandleOf: the PC/SC handle read from piv-go's connection is the
+// connection's own: disconnecting it with a reset makes the card forget a
+// verified PIN, and piv-go's handle is gone afterwards.
+func TestPCSCHandleOf(t *testing.T) {
+	freshCard(t)
+	yk := vcardtest.OpenPIV(t)
+	h, err := pcscHandleOf(yk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yk.VerifyPIN(card.DefaultPIN); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.disconnectReset(); err != nil {
+		t.Fatalf("disconnect with reset: %v", err)
+	}
+	if _, err := yk.Serial(); err == nil {
+		t.Error("piv-go's connection still works after its handle was disconnected")
+	}
+	yk.Close()
+	withPIVGo(t, func(yk *piv.YubiKey) {
+		if n, err := yk.Retries(); err != nil || n != 3 {
+			t.Errorf("PIN status after the reset: %d tries, %v; want 3 tries and not verified", n, err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 
 	"github.com/go-piv/piv-go/v2/piv"
 )
@@ -368,8 +369,9 @@ func readCertificate(s *rawSession, slot Slot) (cert *x509.Certificate, certErr,
 
 // Status reads the card's status without a PIN (see Inspect). piv-go
 // cannot send GET METADATA for the PIN, PUK and management key, so Status
-// closes the card's piv-go connection, reads over its own, and opens the
-// card again. If the card cannot be opened again, the Card is closed.
+// closes the card's piv-go connection (locking the card first if this
+// session authenticated, see disconnect), reads over its own, and opens
+// the card again. If the card cannot be opened again, the Card is closed.
 func (c *Card) Status(ctx context.Context) (*Status, error) {
 	const op = "read card status"
 	l, err := c.lease(ctx, op)
@@ -378,9 +380,10 @@ func (c *Card) Status(ctx context.Context) (*Status, error) {
 	}
 	defer l.release()
 	var st *Status
-	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
-		yk.Close()
-		c.yk = nil
+	err = l.run(ctx, op, func(*piv.YubiKey) error {
+		if err := c.disconnect(); err != nil {
+			return err
+		}
 		s, err := openRaw(c.info.Reader)
 		if err == nil {
 			st, err = inspect(s, c.info)
@@ -389,7 +392,10 @@ func (c *Card) Status(ctx context.Context) (*Status, error) {
 		if err != nil {
 			err = cardError(op, err)
 		}
-		reopened, rerr := piv.Open(c.info.Reader)
+		// Another program may take the card while this one does not
+		// hold it: wait for it, as Open does.
+		var busy atomic.Bool
+		reopened, rerr := openWhenFree(ctx, c.info.Reader, true, &busy)
 		if rerr != nil {
 			return errors.Join(err, cardError("open the card again", rerr))
 		}
@@ -397,7 +403,12 @@ func (c *Card) Status(ctx context.Context) (*Status, error) {
 			reopened.Close()
 			return errors.Join(err, fmt.Errorf("another card is now in reader %q: insert card %d again", c.info.Reader, c.info.Serial))
 		}
-		c.yk = reopened
+		handle, herr := pcscHandleOf(reopened)
+		if herr != nil {
+			reopened.Close()
+			return errors.Join(err, herr)
+		}
+		c.yk, c.handle = reopened, handle
 		return err
 	})
 	return st, err

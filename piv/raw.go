@@ -214,21 +214,3 @@ func decodePublicKey(alg byte, b []byte) (crypto.PublicKey, error) {
 	}
 	return nil, fmt.Errorf("unknown algorithm %02x", alg)
 }
-
-// resetCard connects to the card in reader and disconnects with a reset,
-// which clears the card's volatile state: the verified PIN and the
-// authenticated management key. It sends no APDU. It is best effort: if
-// another program already holds the card, it does nothing, as pcscd resets
-// the card when that program is done or powers it down.
-func resetCard(reader string) {
-	ctx, err := scard.EstablishContext()
-	if err != nil {
-		return
-	}
-	defer ctx.Release()
-	card, err := ctx.Connect(reader, scard.ShareShared, scard.ProtocolAny)
-	if err != nil {
-		return
-	}
-	card.Disconnect(scard.ResetCard)
-}

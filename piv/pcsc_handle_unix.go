@@ -1,0 +1,25 @@
+//go:build !windows
+
+package piv
+
+/*
+#cgo linux pkg-config: libpcsclite
+#cgo freebsd CFLAGS: -I/usr/local/include/ -I/usr/local/include/PCSC
+#cgo freebsd LDFLAGS: -L/usr/local/lib/ -lpcsclite
+#cgo darwin LDFLAGS: -framework PCSC
+#ifdef __APPLE__
+#include <PCSC/winscard.h>
+#else
+#include <winscard.h>
+#endif
+*/
+import "C"
+
+// disconnectReset disconnects h with SCARD_RESET_CARD: pcscd resets the
+// card, which clears its security status, before it frees the handle.
+func (h pcscHandle) disconnectReset() error {
+	if rc := C.SCardDisconnect(C.SCARDHANDLE(h), C.SCARD_RESET_CARD); rc != C.SCARD_S_SUCCESS {
+		return scardError(uint32(rc))
+	}
+	return nil
+}
