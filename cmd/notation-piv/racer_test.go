@@ -118,7 +118,8 @@ func startRacer(t *testing.T, reader string) func() racerReport {
 // TestCardLockedBeforeRelease: while another program keeps asking pcscd
 // for the card, the plugin signs 200 times with a key of PIN policy
 // "once", and the card commands that verify the PIN or the management key
-// run once each. The other program gets the card between them, but never
+// run once each: management-key set --protect, cert import, setup and pin
+// change. The other program gets the card between them, but never
 // finds the PIN verified nor reads the PIN-protected management key: each
 // session resets the card on its own connection before releasing it.
 func TestCardLockedBeforeRelease(t *testing.T) {
@@ -150,6 +151,7 @@ func TestCardLockedBeforeRelease(t *testing.T) {
 	steps := [][]string{
 		{"management-key", "set", "--protect", serialFlag},
 		{"cert", "import", "--slot", "9c", "--ca-certs", chain, serialFlag, certFile},
+		{"setup", "--slot", "9a", "--pin-policy", "once", serialFlag},
 		{"pin", "change", serialFlag},
 	}
 	for _, args := range steps {
