@@ -2,6 +2,7 @@ package vcardtest
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -25,11 +26,19 @@ var shared struct {
 //		os.Exit(vcardtest.Main(m, vcardtest.Options{Config: card.Config{Serial: 1234}}))
 //	}
 //
-// When this machine cannot run virtual card tests (a *SkipError from
+// Under go test -short, Main starts nothing and Fresh skips every test
+// that needs the card. When this machine cannot run virtual card tests (a *SkipError from
 // Start), the tests still run and Fresh skips each one with the printed
 // reason, except under CI=true, where Main fails at once: make test must
 // provide pcscd and the vpcd driver.
 func Main(m *testing.M, opts Options) int {
+	flag.Parse()
+	if testing.Short() {
+		// The quick tier (go test -short ./...) needs no pcscd: a choice
+		// of the one who runs it, so it holds under CI=true too.
+		shared.skipReason = "go test -short: this test needs pcscd and the virtual card; run it without -short (make test)"
+		return m.Run()
+	}
 	env, err := Start(opts)
 	if err != nil {
 		var skip *SkipError

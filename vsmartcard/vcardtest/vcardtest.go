@@ -229,38 +229,63 @@ func (e *Env) Close() error {
 }
 
 // insert connects the card to vpcd and waits until pcscd has it present.
+// A connection that vpcd refuses, or resets or closes before pcscd powers
+// the card up (as a driver that has just started can), is tried again
+// until the timeout; the error then says how often and what each try met.
 func (e *Env) insert() error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	defer cancel()
-	var conn *vpcd.Conn
+	var tries []string
+	fail := func(err error) error {
+		return fmt.Errorf("insert virtual card into %q at %s: %w (tried %d times: %s)", e.Reader, e.Addr, err, len(tries), summarize(tries))
+	}
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		var err error
-		conn, err = vpcd.Connect(ctx, e.Addr, e.Card)
+		conn, err := vpcd.Connect(ctx, e.Addr, e.Card)
 		if err == nil {
-			break
+			served := make(chan error, 1)
+			go func() { served <- conn.Serve(context.Background()) }()
+			select {
+			case <-conn.Ready():
+				e.conn, e.served = conn, served
+				return nil
+			case err = <-served:
+				// Reset or closed by the driver before power-up: try again.
+			case <-ctx.Done():
+				conn.Close()
+				<-served
+				return fail(fmt.Errorf("pcscd did not power the card up within %v (is another card connected to %s?)", e.timeout, e.Addr))
+			}
+		} else {
+			// pcscd activated by systemd starts on a client's first
+			// request, and only then does the driver listen.
+			piv.Cards()
 		}
-		// pcscd activated by systemd starts on a client's first request,
-		// and only then does the driver listen.
-		piv.Cards()
+		tries = append(tries, err.Error())
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("insert virtual card into %q: %w", e.Reader, err)
+			return fail(err)
 		case <-time.After(delay):
 		}
 	}
-	served := make(chan error, 1)
-	go func() { served <- conn.Serve(context.Background()) }()
-	select {
-	case <-conn.Ready():
-		e.conn, e.served = conn, served
-		return nil
-	case err := <-served:
-		return fmt.Errorf("insert virtual card into %q: %w", e.Reader, err)
-	case <-ctx.Done():
-		conn.Close()
-		<-served
-		return fmt.Errorf("insert virtual card into %q: pcscd did not power the card up within %v (is another card connected to %s?)", e.Reader, e.timeout, e.Addr)
+}
+
+// summarize lists distinct messages with their counts, in first-seen
+// order: "connection refused (3×), connection reset by peer".
+func summarize(msgs []string) string {
+	var order []string
+	count := map[string]int{}
+	for _, m := range msgs {
+		if count[m] == 0 {
+			order = append(order, m)
+		}
+		count[m]++
 	}
+	for i, m := range order {
+		if count[m] > 1 {
+			order[i] = fmt.Sprintf("%s (%d×)", m, count[m])
+		}
+	}
+	return strings.Join(order, ", ")
 }
 
 // disconnect closes the card's connection, if any, and waits for its
