@@ -167,6 +167,9 @@ type notationEnv struct {
 
 func newNotation(t testing.TB) *notationEnv {
 	t.Helper()
+	if harness.notation == "" {
+		t.Skip("go test -short: this test drives the notation CLI; run it without -short (make test)")
+	}
 	dir := t.TempDir()
 	n := &notationEnv{t: t, dir: dir, pin: piv.DefaultPIN, logf: filepath.Join(dir, "plugin.log")}
 	n.env = []string{
