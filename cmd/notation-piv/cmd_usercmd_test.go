@@ -516,6 +516,14 @@ func TestUserLastTry(t *testing.T) {
 	}
 	certFile := printedCommands(t, r.stdout, "notation cert add")[0]
 
+	// envelope sign, whose guard is the signer's.
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	held("envelope sign", runUser(t, dir, []string{wrongPIN}, "envelope", "sign", "--out", "a.jws", serialFlag,
+		"--descriptor", `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:`+strings.Repeat("ab", 32)+`","size":1}`),
+		[]string{"no PIN was sent", "1 PIN try left", "--allow-last-pin-try"}, 1, 3)
+	setRetries(t, env, 3, -1)
+
 	// management-key set --protect, then cert import, which reads the
 	// protected key with the PIN.
 	setRetries(t, env, 1, -1)

@@ -113,7 +113,11 @@ func explain(err error) (string, []string) {
 					"or unset " + piv.EnvPIN + " and type the PIN at the prompt on the terminal",
 					`if you do not know the PIN, set a new one with the PUK: "notation-piv pin unblock"`}
 		case pinErr.Malformed:
-			return strings.TrimSuffix(pinErr.Error(), ": fix the PIN source and sign again"), []string{malformedHint(piv.EnvPIN, "PIN")}
+			problem := pinErr.Problem
+			if problem == "" {
+				problem = "must be 6 to 8 characters long"
+			}
+			return "the PIN " + problem + "; it was not sent to the card", []string{malformedHint(piv.EnvPIN, "PIN")}
 		case pinErr.RetriesLeft < 0:
 			return "wrong PIN", []string{"check the PIN and run the command again"}
 		}
