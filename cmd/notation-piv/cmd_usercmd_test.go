@@ -549,6 +549,41 @@ func TestUserLastTry(t *testing.T) {
 // which are refused before they reach the card.
 func TestUserPINNormalised(t *testing.T) {
 	env := needCard(t)
+
+	// The plugin: NOTATION_PIV_PIN and pin_file.
+	provision(t, piv.AlgorithmEC256, nil)
+	dir := t.TempDir()
+	pinFile := func(content string) map[string]string {
+		p := filepath.Join(dir, fmt.Sprintf("pin-%d", len(content)))
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"pin_file": p}
+	}
+	for _, env := range []string{"NOTATION_PIV_PIN=123456\n", "NOTATION_PIV_PIN=123456\r\n"} {
+		if r := invoke(t, "generate-envelope", envelopeRequest("9c", nil), env); r.code != 0 {
+			t.Errorf("%q: %s", env, r.stderr)
+		}
+	}
+	if r := invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456\r\n"))); r.code != 0 {
+		t.Errorf("pin_file with CRLF: %s", r.stderr)
+	}
+	env.Card.ResetStats()
+	for what, r := range map[string]result{
+		"NOTATION_PIV_PIN with a trailing space": invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456 "),
+		"NOTATION_PIV_PIN with two newlines":     invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456\n\n"),
+		"pin_file with a trailing space":         invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456 \n"))),
+		"pin_file with two newlines":             invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456\n\n"))),
+	} {
+		if r.code != 1 || !strings.Contains(r.stderr, "it was not sent to the card") || strings.Contains(r.stderr, "123456") {
+			t.Errorf("%s: exit %d: %s", what, r.code, r.stderr)
+		}
+	}
+	if n := secretsSent(env); n != 0 || readCardState(t, env).PINRetries != 3 {
+		t.Errorf("malformed PINs: %d reached the card, %d retries left", n, readCardState(t, env).PINRetries)
+	}
+
+	// The user commands.
 	r := runUser(t, "", []string{"NOTATION_PIV_PIN=123456\n", "NOTATION_PIV_NEW_PIN=24682468\r\n"}, "pin", "change", serialFlag)
 	mustSucceed(t, "pin change with newlines", r)
 	if st := readCardState(t, env); !hasSecret(st.PIN, "24682468") || st.PINRetries != 3 {
@@ -564,7 +599,7 @@ func TestUserPINNormalised(t *testing.T) {
 		{[]string{"NOTATION_PIV_PIN=24682468\n\n", "NOTATION_PIV_NEW_PIN=11223344"}, []string{"pin", "change"}, []string{"the PIN holds a control character", "it was not sent to the card"}},
 		{[]string{"NOTATION_PIV_PIN=24682468", "NOTATION_PIV_NEW_PIN=11223344 "}, []string{"pin", "change"}, []string{"the new PIN begins or ends with whitespace", "fix NOTATION_PIV_NEW_PIN"}},
 		{[]string{"NOTATION_PIV_PUK=12345678\t", "NOTATION_PIV_NEW_PIN=11223344"}, []string{"pin", "unblock"}, []string{"the PUK holds a control character", "NOTATION_PIV_PUK"}},
-		{[]string{"NOTATION_PIV_PIN= 24682468"}, []string{"setup", "--subject", setupSubject}, []string{"the PIN begins or ends with whitespace"}},
+		{[]string{"NOTATION_PIV_PIN= 24682468"}, []string{"setup", "--slot", "9a", "--subject", setupSubject}, []string{"the PIN begins or ends with whitespace"}},
 	} {
 		what := strings.Join(tc.args, " ")
 		r := runUser(t, "", tc.env, append(tc.args, serialFlag)...)
