@@ -366,6 +366,14 @@ func TestUserCardWithoutMetadata(t *testing.T) {
 		t.Errorf("the key check: %d PIN retries left, %d signatures, %d PUT DATA", n, sent(env, "GENERAL AUTHENTICATE"), sent(env, "PUT DATA"))
 	}
 	mustSucceed(t, "import the slot's own certificate", runUser(t, dir, pin, "cert", "import", "9c.crt", serialFlag))
+
+	// The card does not tell the PUK retries, so the last-try guard
+	// cannot hold the PUK back: pin unblock says so, then sends it.
+	r := runUser(t, dir, []string{"NOTATION_PIV_PUK=12345678", "NOTATION_PIV_NEW_PIN=24682468"}, "pin", "unblock", serialFlag)
+	mustSucceed(t, "pin unblock", r)
+	if !strings.Contains(r.stderr, "card 24680246 does not tell how many PUK tries it has left, so notation-piv cannot hold back the last one") {
+		t.Errorf("pin unblock on a card that does not tell its PUK retries:\n%s", r.stderr)
+	}
 }
 
 // hostileOutput is a path that an output flag must not write to or block
