@@ -35,7 +35,8 @@ var (
 	ErrKeyMismatch = errors.New("the key in the slot does not match the slot's certificate: store the certificate issued for this key, or generate a new key and certificate")
 )
 
-// PINError reports a PIN the card did not accept. The PIN is never retried
+// PINError reports a PIN the card did not accept, or a PIN that was not
+// sent to the card at all (Malformed, LastTry). The PIN is never retried
 // automatically: each wrong PIN costs exactly one of the card's retries.
 type PINError struct {
 	// RetriesLeft is the number of PIN retries the card has left; -1 if
@@ -45,10 +46,14 @@ type PINError struct {
 	// with the PUK before the card signs again.
 	Blocked bool
 	// Malformed means that the PIN was refused before it reached the card
-	// because it is not 6 to 8 bytes long; no retry was spent.
+	// (see CheckPIN); no retry was spent.
 	Malformed bool
+	// Problem says why a Malformed PIN was refused, as words that follow
+	// "the PIN", such as "begins or ends with whitespace"; "" means "must
+	// be 6 to 8 characters long".
+	Problem string
 	// LastTry means that the card has one try left and the PIN was not
-	// tried (see SignerOptions.AllowLastPINTry); no retry was spent.
+	// sent (see SignerOptions.AllowLastPINTry); no retry was spent.
 	LastTry bool
 }
 
@@ -58,13 +63,21 @@ func (e *PINError) Error() string {
 	case e.Blocked:
 		return "the PIN is blocked: set a new PIN with the PUK (\"notation-piv pin unblock\") and sign again"
 	case e.LastTry:
-		return "the card has 1 PIN try left and a wrong PIN would block it, so the PIN was not tried: check the PIN source, then allow the last try for one signature (pluginConfig allow_last_pin_try=true, or --allow-last-pin-try); a correct PIN restores all the tries"
+		return "no PIN was sent to the card: it has 1 PIN try left, and a wrong PIN would block it: check the PIN source, then allow the last try for one signature (pluginConfig allow_last_pin_try=true, or --allow-last-pin-try); a correct PIN restores all the tries"
 	case e.Malformed:
-		return "the PIN must be 6 to 8 characters long; it was not sent to the card: fix the PIN source and sign again"
+		return "the PIN " + e.problem() + "; it was not sent to the card: fix the PIN source and sign again"
 	case e.RetriesLeft < 0:
 		return "wrong PIN: check the PIN source and sign again"
 	}
 	return fmt.Sprintf("wrong PIN, %d %s left before the PIN is blocked: check the PIN source and sign again", e.RetriesLeft, plural(e.RetriesLeft, "try", "tries"))
+}
+
+// problem returns Problem, or the length rule if it is empty.
+func (e *PINError) problem() string {
+	if e.Problem == "" {
+		return "must be 6 to 8 characters long"
+	}
+	return e.Problem
 }
 
 // SelectionError means that a Selector did not pick exactly one card: no

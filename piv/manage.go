@@ -25,7 +25,8 @@ var (
 	ErrNoProtectedKey = errors.New("the card keeps no PIN-protected management key")
 )
 
-// PUKError reports a PUK the card did not accept. Each wrong PUK costs
+// PUKError reports a PUK the card did not accept, or a PUK that was not
+// sent to the card at all (Malformed, LastTry). Each wrong PUK costs
 // exactly one of the card's PUK retries.
 type PUKError struct {
 	// RetriesLeft is the number of PUK retries the card has left; -1 if
@@ -35,8 +36,14 @@ type PUKError struct {
 	// unblocked, only the whole card reset.
 	Blocked bool
 	// Malformed means that the PUK was refused before it reached the card
-	// because it is not 6 to 8 bytes long; no retry was spent.
+	// (see CheckPUK); no retry was spent.
 	Malformed bool
+	// Problem says why a Malformed PUK was refused, as words that follow
+	// "the PUK"; "" means "must be 6 to 8 characters long".
+	Problem string
+	// LastTry means that the card has one PUK try left and the PUK was not
+	// sent; no retry was spent. Callers that guard the last try set it.
+	LastTry bool
 }
 
 // Error says what happened, without the PUK.
@@ -44,8 +51,14 @@ func (e *PUKError) Error() string {
 	switch {
 	case e.Blocked:
 		return "the PUK is blocked"
+	case e.LastTry:
+		return "no PUK was sent to the card: it has 1 PUK try left, and a wrong PUK would block the PUK for good"
 	case e.Malformed:
-		return "the PUK must be 6 to 8 characters long; it was not sent to the card"
+		problem := e.Problem
+		if problem == "" {
+			problem = "must be 6 to 8 characters long"
+		}
+		return "the PUK " + problem + "; it was not sent to the card"
 	case e.RetriesLeft < 0:
 		return "wrong PUK"
 	}
@@ -475,7 +488,7 @@ func (c *Card) ManagementKey(ctx context.Context, st *Status, given []byte, pin 
 		return nil, false, err
 	}
 	defer wipe(p)
-	if err := checkPIN(p); err != nil {
+	if err := CheckPIN(p); err != nil {
 		return nil, false, err
 	}
 	const op = "read the PIN-protected management key"
@@ -529,28 +542,13 @@ func pukError(err error) error {
 	return &PUKError{RetriesLeft: auth.Retries, Blocked: auth.Retries == 0}
 }
 
-// checkPIN refuses a PIN that no card accepts before it costs a retry.
-func checkPIN(pin []byte) error {
-	if len(pin) < 6 || len(pin) > 8 {
-		return &PINError{RetriesLeft: -1, Malformed: true}
-	}
-	return nil
-}
-
-// checkPUK refuses a PUK that no card accepts before it costs a retry.
-func checkPUK(puk []byte) error {
-	if len(puk) < 6 || len(puk) > 8 {
-		return &PUKError{RetriesLeft: -1, Malformed: true}
-	}
-	return nil
-}
-
 // CheckNewSecret returns an error if secret cannot become a PIN or PUK: it
-// must be 6 to 8 bytes, none of them FF (the padding byte). what names it
-// in the error, such as "the new PIN".
+// must pass the checks of CheckPIN (6 to 8 bytes, no control character,
+// no whitespace at either end), and hold no byte FF (the padding byte).
+// what names it in the error, such as "the new PIN".
 func CheckNewSecret(what string, secret []byte) error {
-	if len(secret) < 6 || len(secret) > 8 {
-		return fmt.Errorf("%s must be 6 to 8 characters long", what)
+	if p := secretProblem(secret); p != "" {
+		return fmt.Errorf("%s %s", what, p)
 	}
 	if bytes.IndexByte(secret, 0xFF) >= 0 {
 		return fmt.Errorf("%s must not contain the byte FF", what)
@@ -572,12 +570,13 @@ func (c *Card) exec(ctx context.Context, op string, f func(yk *piv.YubiKey) erro
 
 // VerifyPIN checks the PIN on the card, which then counts as verified for
 // keys with PIN policy "once" until the card is closed. A wrong PIN gives a
-// *PINError and costs exactly one retry; a PIN that is not 6 to 8 bytes
-// long is refused without reaching the card.
+// *PINError and costs exactly one retry; a PIN that CheckPIN refuses
+// (wrong length, whitespace at either end, a control character) never
+// reaches the card.
 //
 // APDU: VERIFY `00 20 00 80 08 <PIN padded with FF>`.
 func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error {
-	if err := checkPIN(pin); err != nil {
+	if err := CheckPIN(pin); err != nil {
 		return err
 	}
 	return c.exec(ctx, "verify PIN", func(yk *piv.YubiKey) error {
@@ -593,7 +592,7 @@ func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 80 10 <old> <new>`.
 func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
-	if err := checkPIN(old); err != nil {
+	if err := CheckPIN(old); err != nil {
 		return err
 	}
 	if err := CheckNewSecret("the new PIN", new); err != nil {
@@ -613,7 +612,7 @@ func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 81 10 <old> <new>`.
 func (c *Card) ChangePUK(ctx context.Context, old, new []byte) error {
-	if err := checkPUK(old); err != nil {
+	if err := CheckPUK(old); err != nil {
 		return err
 	}
 	if err := CheckNewSecret("the new PUK", new); err != nil {
@@ -634,7 +633,7 @@ func (c *Card) ChangePUK(ctx context.Context, old, new []byte) error {
 //
 // APDU: RESET RETRY COUNTER `00 2C 00 80 10 <PUK> <new PIN>`.
 func (c *Card) UnblockPIN(ctx context.Context, puk, newPIN []byte) error {
-	if err := checkPUK(puk); err != nil {
+	if err := CheckPUK(puk); err != nil {
 		return err
 	}
 	if err := CheckNewSecret("the new PIN", newPIN); err != nil {

@@ -175,8 +175,32 @@ func TestPINAndPUK(t *testing.T) {
 	if err := c.ChangePIN(ctx, []byte(factoryPIN), []byte("12345")); err == nil || !strings.Contains(err.Error(), "6 to 8") {
 		t.Fatalf("ChangePIN to a 5-character PIN: %v", err)
 	}
-	if n := snapshot(t).PINRetries; n != 3 {
-		t.Fatalf("malformed PINs cost %d retries", 3-n)
+	// PINs and PUKs with whitespace at an end or a control character
+	// never reach the card.
+	env.Card.ResetStats()
+	var pukErr *PUKError
+	for _, bad := range []string{factoryPIN + " ", " " + factoryPIN, factoryPIN + "\n", "123\t456"} {
+		if err := c.VerifyPIN(ctx, []byte(bad)); !errors.As(err, &pinErr) || !pinErr.Malformed {
+			t.Errorf("VerifyPIN(%q): %v", bad, err)
+		}
+		if err := c.ChangePIN(ctx, []byte(bad), []byte("24681357")); !errors.As(err, &pinErr) || !pinErr.Malformed {
+			t.Errorf("ChangePIN(%q): %v", bad, err)
+		}
+		if err := c.ChangePIN(ctx, []byte(factoryPIN), []byte(bad)); err == nil || !strings.Contains(err.Error(), "the new PIN") {
+			t.Errorf("ChangePIN to %q: %v", bad, err)
+		}
+		if err := c.UnblockPIN(ctx, []byte(bad+"78"), []byte("24681357")); !errors.As(err, &pukErr) || !pukErr.Malformed {
+			t.Errorf("UnblockPIN with PUK %q: %v", bad+"78", err)
+		}
+		if err := c.ChangePUK(ctx, []byte("12345678"), []byte(bad)); err == nil || !strings.Contains(err.Error(), "the new PUK") {
+			t.Errorf("ChangePUK to %q: %v", bad, err)
+		}
+	}
+	if n := env.Card.Stats().Commands; n != 0 {
+		t.Errorf("malformed PINs and PUKs sent %d commands to the card", n)
+	}
+	if st := snapshot(t); st.PINRetries != 3 || st.PUKRetries != 3 {
+		t.Fatalf("malformed PINs and PUKs cost retries: %+v", st)
 	}
 	if err := c.ChangePIN(ctx, []byte("999999"), []byte("24681357")); !errors.As(err, &pinErr) || pinErr.RetriesLeft != 2 {
 		t.Fatalf("ChangePIN with a wrong PIN: %v", err)
@@ -196,7 +220,6 @@ func TestPINAndPUK(t *testing.T) {
 	if err := c.VerifyPIN(ctx, []byte("24681357")); !errors.As(err, &pinErr) || !pinErr.Blocked {
 		t.Fatalf("VerifyPIN once blocked: %v", err)
 	}
-	var pukErr *PUKError
 	if err := c.UnblockPIN(ctx, []byte("87654321"), []byte("11223344")); !errors.As(err, &pukErr) || pukErr.RetriesLeft != 2 {
 		t.Fatalf("UnblockPIN with a wrong PUK: %v", err)
 	}

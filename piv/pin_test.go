@@ -60,8 +60,16 @@ func TestFromFile(t *testing.T) {
 		{"read-only", func(t *testing.T) string { return writePINFile(t, secret, 0o400) }, secret, ""},
 		{"one newline trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\n", 0o600) }, secret, ""},
 		{"CRLF trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\r\n", 0o600) }, secret, ""},
-		{"only one newline trimmed", func(t *testing.T) string { return writePINFile(t, secret+"\n\n", 0o600) }, secret + "\n", ""},
-		{"64 bytes", func(t *testing.T) string { return writePINFile(t, strings.Repeat("1", 64), 0o600) }, strings.Repeat("1", 64), ""},
+		{"space inside", func(t *testing.T) string { return writePINFile(t, "864 213\n", 0o600) }, "864 213", ""},
+		{"two newlines", func(t *testing.T) string { return writePINFile(t, secret+"\n\n", 0o600) }, "", "holds a control character"},
+		{"trailing space", func(t *testing.T) string { return writePINFile(t, secret+" \n", 0o600) }, "", "begins or ends with whitespace"},
+		{"leading space", func(t *testing.T) string { return writePINFile(t, " "+secret, 0o600) }, "", "begins or ends with whitespace"},
+		{"trailing no-break space", func(t *testing.T) string { return writePINFile(t, secret+"\u00a0", 0o600) }, "", "begins or ends with whitespace"},
+		{"tab", func(t *testing.T) string { return writePINFile(t, "864\t213", 0o600) }, "", "holds a control character"},
+		{"CR before CRLF", func(t *testing.T) string { return writePINFile(t, secret+"\r\r\n", 0o600) }, "", "holds a control character"},
+		{"NUL", func(t *testing.T) string { return writePINFile(t, secret+"\x00", 0o600) }, "", "holds a control character"},
+		{"64 bytes", func(t *testing.T) string { return writePINFile(t, strings.Repeat("1", 64), 0o600) }, "", "must be 6 to 8 characters long"},
+		{"5 characters", func(t *testing.T) string { return writePINFile(t, "86421\n", 0o600) }, "", "must be 6 to 8 characters long"},
 		{"symlink to a private file", func(t *testing.T) string {
 			p := writePINFile(t, secret, 0o600)
 			l := filepath.Join(t.TempDir(), "link")
@@ -112,8 +120,14 @@ func TestFromFile(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %q\ndoes not contain %q", err, tt.wantErr)
 			}
-			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "1111") {
+			if strings.Contains(err.Error(), "864") || strings.Contains(err.Error(), "1111") || strings.Contains(err.Error(), "213") {
 				t.Errorf("error %q contains the PIN", err)
+			}
+			var pe *PINError
+			if strings.Contains(tt.wantErr, "character") || strings.Contains(tt.wantErr, "whitespace") {
+				if !errors.As(err, &pe) || !pe.Malformed || !strings.Contains(err.Error(), "it was not sent to the card") {
+					t.Errorf("error %q is not a malformed *PINError saying that it was not sent", err)
+				}
 			}
 		})
 	}
@@ -132,9 +146,96 @@ func TestFromEnv(t *testing.T) {
 	if _, err := FromEnv(name)(testRequest); !errors.Is(err, ErrNoPIN) {
 		t.Errorf("unset variable: %v, want ErrNoPIN", err)
 	}
-	t.Setenv(name, "24680135")
-	if pin, err := FromEnv(name)(testRequest); err != nil || string(pin) != "24680135" {
-		t.Errorf("FromEnv = %q, %v", pin, err)
+	for _, v := range []string{"24680135", "24680135\n", "24680135\r\n"} {
+		t.Setenv(name, v)
+		if pin, err := FromEnv(name)(testRequest); err != nil || string(pin) != "24680135" {
+			t.Errorf("%s=%q: FromEnv = %q, %v", name, v, pin, err)
+		}
+	}
+	for v, want := range map[string]string{
+		"24680135\n\n": "holds a control character",
+		"24680135 ":    "begins or ends with whitespace",
+		"\t24680135":   "holds a control character",
+		" 24680135\n":  "begins or ends with whitespace",
+		"\n":           "must be 6 to 8 characters long",
+		"2468013":      "",
+	} {
+		t.Setenv(name, v)
+		pin, err := FromEnv(name)(testRequest)
+		if want == "" {
+			if err != nil || string(pin) != v {
+				t.Errorf("%s=%q: FromEnv = %q, %v", name, v, pin, err)
+			}
+			continue
+		}
+		var pe *PINError
+		if !errors.As(err, &pe) || !pe.Malformed || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: FromEnv = %q, %v; want a *PINError naming %s: %s", name, v, pin, err, name, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "2468013") {
+			t.Errorf("error %q contains the PIN", err)
+		}
+	}
+}
+
+// TestCheckSecrets checks the one check that PINs, PUKs and new values
+// pass before they reach the card.
+func TestCheckSecrets(t *testing.T) {
+	for v, want := range map[string]string{
+		"123456":       "",
+		"12345678":     "",
+		"12 34 56":     "",
+		"Pässwd":       "",
+		"12345":        "must be 6 to 8 characters long",
+		"123456789":    "must be 6 to 8 characters long",
+		"":             "must be 6 to 8 characters long",
+		"123456 ":      "begins or ends with whitespace",
+		" 123456":      "begins or ends with whitespace",
+		"123456\u2003": "begins or ends with whitespace",
+		"123456\n":     "holds a control character",
+		"123\r456":     "holds a control character",
+		"123456\x7f":   "holds a control character",
+		"123456\u0085": "holds a control character",
+	} {
+		var pe *PINError
+		var ue *PUKError
+		pinErr, pukErr, newErr := CheckPIN([]byte(v)), CheckPUK([]byte(v)), CheckNewSecret("the new PIN", []byte(v))
+		if want == "" {
+			if pinErr != nil || pukErr != nil || newErr != nil {
+				t.Errorf("%q refused: %v, %v, %v", v, pinErr, pukErr, newErr)
+			}
+			continue
+		}
+		if !errors.As(pinErr, &pe) || !pe.Malformed || pe.RetriesLeft != -1 || !strings.HasPrefix(pe.Problem, want) ||
+			!strings.HasPrefix(pinErr.Error(), "the PIN "+want) || !strings.HasSuffix(pinErr.Error(), "; it was not sent to the card: fix the PIN source and sign again") {
+			t.Errorf("CheckPIN(%q) = %v, want a malformed *PINError: %s", v, pinErr, want)
+		}
+		problem := secretProblem([]byte(v))
+		if !errors.As(pukErr, &ue) || !ue.Malformed || pukErr.Error() != "the PUK "+problem+"; it was not sent to the card" {
+			t.Errorf("CheckPUK(%q) = %v, want a malformed *PUKError: %s", v, pukErr, want)
+		}
+		if newErr == nil || newErr.Error() != "the new PIN "+problem {
+			t.Errorf("CheckNewSecret(%q) = %v, want %q", v, newErr, "the new PIN "+want)
+		}
+	}
+	if err := CheckNewSecret("the new PUK", []byte("1234\xff\xff")); err == nil || !strings.Contains(err.Error(), "byte FF") {
+		t.Errorf("CheckNewSecret with FF: %v", err)
+	}
+}
+
+// TestPINErrorMessages checks that the errors of PINs that were not sent
+// say so.
+func TestPINErrorMessages(t *testing.T) {
+	last := (&PINError{RetriesLeft: 1, LastTry: true}).Error()
+	if !strings.HasPrefix(last, "no PIN was sent to the card") || !strings.Contains(last, "1 PIN try left") ||
+		!strings.Contains(last, "allow_last_pin_try=true") || strings.Contains(last, "wrong PIN,") || strings.Contains(last, "wrong PIN:") {
+		t.Errorf("last-try error %q", last)
+	}
+	if m := (&PINError{RetriesLeft: 2, Malformed: true}).Error(); !strings.Contains(m, "must be 6 to 8 characters long; it was not sent to the card") {
+		t.Errorf("malformed PIN error %q", m)
+	}
+	if m := (&PUKError{RetriesLeft: 1, LastTry: true}).Error(); !strings.HasPrefix(m, "no PUK was sent to the card") || !strings.Contains(m, "1 PUK try left") {
+		t.Errorf("last-try PUK error %q", m)
 	}
 }
 
@@ -268,12 +369,18 @@ func TestPinentry(t *testing.T) {
 		{"plain", `GETPIN) echo "D 123456"; echo OK ;;`, "123456", nil, ""},
 		{"percent-encoded", `GETPIN) echo "D 12%2534%41"; echo OK ;;`, "12%34A", nil, ""},
 		{"several data lines and status lines", `GETPIN) echo "S PASSWORD_FROM_CACHE"; echo "# comment"; echo "D 123"; echo "D 456"; echo OK ;;`, "123456", nil, ""},
-		{"cancelled", `GETPIN) echo "ERR 83886179 Operation cancelled <Pinentry>" ;;`, "", ErrPINCancelled, "Operation cancelled"},
+		{"newline at the end", `GETPIN) echo "D 123456%0A"; echo OK ;;`, "123456", nil, ""},
+		{"CRLF at the end", `GETPIN) echo "D 123456%0D%0A"; echo OK ;;`, "123456", nil, ""},
+		{"cancelled", `GETPIN) echo "ERR 83886179 Operation cancelled <Pinentry>" ;;`, "", ErrPINCancelled, "pinentry: it answered that the entry was cancelled"},
+		{"timed out", `GETPIN) echo "ERR 83886142 Timeout" ;;`, "", ErrPINCancelled, "the entry was timed out"},
 		{"empty PIN", `GETPIN) echo OK ;;`, "", ErrPINCancelled, ""},
-		{"SETDESC refused", `SETDESC*) echo "ERR 275 unknown command" ;;`, "", nil, "SETDESC failed: 275 unknown command"},
-		{"malformed data", `GETPIN) echo "D 12%zz"; echo OK ;;`, "", nil, "malformed data line"},
-		{"exits during GETPIN", `GETPIN) exit 0 ;;`, "", nil, "answer to GETPIN: the program exited"},
-		{"garbage answer", `GETPIN) echo "HELLO there" ;;`, "", nil, `unexpected line "HELLO"`},
+		{"only a newline", `GETPIN) echo "D %0A"; echo OK ;;`, "", ErrPINCancelled, ""},
+		{"SETDESC refused", `SETDESC*) echo "ERR 275 unknown command" ;;`, "", nil, "SETDESC failed: it answered with an error"},
+		{"malformed data", `GETPIN) echo "D 12%zz"; echo OK ;;`, "", nil, "GETPIN failed: it sent malformed data, or more than 1024 bytes"},
+		{"exits during GETPIN", `GETPIN) exit 0 ;;`, "", nil, "GETPIN failed: the program exited"},
+		{"garbage answer", `GETPIN) echo "HELLO there" ;;`, "", nil, "GETPIN failed: it sent a line that is not an Assuan answer"},
+		{"trailing space", `GETPIN) echo "D 123456 "; echo OK ;;`, "", nil, "the PIN begins or ends with whitespace; it was not sent to the card"},
+		{"two newlines", `GETPIN) echo "D 123456%0A%0A"; echo OK ;;`, "", nil, "the PIN holds a control character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,12 +458,56 @@ func TestPINRequestString(t *testing.T) {
 		want string
 	}{
 		{testRequest, "PIN of PIV card 13572468 for slot 9c (2 tries left)"},
-		{PINRequest{Serial: 5, Slot: Slot{key: 0x9a}, RetriesLeft: 1}, "PIN of PIV card 5 for slot 9a (1 try left: a wrong PIN blocks the card)"},
+		{PINRequest{Serial: 5, Slot: Slot{key: 0x9a}, RetriesLeft: 1}, "PIN of PIV card 5 for slot 9a (this is the LAST TRY: a wrong PIN blocks the PIN)"},
 		{PINRequest{Slot: Slot{key: 0x95}, RetriesLeft: -1}, "PIN of PIV card for slot 95"},
 	}
 	for _, tt := range tests {
 		if got := tt.req.String(); got != tt.want {
 			t.Errorf("%+v: %q, want %q", tt.req, got, tt.want)
 		}
+	}
+}
+
+// TestPinentryNeverQuotes runs programs that are not well-behaved
+// pinentries and say the PIN in every place a line can hold it: no error
+// repeats it, and each run ends within 5 s.
+func TestPinentryNeverQuotes(t *testing.T) {
+	const canary = "918273"
+	t.Setenv("GPG_TTY", "")
+	tests := []struct {
+		name, script string
+		errText      string
+	}{
+		{"prints the PIN", "echo " + canary, "did not greet with OK (it sent a line that is not an Assuan answer): is it an Assuan pinentry program"},
+		{"prints the PIN and waits", "echo " + canary + "; cat >/dev/null", "did not greet with OK"},
+		{"prints the PIN without a newline", "printf " + canary, "did not greet with OK (the program exited)"},
+		{"greets with ERR", "echo 'ERR " + canary + " " + canary + "'", "did not greet with OK (it answered with an error)"},
+		{"greets with the PIN as data", "echo 'D " + canary + "'; echo 'OK " + canary + "'; read l; echo '" + canary + "'", "SETDESC failed: it sent a line that is not an Assuan answer"},
+		{"ERR with the PIN as code and text", "echo OK; read l; echo 'ERR " + canary + " " + canary + "'", "SETDESC failed: it answered with an error"},
+		{"ERR with an 8-digit PIN as code", "echo OK; read l; echo 'ERR 83886179" + "'", "SETDESC failed: it answered that the entry was cancelled"},
+		{"answers GETPIN with the bare PIN", "echo OK; read l; echo OK; read l; echo OK; read l; echo " + canary, "GETPIN failed: it sent a line that is not an Assuan answer"},
+		{"answers GETPIN with ERR and the PIN", "echo OK; read l; echo OK; read l; echo OK; read l; echo 'ERR 83886179 " + canary + "'", "the entry was cancelled"},
+		{"answers GETPIN with a bad escape after the PIN", "echo OK; read l; echo OK; read l; echo OK; read l; echo 'D " + canary + "%x'", "GETPIN failed: it sent malformed data"},
+		{"garbage", "head -c 3000 /dev/urandom | tr -d '\\n'; echo; echo " + canary, "did not greet with OK"},
+		{"endless line", "while :; do printf '" + canary + "'; done", "did not greet with OK (it sent a line longer than 4096 bytes)"},
+		{"endless data", "echo OK; read l; echo OK; read l; echo OK; read l; while :; do echo 'D " + canary + "'; done", "GETPIN failed: it sent malformed data, or more than 1024 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			program := filepath.Join(t.TempDir(), "not-a-pinentry")
+			if err := os.WriteFile(program, []byte("#!/bin/sh\n"+tt.script+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			pin, err := callWithin(t, Pinentry(program))
+			if err == nil {
+				t.Fatalf("got PIN %q, want an error", pin)
+			}
+			if strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "83886179") {
+				t.Errorf("the error repeats what the program said: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("error %q\ndoes not contain %q", err, tt.errText)
+			}
+		})
 	}
 }

@@ -67,10 +67,10 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.Roots == nil {
-		return fmt.Errorf("timestamp authority %s has no trusted root certificate: give the PEM file of the root CA that issued the TSA's certificate, as notation verify will trust it", c.URL)
+		return fmt.Errorf("timestamp authority %s has no trusted root certificate: give the PEM file of the root CA that issued the TSA's certificate, as notation verify will trust it", Redact(c.URL))
 	}
 	if c.Timeout < 0 {
-		return fmt.Errorf("timestamp authority %s: negative timeout %s: give a positive timeout, or zero for %s", c.URL, c.Timeout, DefaultTimeout)
+		return fmt.Errorf("timestamp authority %s: negative timeout %s: give a positive timeout, or zero for %s", Redact(c.URL), c.Timeout, DefaultTimeout)
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (c Config) timeout() time.Duration {
 // refusing, answering with something else than a valid token, or with a
 // token that does not verify against the configured roots.
 type Error struct {
-	// URL is the TSA's URL.
+	// URL is the TSA's URL as Redact shows it.
 	URL string
 	// Err says what went wrong and what to do. It wraps
 	// context.DeadlineExceeded when the TSA did not answer within the
@@ -126,26 +126,28 @@ func (c Config) Stamp(ctx context.Context, signature []byte, hash crypto.Hash) (
 	}
 	ts, err := tspclient.NewHTTPTimestamper(client, c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("timestamp: %w", err)
+		return nil, fmt.Errorf("timestamp: %w", redactError(err, c.URL))
 	}
 	timeout := c.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := ts.Timestamp(ctx, req)
+	err = redactError(err, c.URL)
+	shown := Redact(c.URL)
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled:
-		return nil, &Error{c.URL, fmt.Errorf("the request was cancelled: %w", context.Canceled)}
+		return nil, &Error{shown, fmt.Errorf("the request was cancelled: %w", context.Canceled)}
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || isTimeout(err):
-		return nil, &Error{c.URL, fmt.Errorf("no answer within %s: %w; check that the TSA is reachable, or try again later", timeout, context.DeadlineExceeded)}
+		return nil, &Error{shown, fmt.Errorf("no answer within %s: %w; check that the TSA is reachable, or try again later", timeout, context.DeadlineExceeded)}
 	case errors.As(err, new(*url.Error)):
-		return nil, &Error{c.URL, fmt.Errorf("cannot reach it: %w; check the URL, the network and that the TSA is up", err)}
+		return nil, &Error{shown, fmt.Errorf("cannot reach it: %w; check the URL, the network and that the TSA is up", err)}
 	default:
-		return nil, &Error{c.URL, fmt.Errorf("no valid answer: %w; check that the URL names an RFC 3161 timestamp authority, or try again later", err)}
+		return nil, &Error{shown, fmt.Errorf("no valid answer: %w; check that the URL names an RFC 3161 timestamp authority, or try again later", err)}
 	}
 	token := resp.TimestampToken.FullBytes
 	if _, err := Verify(token, signature, hash, c.Roots); err != nil {
-		return nil, &Error{c.URL, err}
+		return nil, &Error{shown, err}
 	}
 	return token, nil
 }

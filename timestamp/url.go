@@ -14,7 +14,7 @@ const maxURL = 2048
 // an absolute http or https URL of at most 2048 bytes that names a host
 // and holds no user name or password. Credentials have no place there:
 // notation stores pluginConfig in plain text and prints it with --debug,
-// and the plugin sends none to a TSA. Errors never repeat a password.
+// and the plugin sends none to a TSA. Errors show the URL as Redact does.
 func CheckURL(raw string) error {
 	if raw == "" {
 		return errors.New("no timestamp authority URL given: give the http or https URL of an RFC 3161 timestamp authority")
@@ -22,7 +22,7 @@ func CheckURL(raw string) error {
 	if len(raw) > maxURL {
 		return fmt.Errorf("the timestamp authority URL is %d bytes long, more than the limit of %d: give the TSA's http or https URL", len(raw), maxURL)
 	}
-	shown := redact(raw)
+	shown := Redact(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
 		var uerr *url.Error
@@ -44,19 +44,59 @@ func CheckURL(raw string) error {
 	return nil
 }
 
-// redact hides what may be a user name and password in a URL, parsable
-// or not, for messages: everything up to the last "@" of its authority.
-func redact(raw string) string {
+// Redact returns a URL as logs and messages may show it: its scheme, host
+// and path, without what may hold a secret. A user name and password
+// become "…@", a query "?…" and a fragment "#…", so that a reader sees
+// that they were there. It works on any string, a URL that does not parse
+// included, and never repeats what follows the first "?" or "#", nor what
+// precedes the last "@" of the authority.
+func Redact(raw string) string {
+	rest, mark := raw, ""
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest, mark = rest[:i], rest[i:i+1]+"…"
+	}
 	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 {
+	if i := strings.Index(rest, "://"); i >= 0 {
 		start = i + len("://")
 	}
-	end := len(raw)
-	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+	end := len(rest)
+	if j := strings.IndexByte(rest[start:], '/'); j >= 0 {
 		end = start + j
 	}
-	if at := strings.LastIndex(raw[start:end], "@"); at >= 0 {
-		return raw[:start] + "…@" + raw[start+at+1:]
+	if at := strings.LastIndex(rest[start:end], "@"); at >= 0 {
+		rest = rest[:start] + "…@" + rest[start+at+1:]
 	}
-	return raw
+	return rest + mark
+}
+
+// redactedError shows an error of the HTTP client or of tspclient-go, whose
+// messages repeat the whole URL they were given, as Redact shows that URL.
+// It unwraps to the original error, for errors.Is and errors.As.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e *redactedError) Error() string { return e.msg }
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError returns err with every form of raw in its message, as given
+// and as net/url writes it back, replaced by Redact(raw).
+func redactError(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	shown := Redact(raw)
+	msg := err.Error()
+	forms := []string{raw}
+	if u, perr := url.Parse(raw); perr == nil {
+		forms = append(forms, u.String(), u.Redacted())
+	}
+	for _, f := range forms {
+		if f != "" && f != shown {
+			msg = strings.ReplaceAll(msg, f, shown)
+		}
+	}
+	return &redactedError{err: err, msg: msg}
 }

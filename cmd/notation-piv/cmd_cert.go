@@ -47,7 +47,10 @@ Options:
   --management-key-file FILE
                     the card's management key in hex, if it is neither the
                     factory key nor kept PIN-protected on the card
-` + cardFlagsUsage
+` + lastTryUsage + cardFlagsUsage + `
+The PIN, when the card needs it, comes from NOTATION_PIV_PIN or a prompt
+on the terminal.
+` + secretRulesUsage
 
 const certExportUsage = `Usage: notation-piv cert export [options]
 
@@ -55,7 +58,9 @@ Writes the certificate in a slot as PEM to stdout or a file. Needs no PIN.
 
 Options:
   --slot SLOT       the slot: 9a, 9c (default), 9d, 9e or 82 to 95
-  --output FILE     write to FILE instead of stdout
+  --output FILE     write to FILE instead of stdout, replacing a regular
+                    file there; a symbolic link, a FIFO, a device or a
+                    directory is refused before the card is touched
 ` + cardFlagsUsage
 
 var runCert = subcommands("cert", certUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
@@ -72,6 +77,8 @@ func runCertImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	slotID := fs.String("slot", "9c", "")
 	caCerts := fs.String("ca-certs", "", "")
 	mgmtFile := fs.String("management-key-file", "", "")
+	var allowLastTry bool
+	registerLastTry(fs, &allowLastTry)
 	var cf cardFlags
 	cf.register(fs)
 	pos, code, done := u.parse(fs, certImportUsage, args, 1)
@@ -82,14 +89,14 @@ func runCertImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return u.fail(err)
 	}
-	if err := certImport(ctx, u, slot, pos[0], *caCerts, *mgmtFile, cf); err != nil {
+	if err := certImport(ctx, u, slot, pos[0], *caCerts, *mgmtFile, cf, allowLastTry); err != nil {
 		return u.fail(err)
 	}
 	return 0
 }
 
 // certImport checks the certificate in path, then stores it in slot.
-func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFile string, cf cardFlags) error {
+func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFile string, cf cardFlags, allowLastTry bool) error {
 	cert, err := readCertificateFile(path)
 	if err != nil {
 		return err
@@ -125,7 +132,7 @@ func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFi
 	}
 	defer card.Close()
 	serial := card.Serial()
-	sec := newSecrets()
+	sec := newSecrets(allowLastTry)
 	sec.serial = serial
 	defer sec.wipe()
 
@@ -183,7 +190,8 @@ func checkKeyMatch(ctx context.Context, card *piv.Card, st *piv.Status, slot piv
 		}
 		return nil
 	}
-	signer, err := card.KeySigner(slot, cert.PublicKey, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice})
+	// The PIN source guards the last try.
+	signer, err := card.KeySigner(slot, cert.PublicKey, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice, AllowLastPINTry: true})
 	if err != nil {
 		return err
 	}
@@ -247,23 +255,42 @@ func runCertExport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return u.fail(err)
 	}
-	card, err := cf.openCard(ctx)
+	// The file is checked before the card is touched, and written once
+	// the card is closed.
+	var out *outputFile
+	if *output != "" {
+		if out, err = newOutput("--output", *output, false); err != nil {
+			return u.fail(err)
+		}
+		defer out.discard()
+	}
+	cert, serial, err := exportCertificate(ctx, cf, slot)
 	if err != nil {
 		return u.fail(err)
+	}
+	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	if out == nil {
+		stdout.Write(block)
+		return 0
+	}
+	path, err := out.commit(block)
+	if err != nil {
+		return u.fail(err)
+	}
+	fmt.Fprintf(stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, serial, path)
+	return 0
+}
+
+// exportCertificate reads the certificate in slot and closes the card.
+func exportCertificate(ctx context.Context, cf cardFlags, slot piv.Slot) (*x509.Certificate, uint32, error) {
+	card, err := cf.openCard(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	defer card.Close()
 	cert, err := card.Certificate(ctx, slot)
 	if err != nil {
-		return u.fail(err)
+		return nil, 0, err
 	}
-	if *output == "" {
-		pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
-		return 0
-	}
-	path, err := writePEMFile(*output, "CERTIFICATE", cert.Raw, false)
-	if err != nil {
-		return u.fail(err)
-	}
-	fmt.Fprintf(stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, card.Serial(), path)
-	return 0
+	return cert, card.Serial(), nil
 }

@@ -26,7 +26,7 @@ Options:
   --management-key-file FILE
                     the current key in hex, if it is neither the factory key
                     nor kept PIN-protected on the card
-` + cardFlagsUsage + secretsUsage
+` + lastTryUsage + cardFlagsUsage + secretsUsage
 
 var runManagementKey = subcommands("management-key", managementKeyUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
 	"set": runManagementKeySet,
@@ -38,6 +38,8 @@ func runManagementKeySet(ctx context.Context, args []string, stdout, stderr io.W
 	protect := fs.Bool("protect", false, "")
 	newFile := fs.String("new-key-file", "", "")
 	mgmtFile := fs.String("management-key-file", "", "")
+	var allowLastTry bool
+	registerLastTry(fs, &allowLastTry)
 	var cf cardFlags
 	cf.register(fs)
 	if _, code, done := u.parse(fs, managementKeyUsage, args, 0); done {
@@ -47,14 +49,14 @@ func runManagementKeySet(ctx context.Context, args []string, stdout, stderr io.W
 		return u.fail(failure("management-key set needs either --protect or --new-key-file FILE",
 			"use --protect to let the card keep a random key behind the PIN"))
 	}
-	if err := setManagementKey(ctx, u, *protect, *newFile, *mgmtFile, cf); err != nil {
+	if err := setManagementKey(ctx, u, *protect, *newFile, *mgmtFile, cf, allowLastTry); err != nil {
 		return u.fail(err)
 	}
 	return 0
 }
 
 // setManagementKey does the work of management-key set.
-func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFile string, cf cardFlags) error {
+func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFile string, cf cardFlags, allowLastTry bool) error {
 	given, err := managementKeyFile(mgmtFile)
 	if err != nil {
 		return err
@@ -67,7 +69,7 @@ func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFil
 		}
 		defer clear(newKey)
 	}
-	sec := newSecrets()
+	sec := newSecrets(allowLastTry)
 	defer sec.wipe()
 	card, st, err := cf.open(ctx)
 	if err != nil {

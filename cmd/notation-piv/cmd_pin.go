@@ -15,6 +15,10 @@ variables NOTATION_PIV_PIN, NOTATION_PIV_PUK, NOTATION_PIV_NEW_PIN and
 NOTATION_PIV_NEW_PUK, or else from prompts on the terminal, which show the
 card's serial number and the retries left; a new value is typed twice.
 A wrong PIN or PUK costs exactly one retry.
+` + secretRulesUsage + `
+Cards that do not report their PUK retries (YubiKeys before firmware 5.3,
+other PIV cards) cannot be guarded this way for the PUK: notation-piv
+warns, then sends it.
 `
 
 const pinUsage = `Usage:
@@ -26,7 +30,7 @@ with the PUK, which also gives the PIN its retries back after too many
 wrong PINs blocked it.
 
 Options:
-` + cardFlagsUsage + secretsUsage
+` + lastTryUsage + cardFlagsUsage + secretsUsage
 
 const pukUsage = `Usage: notation-piv puk change [options]
 
@@ -34,7 +38,7 @@ Sets a new PUK, given the current one. The PUK unblocks the PIN
 ("notation-piv pin unblock"); a new card's PUK is 12345678.
 
 Options:
-` + cardFlagsUsage + secretsUsage
+` + lastTryUsage + cardFlagsUsage + secretsUsage
 
 var runPIN = subcommands("pin", pinUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
 	"change": func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -96,10 +100,12 @@ func changeSecret(ctx context.Context, name string, args []string, stdout, stder
 	fs := u.flags()
 	var cf cardFlags
 	cf.register(fs)
+	var allowLastTry bool
+	registerLastTry(fs, &allowLastTry)
 	if _, code, done := u.parse(fs, c.usage, args, 0); done {
 		return code
 	}
-	sec := newSecrets()
+	sec := newSecrets(allowLastTry)
 	defer sec.wipe()
 	if err := sec.check(name, c.old, c.newKind); err != nil {
 		return u.fail(err)
@@ -113,6 +119,9 @@ func changeSecret(ctx context.Context, name string, args []string, stdout, stder
 	counter := c.counter(st)
 	if counter.RetriesLeft == 0 {
 		return u.fail(c.blocked)
+	}
+	if counter.RetriesLeft < 0 {
+		u.warn("card %d does not tell how many %s tries it has left, so notation-piv cannot hold back the last one: a wrong %s may block it", card.Serial(), c.old.name, c.old.name)
 	}
 	old, err := sec.get(c.old, counter.RetriesLeft)
 	if err != nil {

@@ -28,16 +28,32 @@ var (
 	secretNewPUK = secretKind{env: "NOTATION_PIV_NEW_PUK", name: "new PUK", isNew: true}
 )
 
+// secretRulesUsage documents, for the usage texts, how PINs and PUKs are
+// read and when the last try is sent.
+const secretRulesUsage = `
+A PIN or PUK from the environment loses one newline at its end (LF or
+CRLF). A PIN or PUK with any other whitespace at either end, or with a
+control character, is refused before it reaches the card. With 1 try
+left, a PIN or PUK from the environment is not sent without
+--allow-last-pin-try; a prompt on the terminal says that it is the last
+try.
+`
+
 // secrets gets the PINs and PUKs of one command: from the environment, or
 // else from a prompt on /dev/tty that reads without echo. Each secret is
-// asked for at most once; wipe clears them all.
+// asked for at most once; wipe clears them all. Each value is checked
+// before the card sees it, and a PIN or PUK from the environment is not
+// sent when the card has 1 try left, unless allowLastTry.
 type secrets struct {
-	serial uint32
-	got    map[secretKind][]byte
+	serial       uint32
+	allowLastTry bool
+	got          map[secretKind][]byte
 }
 
-func newSecrets() *secrets {
-	return &secrets{got: map[secretKind][]byte{}}
+// newSecrets returns an empty secrets; allowLastTry is the value of
+// --allow-last-pin-try.
+func newSecrets(allowLastTry bool) *secrets {
+	return &secrets{allowLastTry: allowLastTry, got: map[secretKind][]byte{}}
 }
 
 // check returns an error before anything is sent to the card if one of
@@ -79,33 +95,63 @@ func (s *secrets) pinFor(retries int) func() ([]byte, error) {
 	}
 }
 
-// get returns the secret of kind k. retries, if not negative, is shown at
-// the prompt. A new value is checked before it is confirmed.
+// get returns the secret of kind k. retries, if not negative, is how many
+// tries the card has left for it: with 1 left, a value from the
+// environment is refused unless allowLastTry, and a prompt says that it is
+// the last try. A value that no card accepts is refused (see
+// piv.CheckPIN), after one newline at its end is removed from a value
+// from the environment.
 func (s *secrets) get(k secretKind, retries int) ([]byte, error) {
 	if v, ok := s.got[k]; ok {
 		return v, nil
 	}
 	var v []byte
-	if env := os.Getenv(k.env); env != "" {
-		v = []byte(env)
+	env := os.Getenv(k.env)
+	if env != "" {
+		if retries == 1 && !k.isNew && !s.allowLastTry {
+			return nil, lastTry(k)
+		}
+		v = piv.TrimNewline([]byte(env))
 	} else {
 		var err error
 		if v, err = s.prompt(k, retries); err != nil {
 			return nil, err
 		}
 	}
-	if k.isNew {
-		if err := piv.CheckNewSecret("the "+k.name, v); err != nil {
-			clear(v)
-			hint := "type a new value of 6 to 8 characters"
-			if os.Getenv(k.env) != "" {
-				hint = "fix " + k.env
-			}
-			return nil, failure(err.Error(), hint)
+	if err := k.check(v); err != nil {
+		clear(v)
+		if !k.isNew {
+			return nil, err
 		}
+		hint := "type a new value of 6 to 8 characters, without spaces at either end"
+		if env != "" {
+			hint = "fix " + k.env
+		}
+		return nil, failure(err.Error(), hint)
 	}
 	s.got[k] = v
 	return v, nil
+}
+
+// check returns an error if v cannot be a secret of kind k: a
+// *piv.PINError or *piv.PUKError for the current PIN or PUK.
+func (k secretKind) check(v []byte) error {
+	switch {
+	case k.isNew:
+		return piv.CheckNewSecret("the "+k.name, v)
+	case k == secretPUK:
+		return piv.CheckPUK(v)
+	}
+	return piv.CheckPIN(v)
+}
+
+// lastTry is the error for a PIN or PUK not sent because the card has 1
+// try left.
+func lastTry(k secretKind) error {
+	if k == secretPUK {
+		return &piv.PUKError{RetriesLeft: 1, LastTry: true}
+	}
+	return &piv.PINError{RetriesLeft: 1, LastTry: true}
 }
 
 // prompt asks for the secret on /dev/tty, twice for a new value.
@@ -119,8 +165,10 @@ func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
 	switch {
 	case k.isNew:
 		text += " (6 to 8 characters)"
+	case retries == 1 && k == secretPUK:
+		text += " (this is the LAST TRY: a wrong PUK blocks the PUK for good)"
 	case retries == 1:
-		text += fmt.Sprintf(" (1 try left: a wrong %s blocks it)", k.name)
+		text += fmt.Sprintf(" (this is the LAST TRY: a wrong %s blocks the %s)", k.name, k.name)
 	case retries >= 0:
 		text += fmt.Sprintf(" (%d tries left)", retries)
 	}

@@ -222,6 +222,24 @@ func TestUserPrompts(t *testing.T) {
 			t.Fatal("the PIN did not change")
 		}
 	})
+	t.Run("last try", func(t *testing.T) {
+		// A prompt needs no --allow-last-pin-try: it says plainly that
+		// this is the last try, and a right PIN restores the tries.
+		setRetries(t, env, 1, -1)
+		s := startPTY(t, nil, "pin", "change", serialFlag)
+		s.expect(prompt("PIN") + " (this is the LAST TRY: a wrong PIN blocks the PIN): ")
+		s.typeSecret("97531864")
+		s.expect(prompt("new PIN"))
+		s.typeSecret("97531864")
+		s.expect("again: ")
+		s.typeSecret("97531864")
+		r, screen := s.wait()
+		mustSucceed(t, "pin change at the last try", r)
+		noSecrets(t, r, screen, "97531864")
+		if st := readCardState(t, env); !hasSecret(st.PIN, "97531864") || st.PINRetries != 3 {
+			t.Fatalf("the right PIN at the last try: %d retries", st.PINRetries)
+		}
+	})
 	t.Run("setup", func(t *testing.T) {
 		s := startPTY(t, nil, "setup", "--subject", setupSubject, serialFlag)
 		s.expect(prompt("PIN") + " (3 tries left): ")

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -43,18 +42,21 @@ Options:
                          (or "/C=US/ST=WA/O=Example/CN=my signer"); notation's trust
                          policies need C, ST and O
   --valid-days N         days the certificate is valid (default 365)
-  --cert-out FILE        where to write the certificate as PEM
-                         (default ./notation-piv-SERIAL-SLOT.crt)
-  --csr FILE             also write a certificate signing request to FILE
+  --cert-out FILE        where to write the certificate as PEM, replacing a regular
+                         file there (default ./notation-piv-SERIAL-SLOT.crt)
+  --csr FILE             also write a certificate signing request to FILE, which
+                         must not exist
   --force                replace the key and certificate in a slot that holds one
   --yes                  do not ask for confirmation
   --management-key-file FILE
                          the card's management key in hex, if it is neither the factory
                          key nor kept PIN-protected on the card
-` + cardFlagsUsage + `
+` + lastTryUsage + cardFlagsUsage + `
 The PIN comes from NOTATION_PIV_PIN or a prompt on the terminal; it is
-checked before the slot is changed, so a wrong PIN changes nothing.
-
+checked before the slot is changed, so a wrong PIN changes nothing. The
+files are checked before the card is changed, and written once it is
+closed: a symbolic link, a FIFO, a device or a directory is refused.
+` + secretRulesUsage + `
 Example:
   notation-piv setup --subject "C=US, ST=WA, O=Example, CN=my signer"
 `
@@ -71,6 +73,9 @@ type setupOptions struct {
 	yes      bool
 	mgmtFile string
 	card     cardFlags
+	// allowLastTry sends the PIN from the environment even with 1 try
+	// left.
+	allowLastTry bool
 }
 
 func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -88,6 +93,7 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.BoolVar(&o.force, "force", false, "")
 	fs.BoolVar(&o.yes, "yes", false, "")
 	fs.StringVar(&o.mgmtFile, "management-key-file", "", "")
+	registerLastTry(fs, &o.allowLastTry)
 	o.card.register(fs)
 	if _, code, done := u.parse(fs, setupUsage, args, 0); done {
 		return code
@@ -111,57 +117,126 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		o.subject = &name
 	}
+	// The files are checked before the card is touched, and written
+	// after it is closed.
+	var outs setupOutputs
+	defer outs.discard()
 	if o.csr != "" {
-		if _, err := os.Stat(o.csr); err == nil {
-			return u.fail(failure(fmt.Sprintf("%s already exists", o.csr), "choose another --csr file, or remove it"))
+		if outs.csr, err = newOutput("--csr", o.csr, true); err != nil {
+			return u.fail(err)
 		}
 	}
-	if err := setup(ctx, u, &o); err != nil {
+	if o.certOut != "" {
+		if o.csr != "" && samePath(o.csr, o.certOut) {
+			return u.fail(failure(fmt.Sprintf("--csr and --cert-out both name %s", o.csr), "write the request and the certificate to two files"))
+		}
+		if outs.cert, err = newOutput("--cert-out", o.certOut, false); err != nil {
+			return u.fail(err)
+		}
+	}
+	made, err := setup(ctx, &o, &outs)
+	if err != nil {
 		return u.fail(err)
 	}
+	var csrPath string
+	if outs.csr != nil {
+		if csrPath, err = outs.csr.commit(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: made.csr})); err != nil {
+			return u.fail(failure(fmt.Sprintf("slot %s of card %d holds the new key and a self-signed certificate, but the certificate signing request could not be written: %v", o.slot, made.serial, err),
+				"run setup again with --force --csr FILE"))
+		}
+	}
+	certPath, err := outs.cert.commit(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: made.cert.Raw}))
+	if err != nil {
+		return u.fail(failure(fmt.Sprintf("the certificate is on the card, but writing it to a file failed: %v", err),
+			fmt.Sprintf(`export it with "notation-piv cert export --serial %d --slot %s --output FILE"`, made.serial, o.slot)))
+	}
+	printSetupDone(u.stdout, made.serial, &o, made.cert, certPath, csrPath)
+	if o.subject == nil {
+		u.warn("the certificate names a placeholder subject; to name yourself run setup again with --force --subject \"C=US, ST=WA, O=Example, CN=my signer\"")
+	}
+	u.defaultWarnings(made.status)
 	return 0
 }
 
-// setup does the work of runSetup once the flags are checked.
-func setup(ctx context.Context, u *ui, o *setupOptions) error {
+// setupOutputs are the files setup writes.
+type setupOutputs struct {
+	cert, csr *outputFile // csr is nil without --csr
+}
+
+// discard removes what was not written.
+func (s *setupOutputs) discard() {
+	s.cert.discard()
+	s.csr.discard()
+}
+
+// samePath reports whether two paths name the same file, as far as their
+// absolute forms tell.
+func samePath(a, b string) bool {
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
+}
+
+// setupResult is what setup made on the card.
+type setupResult struct {
+	serial uint32
+	status *piv.Status // the card's status before setup
+	cert   *x509.Certificate
+	csr    []byte // DER; nil without --csr
+}
+
+// setup does the work of runSetup on the card, once the flags and the
+// output files are checked, and closes the card before it returns. It
+// checks the default certificate file, named after the card's serial
+// number, before it changes the card.
+func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResult, error) {
 	given, err := managementKeyFile(o.mgmtFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer clear(given)
 	card, st, err := o.card.open(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer card.Close()
 	serial := card.Serial()
-	sec := newSecrets()
+	if outs.cert == nil {
+		path := fmt.Sprintf("notation-piv-%d-%s.crt", serial, o.slot)
+		if o.csr != "" && samePath(o.csr, path) {
+			return nil, failure(fmt.Sprintf("--csr names %s, where setup writes the certificate", o.csr), "choose another --csr file, or name the certificate file with --cert-out")
+		}
+		if outs.cert, err = newOutput("--cert-out", path, false); err != nil {
+			return nil, err
+		}
+	}
+	sec := newSecrets(o.allowLastTry)
 	sec.serial = serial
 	defer sec.wipe()
 
 	if ss := st.Slot(o.slot); ss != nil {
 		what := slotContents(ss)
 		if !o.force {
-			return failure(fmt.Sprintf("slot %s of card %d already holds %s", o.slot, serial, what),
+			return nil, failure(fmt.Sprintf("slot %s of card %d already holds %s", o.slot, serial, what),
 				"choose an empty slot with --slot ("+freeSlots(st)+")",
 				"or pass --force to replace it; the old key is then lost for good")
 		}
 		if !o.yes {
 			if err := confirm(fmt.Sprintf("Slot %s of PIV card %d holds %s. Replacing it destroys the old key for good.", o.slot, serial, what), "yes"); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	needPIN := o.key.PINPolicy != piv.PolicyNever || (st.Metadata && !st.ManagementKey.Default && given == nil)
 	if needPIN {
 		if err := sec.check("setup", secretPIN); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	askPIN := sec.pinFor(st.PIN.RetriesLeft)
 	mgmt, protected, err := card.ManagementKey(ctx, st, given, askPIN)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer clear(mgmt)
 	if o.key.PINPolicy != piv.PolicyNever && !protected {
@@ -170,24 +245,25 @@ func setup(ctx context.Context, u *ui, o *setupOptions) error {
 		pin, err := askPIN()
 		defer clear(pin)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := card.VerifyPIN(ctx, pin); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
 	pub, err := card.GenerateKey(ctx, mgmt, o.slot, o.key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	broken := func(err error) error {
 		return failure(fmt.Sprintf("slot %s of card %d now holds a new %s key but no certificate for it: %s", o.slot, serial, o.key.Spec, err),
 			"fix the cause and run setup again with --force")
 	}
-	signer, err := card.KeySigner(o.slot, pub, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice})
+	// The PIN source guards the last try.
+	signer, err := card.KeySigner(o.slot, pub, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice, AllowLastPINTry: true})
 	if err != nil {
-		return broken(err)
+		return nil, broken(err)
 	}
 	subject := placeholderSubject(serial, o.slot)
 	if o.subject != nil {
@@ -195,32 +271,19 @@ func setup(ctx context.Context, u *ui, o *setupOptions) error {
 	}
 	cert, err := selfSignedCertificate(signer, o.key.Spec, subject, o.days)
 	if err != nil {
-		return broken(err)
+		return nil, broken(err)
 	}
 	if err := card.StoreCertificate(ctx, mgmt, o.slot, cert); err != nil {
-		return broken(err)
+		return nil, broken(err)
 	}
-	var csrPath string
+	made := &setupResult{serial: serial, status: st, cert: cert}
 	if o.csr != "" {
-		if csrPath, err = writeCSR(o.csr, signer, o.key.Spec, subject); err != nil {
-			return failure(fmt.Sprintf("slot %s of card %d holds the new key and a self-signed certificate, but the certificate signing request failed: %v", o.slot, serial, err),
+		if made.csr, err = certificateRequest(signer, o.key.Spec, subject); err != nil {
+			return nil, failure(fmt.Sprintf("slot %s of card %d holds the new key and a self-signed certificate, but the certificate signing request failed: %v", o.slot, serial, err),
 				"run setup again with --force --csr FILE")
 		}
 	}
-	if o.certOut == "" {
-		o.certOut = fmt.Sprintf("notation-piv-%d-%s.crt", serial, o.slot)
-	}
-	certPath, err := writePEMFile(o.certOut, "CERTIFICATE", cert.Raw, false)
-	if err != nil {
-		return failure(fmt.Sprintf("the certificate is on the card, but writing it to a file failed: %v", err),
-			fmt.Sprintf(`export it with "notation-piv cert export --serial %d --slot %s --output FILE"`, serial, o.slot))
-	}
-	printSetupDone(u.stdout, serial, o, cert, certPath, csrPath)
-	if o.subject == nil {
-		u.warn("the certificate names a placeholder subject; to name yourself run setup again with --force --subject \"C=US, ST=WA, O=Example, CN=my signer\"")
-	}
-	u.defaultWarnings(st)
-	return nil
+	return made, nil
 }
 
 // slotContents describes what a slot holds, for messages.
@@ -375,38 +438,17 @@ func selfSignedCertificate(signer crypto.Signer, spec piv.KeySpec, subject pkix.
 	return cert, nil
 }
 
-// writeCSR writes a certificate signing request for the card key behind
-// signer to path, which must not exist, and returns its absolute path.
-func writeCSR(path string, signer crypto.Signer, spec piv.KeySpec, subject pkix.Name) (string, error) {
+// certificateRequest makes a certificate signing request (DER) for the
+// card key behind signer.
+func certificateRequest(signer crypto.Signer, spec piv.KeySpec, subject pkix.Name) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:            subject,
 		SignatureAlgorithm: signatureAlgorithm(spec),
 	}, signer)
 	if err != nil {
-		return "", fmt.Errorf("sign the request on the card: %w", err)
+		return nil, fmt.Errorf("sign the request on the card: %w", err)
 	}
-	return writePEMFile(path, "CERTIFICATE REQUEST", der, true)
-}
-
-// writePEMFile writes one PEM block to path (mode 0644; with exclusive, path
-// must not exist) and returns the absolute path.
-func writePEMFile(path, blockType string, der []byte, exclusive bool) (string, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if exclusive {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return "", err
-	}
-	if err := pem.Encode(f, &pem.Block{Type: blockType, Bytes: der}); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	return filepath.Abs(path)
+	return der, nil
 }
 
 // notationKeyName is the name setup suggests for the key in notation.

@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 )
@@ -363,4 +366,173 @@ func TestUserCardWithoutMetadata(t *testing.T) {
 		t.Errorf("the key check: %d PIN retries left, %d signatures, %d PUT DATA", n, sent(env, "GENERAL AUTHENTICATE"), sent(env, "PUT DATA"))
 	}
 	mustSucceed(t, "import the slot's own certificate", runUser(t, dir, pin, "cert", "import", "9c.crt", serialFlag))
+
+	// The card does not tell the PUK retries, so the last-try guard
+	// cannot hold the PUK back: pin unblock says so, then sends it.
+	r := runUser(t, dir, []string{"NOTATION_PIV_PUK=12345678", "NOTATION_PIV_NEW_PIN=24682468"}, "pin", "unblock", serialFlag)
+	mustSucceed(t, "pin unblock", r)
+	if !strings.Contains(r.stderr, "card 24680246 does not tell how many PUK tries it has left, so notation-piv cannot hold back the last one") {
+		t.Errorf("pin unblock on a card that does not tell its PUK retries:\n%s", r.stderr)
+	}
+}
+
+// hostileOutput is a path that an output flag must not write to or block
+// on, with a check that it is as it was.
+type hostileOutput struct {
+	name      string
+	make      func(t *testing.T, path string) // creates path
+	fragment  string                          // what the refusal says
+	unchanged func(t *testing.T, path string)
+}
+
+// hostileOutputs are a FIFO, a symbolic link to a private file of the
+// user's, a dangling symbolic link, a directory and a device.
+func hostileOutputs(t *testing.T) []hostileOutput {
+	const secret = "a private file that no output may replace\n"
+	target := func(path string) string { return path + ".target" }
+	isFIFO := func(t *testing.T, path string) {
+		t.Helper()
+		if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("%s is no longer a FIFO: %v", path, err)
+		}
+	}
+	isLink := func(t *testing.T, path string) {
+		t.Helper()
+		if l, err := os.Readlink(path); err != nil || l != target(path) {
+			t.Errorf("%s is no longer the link: %q, %v", path, l, err)
+		}
+	}
+	return []hostileOutput{
+		{"FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a FIFO (named pipe), not a regular file", isFIFO},
+		{"symlink to a private file", func(t *testing.T, path string) {
+			if err := os.WriteFile(target(path), []byte(secret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target(path), path); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
+			isLink(t, path)
+			fi, err := os.Stat(target(path))
+			b, _ := os.ReadFile(target(path))
+			if err != nil || fi.Mode().Perm() != 0o600 || string(b) != secret {
+				t.Errorf("the link's target changed: mode %v, %q, %v", fi.Mode(), b, err)
+			}
+		}},
+		{"dangling symlink", func(t *testing.T, path string) {
+			if err := os.Symlink(target(path), path); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
+			isLink(t, path)
+			if _, err := os.Lstat(target(path)); !os.IsNotExist(err) {
+				t.Errorf("the dangling link's target was created: %v", err)
+			}
+		}},
+		{"directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a directory, not a regular file", func(t *testing.T, path string) {
+			if entries, err := os.ReadDir(path); err != nil || len(entries) != 0 {
+				t.Errorf("the directory changed: %v, %v", entries, err)
+			}
+		}},
+		{"device", func(*testing.T, string) {}, "is a device, not a regular file", func(*testing.T, string) {}},
+	}
+}
+
+// TestUserOutputFiles points each output of the user commands at a FIFO,
+// a symbolic link (to a private file, and dangling), a directory and a
+// device: each command ends within 2 s, refuses before the card is changed,
+// leaves the path as it was, and leaves the card free for the next
+// program. A regular file is replaced, never written through.
+func TestUserOutputFiles(t *testing.T) {
+	env := needCard(t)
+	leaf := provision(t, piv.AlgorithmEC256, nil)
+	pin := []string{"NOTATION_PIV_PIN=123456"}
+	outputs := []struct {
+		flag string
+		args []string // the command, its output flag last
+	}{
+		{"cert export --output", []string{"cert", "export", "--output"}},
+		{"setup --cert-out", []string{"setup", "--slot", "9a", "--subject", setupSubject, "--cert-out"}},
+		{"setup --csr", []string{"setup", "--slot", "9a", "--subject", setupSubject, "--csr"}},
+	}
+	for _, out := range outputs {
+		for _, h := range hostileOutputs(t) {
+			t.Run(out.flag+" "+h.name, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "out.pem")
+				h.make(t, path)
+				if h.name == "device" {
+					path = "/dev/null"
+				}
+				before := snapshotBytes(t, env)
+				r, took := runUserWithin(t, 2*time.Second, dir, pin, append(out.args, path, serialFlag)...)
+				mustFail(t, out.flag, r, path, h.fragment)
+				t.Logf("refused in %v: %s", took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
+				h.unchanged(t, path)
+				if !bytes.Equal(snapshotBytes(t, env), before) {
+					t.Error("the card changed")
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) > 3 {
+					t.Errorf("files left in the directory: %v", entries)
+				}
+				// The card is free: another program opens it at once.
+				openPIV(t).Close()
+			})
+		}
+	}
+
+	// The certificate file setup names after the card, as a link.
+	t.Run("setup default --cert-out dangling symlink", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, fmt.Sprintf("notation-piv-%d-9a.crt", testSerial))
+		if err := os.Symlink(path+".target", path); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshotBytes(t, env)
+		r, _ := runUserWithin(t, 2*time.Second, dir, pin, "setup", "--slot", "9a", "--subject", setupSubject, serialFlag)
+		mustFail(t, "setup", r, "is a symbolic link")
+		if !bytes.Equal(snapshotBytes(t, env), before) {
+			t.Error("the card changed")
+		}
+		if _, err := os.Lstat(path + ".target"); !os.IsNotExist(err) {
+			t.Errorf("the link's target was created: %v", err)
+		}
+		openPIV(t).Close()
+	})
+
+	// A regular file is replaced by a new file, not written through: a
+	// hard link to it keeps the old content.
+	t.Run("regular file replaced", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "cert.pem")
+		if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(path, path+".hardlink"); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := runUserWithin(t, 2*time.Second, dir, nil, "cert", "export", "--output", path, serialFlag)
+		mustSucceed(t, "cert export --output", r)
+		b, _ := os.ReadFile(path)
+		if block, _ := pem.Decode(b); block == nil || !bytes.Equal(block.Bytes, leaf.Raw) {
+			t.Errorf("cert export --output wrote %q", b)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("mode %v, %v; want 0644", fi.Mode(), err)
+		}
+		if old, _ := os.ReadFile(path + ".hardlink"); string(old) != "old\n" {
+			t.Errorf("the old file was written through: %q", old)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+			t.Errorf("files left in the directory: %v", entries)
+		}
+	})
 }

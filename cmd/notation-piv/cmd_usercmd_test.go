@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -31,19 +32,36 @@ var serialFlag = fmt.Sprintf("--serial=%d", testSerial)
 
 // runUser runs a user command of the plugin binary in dir (a new temporary
 // directory if ""), in a new session without a controlling terminal, with
-// only the given environment (besides PATH and HOME).
+// only the given environment (besides PATH and HOME). A run that lasts a
+// minute is killed and fails the test.
 func runUser(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	r, _ := runUserWithin(t, time.Minute, dir, env, args...)
+	return r
+}
+
+// runUserWithin runs a user command as runUser does and returns how long
+// it took. A run that lasts limit is killed and fails the test, so that a
+// hang fails instead of stalling the tests.
+func runUserWithin(t *testing.T, limit time.Duration, dir string, env []string, args ...string) (result, time.Duration) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cmd := exec.Command(harness.plugin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, harness.plugin, args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
 	err := cmd.Run()
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("%s hung: killed after %v; stderr %q", strings.Join(args, " "), took.Round(time.Millisecond), stderr.String())
+	}
 	code := 0
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -51,7 +69,7 @@ func runUser(t *testing.T, dir string, env []string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("run plugin: %v", err)
 	}
-	return result{stdout.String(), stderr.String(), code}
+	return result{stdout.String(), stderr.String(), code}, took
 }
 
 // mustSucceed fails the test unless r exited 0.
@@ -279,7 +297,7 @@ func TestUserPINCommands(t *testing.T) {
 	}
 
 	for i := 0; i < 3; i++ {
-		runUser(t, "", []string{pin("000000"), newPIN("11111111")}, "pin", "change", serialFlag)
+		runUser(t, "", []string{pin("000000"), newPIN("11111111")}, "pin", "change", "--allow-last-pin-try", serialFlag)
 	}
 	env.Card.ResetStats()
 	mustFail(t, "blocked PIN", runUser(t, "", []string{pin("24682468"), newPIN("11111111")}, "pin", "change", serialFlag),
@@ -379,5 +397,221 @@ func TestUserReset(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "notation-piv setup") {
 		t.Errorf("reset does not say what next:\n%s", r.stdout)
+	}
+}
+
+// setRetries sets the retries left of the virtual card's PIN and PUK, as
+// after wrong values; a negative count leaves that counter as it is.
+func setRetries(t *testing.T, env *vcardtest.Env, pin, puk int) {
+	t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal(snapshotBytes(t, env), &st); err != nil {
+		t.Fatal(err)
+	}
+	if pin >= 0 {
+		st["pinRetries"] = pin
+	}
+	if puk >= 0 {
+		st["pukRetries"] = puk
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Card.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshotBytes(t *testing.T, env *vcardtest.Env) []byte {
+	t.Helper()
+	b, err := env.Card.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// secretsSent counts the commands carrying a PIN or PUK that reached the
+// card since its stats were reset: VERIFY with data, CHANGE REFERENCE DATA
+// and RESET RETRY COUNTER.
+func secretsSent(env *vcardtest.Env) int {
+	n := 0
+	for _, e := range env.Card.Stats().Log {
+		if e.Name == "VERIFY" && e.DataLen > 0 || e.Name == "CHANGE REFERENCE DATA" || e.Name == "RESET RETRY COUNTER" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUserLastTry runs every user command that sends a PIN or PUK with a
+// card that has 1 try left and a wrong value in the environment: each
+// sends nothing, says so, and leaves the counter at 1. With
+// --allow-last-pin-try each tries.
+func TestUserLastTry(t *testing.T) {
+	env := needCard(t)
+	const wrongPIN, wrongPUK = "NOTATION_PIV_PIN=999999", "NOTATION_PIV_PUK=99999999"
+	const rightPIN, rightPUK = "NOTATION_PIV_PIN=123456", "NOTATION_PIV_PUK=12345678"
+	newPIN, newPUK := "NOTATION_PIV_NEW_PIN=24682468", "NOTATION_PIV_NEW_PUK=24681357"
+	noPINSent := []string{"no PIN was sent", "the card has 1 PIN try left", "--allow-last-pin-try", "unset NOTATION_PIV_PIN"}
+	noPUKSent := []string{"no PUK was sent", "the card has 1 PUK try left", "--allow-last-pin-try"}
+	held := func(what string, r result, fragments []string, pinLeft, pukLeft int) {
+		t.Helper()
+		mustFail(t, what, r, fragments...)
+		if strings.Contains(r.stderr, "error: wrong PIN") || strings.Contains(r.stderr, "error: wrong PUK") {
+			t.Errorf("%s: says a wrong value was given, though none was sent:\n%s", what, r.stderr)
+		}
+		if n := secretsSent(env); n != 0 {
+			t.Errorf("%s: %d PINs or PUKs reached the card", what, n)
+		}
+		if st := readCardState(t, env); st.PINRetries != pinLeft || st.PUKRetries != pukLeft {
+			t.Errorf("%s: PIN retries %d, PUK retries %d; want %d and %d", what, st.PINRetries, st.PUKRetries, pinLeft, pukLeft)
+		}
+	}
+	keys := len(readCardState(t, env).Keys)
+
+	// pin change
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	held("pin change", runUser(t, "", []string{wrongPIN, newPIN}, "pin", "change", serialFlag), noPINSent, 1, 3)
+	r := runUser(t, "", []string{wrongPIN, newPIN}, "pin", "change", "--allow-last-pin-try", serialFlag)
+	mustFail(t, "pin change --allow-last-pin-try, wrong PIN", r, "the PIN is blocked")
+	if n := readCardState(t, env).PINRetries; n != 0 {
+		t.Fatalf("pin change --allow-last-pin-try with a wrong PIN left %d retries, want 0 (blocked)", n)
+	}
+
+	// pin unblock and puk change: the PUK.
+	setRetries(t, env, -1, 1)
+	env.Card.ResetStats()
+	held("pin unblock", runUser(t, "", []string{wrongPUK, newPIN}, "pin", "unblock", serialFlag), noPUKSent, 0, 1)
+	held("puk change", runUser(t, "", []string{wrongPUK, newPUK}, "puk", "change", serialFlag), noPUKSent, 0, 1)
+	mustSucceed(t, "pin unblock --allow-last-pin-try", runUser(t, "", []string{rightPUK, "NOTATION_PIV_NEW_PIN=123456"}, "pin", "unblock", "--allow-last-pin-try", serialFlag))
+	if st := readCardState(t, env); st.PINRetries != 3 || st.PUKRetries != 3 {
+		t.Fatalf("after pin unblock --allow-last-pin-try: %+v", st)
+	}
+	setRetries(t, env, -1, 1)
+	r = runUser(t, "", []string{wrongPUK, newPUK}, "puk", "change", "--allow-last-pin-try", serialFlag)
+	mustFail(t, "puk change --allow-last-pin-try, wrong PUK", r, "the PUK is blocked")
+	if n := readCardState(t, env).PUKRetries; n != 0 {
+		t.Fatalf("puk change --allow-last-pin-try with a wrong PUK left %d retries, want 0", n)
+	}
+	setRetries(t, env, -1, 3)
+
+	// setup
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	dir := t.TempDir()
+	held("setup", runUser(t, dir, []string{wrongPIN}, "setup", "--subject", setupSubject, serialFlag), noPINSent, 1, 3)
+	if n := len(readCardState(t, env).Keys); n != keys || sent(env, "GENERATE ASYMMETRIC KEY PAIR") != 0 {
+		t.Fatal("setup changed the card although it sent no PIN")
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("setup left files: %v", files)
+	}
+	r = runUser(t, dir, []string{rightPIN}, "setup", "--subject", setupSubject, "--allow-last-pin-try", serialFlag)
+	mustSucceed(t, "setup --allow-last-pin-try", r)
+	if st := readCardState(t, env); st.PINRetries != 3 || len(st.Keys) != keys+1 {
+		t.Fatalf("setup --allow-last-pin-try with the right PIN: %d retries, %d keys", st.PINRetries, len(st.Keys))
+	}
+	certFile := printedCommands(t, r.stdout, "notation cert add")[0]
+
+	// envelope sign, whose guard is the signer's.
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	held("envelope sign", runUser(t, dir, []string{wrongPIN}, "envelope", "sign", "--out", "a.jws", serialFlag,
+		"--descriptor", `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:`+strings.Repeat("ab", 32)+`","size":1}`),
+		[]string{"no PIN was sent", "1 PIN try left", "--allow-last-pin-try"}, 1, 3)
+	setRetries(t, env, 3, -1)
+
+	// management-key set --protect, then cert import, which reads the
+	// protected key with the PIN.
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	held("management-key set --protect", runUser(t, "", []string{wrongPIN}, "management-key", "set", "--protect", serialFlag), noPINSent, 1, 3)
+	mustSucceed(t, "management-key set --protect --allow-last-pin-try",
+		runUser(t, "", []string{rightPIN}, "management-key", "set", "--protect", "--allow-last-pin-try", serialFlag))
+	setRetries(t, env, 1, -1)
+	env.Card.ResetStats()
+	held("cert import", runUser(t, "", []string{wrongPIN}, "cert", "import", certFile[len(certFile)-1], serialFlag), noPINSent, 1, 3)
+	if n := sent(env, "PUT DATA"); n != 0 {
+		t.Fatalf("cert import stored %d objects", n)
+	}
+	r = runUser(t, "", []string{wrongPIN}, "cert", "import", "--allow-last-pin-try", certFile[len(certFile)-1], serialFlag)
+	mustFail(t, "cert import --allow-last-pin-try, wrong PIN", r, "the PIN is blocked")
+	if n := readCardState(t, env).PINRetries; n != 0 {
+		t.Fatalf("cert import --allow-last-pin-try with a wrong PIN left %d retries, want 0", n)
+	}
+}
+
+// TestUserPINNormalised gives the PIN and the PUK with one newline at the
+// end, which is removed, and with other whitespace or control characters,
+// which are refused before they reach the card.
+func TestUserPINNormalised(t *testing.T) {
+	env := needCard(t)
+
+	// The plugin: NOTATION_PIV_PIN and pin_file.
+	provision(t, piv.AlgorithmEC256, nil)
+	dir := t.TempDir()
+	pinFile := func(content string) map[string]string {
+		p := filepath.Join(dir, fmt.Sprintf("pin-%d", len(content)))
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"pin_file": p}
+	}
+	for _, env := range []string{"NOTATION_PIV_PIN=123456\n", "NOTATION_PIV_PIN=123456\r\n"} {
+		if r := invoke(t, "generate-envelope", envelopeRequest("9c", nil), env); r.code != 0 {
+			t.Errorf("%q: %s", env, r.stderr)
+		}
+	}
+	if r := invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456\r\n"))); r.code != 0 {
+		t.Errorf("pin_file with CRLF: %s", r.stderr)
+	}
+	env.Card.ResetStats()
+	for what, r := range map[string]result{
+		"NOTATION_PIV_PIN with a trailing space": invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456 "),
+		"NOTATION_PIV_PIN with two newlines":     invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456\n\n"),
+		"pin_file with a trailing space":         invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456 \n"))),
+		"pin_file with two newlines":             invoke(t, "generate-envelope", envelopeRequest("9c", pinFile("123456\n\n"))),
+	} {
+		if r.code != 1 || !strings.Contains(r.stderr, "it was not sent to the card") || strings.Contains(r.stderr, "123456") {
+			t.Errorf("%s: exit %d: %s", what, r.code, r.stderr)
+		}
+	}
+	if n := secretsSent(env); n != 0 || readCardState(t, env).PINRetries != 3 {
+		t.Errorf("malformed PINs: %d reached the card, %d retries left", n, readCardState(t, env).PINRetries)
+	}
+
+	// The user commands.
+	r := runUser(t, "", []string{"NOTATION_PIV_PIN=123456\n", "NOTATION_PIV_NEW_PIN=24682468\r\n"}, "pin", "change", serialFlag)
+	mustSucceed(t, "pin change with newlines", r)
+	if st := readCardState(t, env); !hasSecret(st.PIN, "24682468") || st.PINRetries != 3 {
+		t.Fatalf("the new PIN is not 24682468: %+v", st)
+	}
+	env.Card.ResetStats()
+	for _, tc := range []struct {
+		env       []string
+		args      []string
+		fragments []string
+	}{
+		{[]string{"NOTATION_PIV_PIN=24682468 \n", "NOTATION_PIV_NEW_PIN=11223344"}, []string{"pin", "change"}, []string{"the PIN begins or ends with whitespace; it was not sent to the card", "NOTATION_PIV_PIN"}},
+		{[]string{"NOTATION_PIV_PIN=24682468\n\n", "NOTATION_PIV_NEW_PIN=11223344"}, []string{"pin", "change"}, []string{"the PIN holds a control character", "it was not sent to the card"}},
+		{[]string{"NOTATION_PIV_PIN=24682468", "NOTATION_PIV_NEW_PIN=11223344 "}, []string{"pin", "change"}, []string{"the new PIN begins or ends with whitespace", "fix NOTATION_PIV_NEW_PIN"}},
+		{[]string{"NOTATION_PIV_PUK=12345678\t", "NOTATION_PIV_NEW_PIN=11223344"}, []string{"pin", "unblock"}, []string{"the PUK holds a control character", "NOTATION_PIV_PUK"}},
+		{[]string{"NOTATION_PIV_PIN= 24682468"}, []string{"setup", "--slot", "9a", "--subject", setupSubject}, []string{"the PIN begins or ends with whitespace"}},
+	} {
+		what := strings.Join(tc.args, " ")
+		r := runUser(t, "", tc.env, append(tc.args, serialFlag)...)
+		mustFail(t, what, r, tc.fragments...)
+		if strings.Contains(r.stderr, "24682468") || strings.Contains(r.stderr, "12345678") || strings.Contains(r.stderr, "11223344") {
+			t.Errorf("%s: the error shows the PIN:\n%s", what, r.stderr)
+		}
+	}
+	if n := secretsSent(env); n != 0 {
+		t.Errorf("%d malformed PINs or PUKs reached the card", n)
+	}
+	if st := readCardState(t, env); st.PINRetries != 3 || st.PUKRetries != 3 || !hasSecret(st.PIN, "24682468") {
+		t.Errorf("malformed PINs cost retries or changed the PIN: %+v", st)
 	}
 }

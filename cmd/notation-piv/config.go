@@ -10,6 +10,7 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/piv"
+	"github.com/notation-piv/notation-piv/timestamp"
 )
 
 // pluginConfig keys. README.md documents each one.
@@ -163,5 +164,5 @@ func (c config) capability() plugin.Capability {
 // pluginConfig never carries a PIN.
 func (c config) String() string {
 	return fmt.Sprintf("serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q mode=%s tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t",
-		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode, c.tsaURL, c.tsaRoot, c.cardTimeout(), c.allowLastTry)
+		c.serial, c.reader, c.caCerts, c.pinFile, c.pinentry, c.mode, timestamp.Redact(c.tsaURL), c.tsaRoot, c.cardTimeout(), c.allowLastTry)
 }

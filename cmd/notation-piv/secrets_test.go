@@ -31,6 +31,9 @@ const (
 	canaryPUK      = "46028173"
 	canaryWrongPIN = "73190462"
 	canaryWrongPUK = "58204617"
+	// canaryEchoPIN is the PIN that misbehaving pinentry programs say in
+	// every way but the right one.
+	canaryEchoPIN = "60418257"
 	// canaryMgmtKey is an AES-256 management key, in hex as the key file
 	// holds it.
 	canaryMgmtKey = "7c3e9a51d2b84f06e1a9c35b7d20f48e96b13a7c5e08d2f4a61c9b3e70d5f82a"
@@ -399,6 +402,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	s.addSecret("PUK", []byte(canaryPUK), true)
 	s.addSecret("wrong PIN", []byte(canaryWrongPIN), true)
 	s.addSecret("wrong PUK", []byte(canaryWrongPUK), true)
+	s.addSecret("PIN said by a pinentry program", []byte(canaryEchoPIN), true)
 	mgmt, _ := hex.DecodeString(canaryMgmtKey)
 	s.addSecret("management key", mgmt, false)
 
@@ -542,6 +546,40 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if r := contract("generate-signature (environment)", "generate-signature", string(raw), pinEnv(canaryPIN2)); r.code != 0 {
 		t.Fatalf("generate-signature: %s", r.stderr)
 	}
+	retries(3)
+
+	// pinentry programs that are not well-behaved and say the PIN back:
+	// as a bare line, in an ERR answer, as data the PIN checks refuse, and
+	// amid garbage. None of it reaches stdout, stderr or the debug log,
+	// and no PIN reaches the card.
+	assuanLoop := func(getpin string) string {
+		return "echo 'OK Pleased to meet you'\nwhile read -r l; do case \"$l\" in GETPIN) " + getpin + " ;; BYE) echo OK; exit 0 ;; *) echo OK ;; esac; done\n"
+	}
+	for _, p := range []struct{ name, script string }{
+		{"echoing pinentry", "echo " + canaryEchoPIN + "\n"},
+		{"echoing pinentry that waits", "echo " + canaryEchoPIN + "\ncat >/dev/null\n"},
+		{"pinentry that greets with the PIN", "echo 'OK " + canaryEchoPIN + "'\nread -r l\necho 'ERR " + canaryEchoPIN + " " + canaryEchoPIN + "'\n"},
+		{"pinentry that answers GETPIN with the bare PIN", assuanLoop("echo " + canaryEchoPIN)},
+		{"pinentry that answers GETPIN with ERR and the PIN", assuanLoop("echo 'ERR " + canaryEchoPIN + " " + canaryEchoPIN + "'")},
+		{"pinentry that answers a PIN with a trailing space", assuanLoop("echo 'D " + canaryEchoPIN + " '; echo OK")},
+		{"pinentry that answers a PIN with two newlines", assuanLoop("echo 'D " + canaryEchoPIN + "%0A%0A'; echo OK")},
+		{"garbage pinentry", "head -c 3000 /dev/urandom\necho " + canaryEchoPIN + "\nhead -c 3000 /dev/urandom\n"},
+		{"garbage pinentry after a greeting", "echo OK\nread -r l\nprintf '%s\\001\\377%s' " + canaryEchoPIN + " " + canaryEchoPIN + "\nhead -c 100000 /dev/urandom\n"},
+	} {
+		program := secretFile(strings.ReplaceAll(p.name, " ", "-"), "#!/bin/sh\n"+p.script, 0o700)
+		r := contract("generate-envelope, "+p.name, "generate-envelope", request("application/jose+json", map[string]string{"pinentry": program}), with())
+		if r.code != 1 {
+			t.Errorf("generate-envelope with a %s: exit %d: %s", p.name, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "pinentry") {
+			t.Errorf("generate-envelope with a %s: the error does not name the pinentry: %s", p.name, r.stderr)
+		}
+		retries(3)
+	}
+	echo := filepath.Join(root, "echoing-pinentry")
+	mustFail(t, "envelope sign with an echoing pinentry", user("envelope sign, echoing pinentry", with(),
+		"envelope", "sign", "--descriptor", `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:`+strings.Repeat("ab", 32)+`","size":1}`,
+		"--out", filepath.Join(work, "echo.jws"), "--pinentry", echo), "did not greet with OK")
 	retries(3)
 
 	// envelope sign, with the PIN from a file, the terminal, and a wrong

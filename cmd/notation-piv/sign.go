@@ -356,7 +356,7 @@ func signEnvelope(ctx context.Context, job envelopeJob, log *debugLog) (*signedE
 		sreq.Timestamp = func(sig []byte, h crypto.Hash) ([]byte, error) {
 			start := time.Now()
 			token, err := tsa.Stamp(ctx, sig, h)
-			log.Printf("timestamp from %s: %d bytes in %v, error %v", tsa.URL, len(token), time.Since(start), err)
+			log.Printf("timestamp from %s: %d bytes in %v, error %v", timestamp.Redact(tsa.URL), len(token), time.Since(start), err)
 			return token, err
 		}
 	}

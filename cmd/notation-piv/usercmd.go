@@ -107,8 +107,17 @@ func explain(err error) (string, []string) {
 		switch {
 		case pinErr.Blocked:
 			return "the PIN is blocked", []string{`set a new PIN with the PUK: "notation-piv pin unblock"`}
+		case pinErr.LastTry:
+			return "no PIN was sent: the card has 1 PIN try left, and a wrong PIN would block it",
+				[]string{"check the PIN in " + piv.EnvPIN + ", then run the command again with --allow-last-pin-try; a correct PIN restores all the tries",
+					"or unset " + piv.EnvPIN + " and type the PIN at the prompt on the terminal",
+					`if you do not know the PIN, set a new one with the PUK: "notation-piv pin unblock"`}
 		case pinErr.Malformed:
-			return "the PIN must be 6 to 8 characters long; it was not sent to the card", []string{"check NOTATION_PIV_PIN, or type the PIN again"}
+			problem := pinErr.Problem
+			if problem == "" {
+				problem = "must be 6 to 8 characters long"
+			}
+			return "the PIN " + problem + "; it was not sent to the card", []string{malformedHint(piv.EnvPIN, "PIN")}
 		case pinErr.RetriesLeft < 0:
 			return "wrong PIN", []string{"check the PIN and run the command again"}
 		}
@@ -118,8 +127,12 @@ func explain(err error) (string, []string) {
 		switch {
 		case pukErr.Blocked:
 			return "the PUK is blocked", []string{`the PIN can no longer be unblocked; if it is blocked too, only "notation-piv reset" (which erases every key) makes the card usable again`}
+		case pukErr.LastTry:
+			return "no PUK was sent: the card has 1 PUK try left, and a wrong PUK would block it for good",
+				[]string{"check the PUK in NOTATION_PIV_PUK, then run the command again with --allow-last-pin-try; a correct PUK restores all the tries",
+					"or unset NOTATION_PIV_PUK and type the PUK at the prompt on the terminal"}
 		case pukErr.Malformed:
-			return pukErr.Error(), []string{"check NOTATION_PIV_PUK, or type the PUK again"}
+			return pukErr.Error(), []string{malformedHint("NOTATION_PIV_PUK", "PUK")}
 		}
 		return fmt.Sprintf("wrong PUK: %s left before the PUK is blocked", tries(pukErr.RetriesLeft)),
 			[]string{"check the PUK and run the command again; a new card's PUK is 12345678"}
@@ -129,6 +142,12 @@ func explain(err error) (string, []string) {
 		return err.Error(), []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
 	}
 	return err.Error(), nil
+}
+
+// malformedHint says how to fix a PIN or PUK that was refused before it
+// reached the card.
+func malformedHint(env, what string) string {
+	return fmt.Sprintf("check %s, or type the %s again: a %s is 6 to 8 characters; one newline at its end is removed, but no other whitespace or control character", env, what, what)
 }
 
 // tries says "1 try" or "n tries".
@@ -188,6 +207,21 @@ func (c *cardFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.serial, "serial", 0, "")
 	fs.StringVar(&c.reader, "reader", "", "")
 }
+
+// registerLastTry defines --allow-last-pin-try, the one definition of the
+// flag for every command that sends a PIN or PUK: with it a PIN or PUK from
+// the environment is sent even when the card has only 1 try left. A value
+// typed at a prompt needs no flag: the prompt says that it is the last
+// try.
+func registerLastTry(fs *flag.FlagSet, allow *bool) {
+	fs.BoolVar(allow, "allow-last-pin-try", false, "")
+}
+
+// lastTryUsage documents --allow-last-pin-try for the usage texts.
+const lastTryUsage = `  --allow-last-pin-try
+                    send the PIN or PUK from the environment even if the card
+                    has only 1 try left, which a wrong value would block
+`
 
 // cardFlagsUsage documents cardFlags for the usage texts.
 const cardFlagsUsage = `  --serial N        use the card with this serial number ("notation-piv list" shows it)
