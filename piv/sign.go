@@ -194,8 +194,12 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if len(pin) < 6 || len(pin) > 8 {
-		return nil, &PINError{RetriesLeft: retries, Malformed: true}
+	if err := CheckPIN(pin); err != nil {
+		var pe *PINError
+		if errors.As(err, &pe) {
+			pe.RetriesLeft = retries
+		}
+		return nil, err
 	}
 	var sig []byte
 	s.card.resetOnClose = true

@@ -58,6 +58,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		log := openLog()
 		defer log.Close()
+		if err := log.Err(); err != nil {
+			return writeError(stderr, toPluginError(err))
+		}
 		resp, err := runContract(ctx, cmd, stdin, log)
 		if err != nil {
 			perr := toPluginError(err)
