@@ -48,9 +48,11 @@ BENCHRUNS ?= 30
 
 # Prints the performance figures (medians) of the plugin on the virtual
 # card: start-up, APDUs and bytes per signature, where the time goes, peak
-# RSS, and notation sign with the card against a local key file.
+# RSS, and notation sign with the card against a local key file; then what
+# inspecting and verifying hostile envelopes costs (BenchmarkHostile in
+# envelope/inspect): time, bytes allocated and peak RSS.
 bench: deps
-	go test -p 1 -count=1 -run '^$$' -bench . -benchtime $(BENCHRUNS)x ./cmd/notation-piv
+	go test -p 1 -count=1 -run '^$$' -bench . -benchtime $(BENCHRUNS)x ./cmd/notation-piv ./envelope/inspect
 
 # CI_FUZZTIME bounds each fuzz target in make test, after the tests: a count
 # of inputs rather than a duration, which a fuzz worker can overrun.

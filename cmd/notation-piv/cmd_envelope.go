@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/inspect"
+	"github.com/notation-piv/notation-piv/internal/inputfile"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -34,7 +37,7 @@ var envelopeCommand = userCommand{
 
 const envelopeUsage = `Usage:
   notation-piv envelope inspect FILE [--json] [--tsa-root FILE]
-  notation-piv envelope verify FILE --trust-root FILE [--tsa-root FILE] [--artifact FILE | --digest DIGEST] [--json]
+  notation-piv envelope verify FILE --trust-root FILE [--trust-root-sha256 HEX] [--tsa-root FILE] [--artifact FILE | --digest DIGEST] [--json]
   notation-piv envelope sign --out FILE (--artifact FILE | --descriptor JSON) [options]
 
 Works on Notary Project signature envelopes, JWS (application/jose+json) or
@@ -71,14 +74,27 @@ certificate rules, and one of its certificates is a trust root), expiry
 (of the signature, and of every certificate now, or at the time of a
 verified timestamp), the timestamp, and optionally the artifact. Revocation
 and trusted identities are not checked. Every check is printed; each
-failure names its check. Exit status 0 when every check passed, 1 if not.
+failure names its check; the chain check names the trust root the chain
+ends at, with its SHA-256 fingerprint. Exit status 0 when every check
+passed, 1 if not.
+
+Every certificate of --trust-root is trusted. When the file comes with
+what it vouches for, as release-root.pem comes with a release, whoever
+could change the one could add a certificate to the other: pin the
+certificate you expect with --trust-root-sha256.
 
 Options:
   --trust-root FILE   PEM file with the trusted root (or CA) certificates
+  --trust-root-sha256 HEX
+                      the SHA-256 fingerprint of the trust root the chain
+                      must end at, one of those of --trust-root: 64 hex
+                      digits, with or without colons (as "openssl x509
+                      -fingerprint -sha256" prints it)
   --tsa-root FILE     PEM file with the self-signed root of the timestamp
                       authority: the envelope must then carry a timestamp
                       that verifies against it
   --artifact FILE     check that the payload names this file: digest and size
+                      (a regular file; not a FIFO or a device)
   --digest DIGEST     check that the payload names this digest (sha256:...)
   --json              print one JSON document (README.md, "envelope command")
 `
@@ -126,9 +142,9 @@ func runEnvelope(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if len(args) > 0 {
 		switch args[0] {
 		case "inspect":
-			return runEnvelopeInspect(args[1:], stdin, stdout, stderr)
+			return runEnvelopeInspect(ctx, args[1:], stdin, stdout, stderr)
 		case "verify":
-			return runEnvelopeVerify(args[1:], stdin, stdout, stderr)
+			return runEnvelopeVerify(ctx, args[1:], stdin, stdout, stderr)
 		case "sign":
 			return runEnvelopeSign(ctx, args[1:], stdout, stderr)
 		case "help", "--help", "-h":
@@ -144,7 +160,7 @@ func runEnvelope(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	return u.fail(failure(msg, `run "notation-piv envelope --help" for its subcommands`))
 }
 
-func runEnvelopeInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runEnvelopeInspect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	u := &ui{name: "envelope inspect", stdout: stdout, stderr: stderr}
 	fs := u.flags()
 	asJSON := fs.Bool("json", false, "")
@@ -161,7 +177,7 @@ func runEnvelopeInspect(args []string, stdin io.Reader, stdout, stderr io.Writer
 		}
 		opts.TSARoots = roots
 	}
-	env, err := readEnvelope(pos[0], stdin)
+	env, err := readEnvelope(ctx, pos[0], stdin)
 	if err != nil {
 		return u.fail(err)
 	}
@@ -180,11 +196,12 @@ func runEnvelopeInspect(args []string, stdin io.Reader, stdout, stderr io.Writer
 	return code
 }
 
-func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runEnvelopeVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	u := &ui{name: "envelope verify", stdout: stdout, stderr: stderr}
 	fs := u.flags()
 	asJSON := fs.Bool("json", false, "")
 	trustRoot := fs.String("trust-root", "", "")
+	trustRootSHA256 := fs.String("trust-root-sha256", "", "")
 	tsaRoot := fs.String("tsa-root", "", "")
 	artifactFile := fs.String("artifact", "", "")
 	digest := fs.String("digest", "", "")
@@ -200,8 +217,19 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	opts := inspect.VerifyOptions{}
 	var err error
+	if *trustRootSHA256 != "" {
+		if opts.TrustRootSHA256, err = parseFingerprint(*trustRootSHA256); err != nil {
+			return u.fail(err)
+		}
+	}
 	if opts.TrustRoots, err = loadTrustRoots(*trustRoot); err != nil {
 		return u.fail(err)
+	}
+	if err := checkPin(*trustRoot, opts.TrustRoots, opts.TrustRootSHA256); err != nil {
+		return u.fail(err)
+	}
+	if len(opts.TrustRoots) > 1 && opts.TrustRootSHA256 == "" {
+		u.warn("--trust-root %s holds %d certificates, and the envelope verifies under any of them: pin the one you expect with --trust-root-sha256", *trustRoot, len(opts.TrustRoots))
 	}
 	if *tsaRoot != "" {
 		if opts.TSARoots, err = timestamp.LoadRoot(*tsaRoot); err != nil {
@@ -215,11 +243,11 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		}
 		opts.Artifact = &inspect.Artifact{Name: *digest, Digests: []string{*digest}, Size: -1}
 	case *artifactFile != "":
-		if opts.Artifact, err = hashArtifact(*artifactFile); err != nil {
+		if opts.Artifact, err = hashArtifact(ctx, *artifactFile); err != nil {
 			return u.fail(err)
 		}
 	}
-	env, err := readEnvelope(pos[0], stdin)
+	env, err := readEnvelope(ctx, pos[0], stdin)
 	if err != nil {
 		return u.fail(err)
 	}
@@ -242,8 +270,18 @@ func runEnvelopeVerify(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		for i, c := range failed {
 			names[i] = c.Name
 		}
-		return u.fail(failure(fmt.Sprintf("%s does not verify: %s failed (%s)", envelopeSource(pos[0]), envelope.CountText(len(names), "check", "checks"), strings.Join(names, ", ")),
-			fmt.Sprintf(`run "notation-piv envelope inspect %s" to see the whole envelope`, shellQuote(pos[0]))))
+		hints := []string{fmt.Sprintf(`run "notation-piv envelope inspect %s" to see the whole envelope`, shellQuote(pos[0]))}
+		if root := v.TrustRoot; root != nil && opts.TrustRootSHA256 != "" && !root.Pinned {
+			hints = append([]string{fmt.Sprintf("--trust-root %s holds a certificate besides the pinned one, and the envelope was signed under it: trust neither the file nor what it vouches for", *trustRoot)}, hints...)
+		}
+		return u.fail(failure(fmt.Sprintf("%s does not verify: %s failed (%s)", envelopeSource(pos[0]), envelope.CountText(len(names), "check", "checks"), strings.Join(names, ", ")), hints...))
+	}
+	if root := v.TrustRoot; root != nil {
+		pinned := ""
+		if root.Pinned {
+			pinned = " (pinned)"
+		}
+		fmt.Fprintf(stdout, "trust root: %q, SHA-256 %s%s\n", terminalSafe(root.Subject), root.SHA256, pinned)
 	}
 	fmt.Fprintf(stdout, "%s verifies\n", envelopeSource(pos[0]))
 	return 0
@@ -282,7 +320,7 @@ func runEnvelopeSign(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, code, done := u.parse(fs, envelopeSignUsage, args, 0); done {
 		return code
 	}
-	job, err := o.job()
+	job, err := o.job(ctx)
 	if err != nil {
 		return u.fail(err)
 	}
@@ -334,13 +372,13 @@ func leafSubject(c *x509.Certificate) string {
 
 // job checks the options of "envelope sign" and turns them into the job of
 // the plugin's signing path, without touching the card.
-func (o *signFlags) job() (envelopeJob, error) {
+func (o *signFlags) job(ctx context.Context) (envelopeJob, error) {
 	job := envelopeJob{keyID: o.slot, expiry: o.expiry, from: fromFlags}
 	if o.out == "" {
 		return job, failure("envelope sign needs --out FILE", "name the file to write the envelope to")
 	}
-	if fi, err := os.Stat(o.out); err == nil && fi.IsDir() {
-		return job, failure(fmt.Sprintf("--out %s is a directory", o.out), "name a file")
+	if err := checkOut(o.out); err != nil {
+		return job, err
 	}
 	var mediaType string
 	switch o.format {
@@ -382,7 +420,7 @@ func (o *signFlags) job() (envelopeJob, error) {
 	case o.artifact != "" && o.descriptor != "":
 		return job, failure("--artifact and --descriptor exclude each other", "sign a file with --artifact, or name an artifact with --descriptor")
 	case o.artifact != "":
-		a, err := hashArtifact(o.artifact)
+		a, err := hashArtifact(ctx, o.artifact)
 		if err != nil {
 			return job, err
 		}
@@ -443,57 +481,99 @@ func envelopeSource(path string) string {
 	return path
 }
 
-// readEnvelope reads an envelope from a file, or from stdin for "-", of at
-// most envelope.MaxEnvelopeSize bytes.
-func readEnvelope(path string, stdin io.Reader) ([]byte, error) {
-	r := stdin
-	if path != "-" {
-		f, err := openInputFile(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+// readEnvelope reads an envelope from a regular file, or from stdin for
+// "-", of at most envelope.MaxEnvelopeSize bytes. A file that is no
+// regular file is refused before it is opened; stdin is given up once ctx
+// is done (SIGINT or SIGTERM), even when nothing ever closes it.
+func readEnvelope(ctx context.Context, path string, stdin io.Reader) ([]byte, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = readStdin(ctx, stdin)
+	} else {
+		b, err = inputfile.ReadAll(path, envelope.MaxEnvelopeSize)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, envelope.MaxEnvelopeSize+1))
-	if err != nil {
-		return nil, failure(fmt.Sprintf("read %s: %v", envelopeSource(path), err))
-	}
+	var large *inputfile.TooLargeError
 	switch {
-	case len(b) > envelope.MaxEnvelopeSize:
+	case errors.As(err, &large):
 		return nil, failure(fmt.Sprintf("%s is more than %d bytes: that is no signature envelope", envelopeSource(path), envelope.MaxEnvelopeSize),
 			"Notary signature envelopes are a few KiB; check that you gave the envelope and not the artifact")
+	case err != nil:
+		return nil, inputFailure("", err, `give the envelope's file, or "-" and the envelope on stdin`)
 	case len(b) == 0:
 		return nil, failure(fmt.Sprintf("%s is empty", envelopeSource(path)), "give a JWS or COSE signature envelope")
 	}
 	return b, nil
 }
 
-// openInputFile opens a file that must not be a directory.
-func openInputFile(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, failure(err.Error())
+// errInterrupted says that a signal stopped the wait for stdin.
+var errInterrupted = errors.New("stopped by a signal before the envelope on stdin was complete")
+
+// readStdin reads at most envelope.MaxEnvelopeSize+1 bytes of stdin, and
+// gives up when ctx is done. The read then goes on in the background until
+// the program exits: stdin cannot be unblocked.
+func readStdin(ctx context.Context, stdin io.Reader) ([]byte, error) {
+	type answer struct {
+		b   []byte
+		err error
 	}
-	if fi, err := f.Stat(); err != nil || fi.IsDir() {
-		f.Close()
-		return nil, failure(fmt.Sprintf("%s is a directory, not a file", path))
+	done := make(chan answer, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(stdin, envelope.MaxEnvelopeSize+1))
+		done <- answer{b, err}
+	}()
+	select {
+	case a := <-done:
+		if a.err != nil {
+			return nil, fmt.Errorf("read stdin: %w", a.err)
+		}
+		if len(a.b) > envelope.MaxEnvelopeSize {
+			return nil, &inputfile.TooLargeError{Path: "stdin", Limit: envelope.MaxEnvelopeSize}
+		}
+		return a.b, nil
+	case <-ctx.Done():
+		return nil, errInterrupted
 	}
-	return f, nil
 }
 
-// hashArtifact reads an artifact file and returns its sha256 and sha512
-// digests and its size.
-func hashArtifact(path string) (*inspect.Artifact, error) {
-	f, err := openInputFile(path)
+// inputFailure explains why an input cannot be read, prefixed by the
+// option that names it ("--artifact"; empty for the envelope). A file of
+// the wrong type gets the hint instead, which says what to give.
+func inputFailure(option string, err error, instead string) error {
+	prefix := ""
+	if option != "" {
+		prefix = option + " "
+	}
+	var notRegular *inputfile.NotRegularError
+	switch {
+	case errors.As(err, &notRegular):
+		return failure(prefix+notRegular.Error(), instead)
+	case errors.Is(err, errInterrupted):
+		return failure(err.Error(), `pipe a complete envelope into "-", or give the envelope's file`)
+	}
+	if option != "" {
+		prefix = option + ": "
+	}
+	return failure(prefix + err.Error())
+}
+
+// hashArtifact reads an artifact, a regular file of any size, and returns
+// its sha256 and sha512 digests and its size. A FIFO, a device or a
+// directory is refused before it is opened. Once ctx is done (SIGINT or
+// SIGTERM) hashing stops.
+func hashArtifact(ctx context.Context, path string) (*inspect.Artifact, error) {
+	f, _, err := inputfile.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, inputFailure("--artifact", err, "give the artifact's own file; to sign or check what a pipe or a device delivers, save it to a file first")
 	}
 	defer f.Close()
 	h256, h512 := sha256.New(), sha512.New()
-	n, err := io.Copy(io.MultiWriter(h256, h512), f)
-	if err != nil {
-		return nil, failure(fmt.Sprintf("read %s: %v", path, err))
+	n, err := io.CopyBuffer(io.MultiWriter(h256, h512), ctxReader{ctx, f}, make([]byte, 1<<20))
+	switch {
+	case ctx.Err() != nil:
+		return nil, failure(fmt.Sprintf("--artifact %s: stopped by a signal while reading it", path))
+	case err != nil:
+		return nil, failure(fmt.Sprintf("--artifact %s: %v", path, err))
 	}
 	return &inspect.Artifact{
 		Name:    path,
@@ -502,23 +582,97 @@ func hashArtifact(path string) (*inspect.Artifact, error) {
 	}, nil
 }
 
+// ctxReader reads from r until ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// checkOut refuses an --out path that is not a regular file or a new
+// file: a directory, a symbolic link, a FIFO, a socket or a device. The
+// envelope replaces --out by a rename, so it would replace the link or
+// the FIFO itself, not write to what they lead to; refusing them says so
+// before the card is touched.
+func checkOut(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return failure(fmt.Sprintf("--out %s: %v", path, err))
+	case fi.Mode().IsRegular():
+		return nil
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return failure(fmt.Sprintf("--out %s is a symbolic link", path),
+			"the envelope replaces --out, so it would replace the link and not write to its target: name the target itself, or a new file")
+	}
+	return failure(fmt.Sprintf("--out %s is %s, not a regular file", path, inputfile.Type(fi.Mode())),
+		"name a new file, or a regular file to replace: the envelope replaces --out whole")
+}
+
+// parseFingerprint turns --trust-root-sha256 into the lower case hex of
+// inspect.VerifyOptions.TrustRootSHA256. It takes 64 hex digits in either
+// case, bare or in pairs joined by colons, as "openssl x509 -fingerprint
+// -sha256" prints them.
+func parseFingerprint(s string) (string, error) {
+	text := s
+	if len(text) == 3*sha256.Size-1 {
+		colons := true
+		for i := 2; i < len(text); i += 3 {
+			colons = colons && text[i] == ':'
+		}
+		if colons {
+			text = strings.ReplaceAll(text, ":", "")
+		}
+	}
+	b, err := hex.DecodeString(text)
+	if err != nil || len(b) != sha256.Size {
+		return "", failure(fmt.Sprintf("--trust-root-sha256 %q is no SHA-256 fingerprint", terminalSafe(s)),
+			"give the 64 hex digits of the published fingerprint, bare (3f9c…) or with colons (3F:9C:…)")
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// checkPin checks that the pinned fingerprint is that of a certificate of
+// the --trust-root file, and otherwise lists the file's.
+func checkPin(path string, roots []*x509.Certificate, pin string) error {
+	if pin == "" {
+		return nil
+	}
+	var held []string
+	for _, c := range roots {
+		fp := inspect.Fingerprint(c)
+		if fp == pin {
+			return nil
+		}
+		held = append(held, fmt.Sprintf("%s (%q)", fp, terminalSafe(leafSubject(c))))
+	}
+	return failure(fmt.Sprintf("--trust-root %s holds no certificate with the SHA-256 fingerprint %s of --trust-root-sha256; it holds %s",
+		path, pin, strings.Join(held, ", ")),
+		"this is not the trust root that was published, or the fingerprint is wrong: compare with the published fingerprint, and do not trust what this file vouches for")
+}
+
 // maxTrustRootFile bounds a --trust-root file.
 const maxTrustRootFile = 1 << 20
 
-// loadTrustRoots reads the PEM certificates of --trust-root. As notation's
-// trust stores do, it accepts only CA and self-signed certificates.
+// loadTrustRoots reads the PEM certificates of --trust-root, a regular
+// file. As notation's trust stores do, it accepts only CA and self-signed
+// certificates.
 func loadTrustRoots(path string) ([]*x509.Certificate, error) {
-	f, err := openInputFile(path)
-	if err != nil {
-		return nil, failure("--trust-root: " + err.Error())
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTrustRootFile+1))
-	if err != nil {
-		return nil, failure(fmt.Sprintf("--trust-root: read %s: %v", path, err))
-	}
-	if len(b) > maxTrustRootFile {
+	b, err := inputfile.ReadAll(path, maxTrustRootFile)
+	var large *inputfile.TooLargeError
+	switch {
+	case errors.As(err, &large):
 		return nil, failure(fmt.Sprintf("--trust-root %s is more than %d bytes", path, maxTrustRootFile), "give a PEM file with the root certificates only")
+	case err != nil:
+		return nil, inputFailure("--trust-root", err, "give the PEM file of the trust root itself")
 	}
 	var roots []*x509.Certificate
 	for rest := b; ; {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,14 +11,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/big"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -505,4 +512,402 @@ func TestEnvelopeTrustRootFile(t *testing.T) {
 	file := writePEM(t, filepath.Join(t.TempDir(), "leaf.pem"), leaf)
 	env := writeFile(t, t.TempDir(), "e.sig", readFile(t, filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", "cose.sig")))
 	expectFailure(t, runEnv(t, nil, "verify", env, "--trust-root", file), "neither a CA nor self-signed")
+}
+
+// envelopeWithin runs "notation-piv envelope ARGS" with the plugin binary,
+// with stdin from a file (nil: none), and fails the test if it is still
+// running after limit.
+func envelopeWithin(t *testing.T, limit time.Duration, stdin *os.File, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, harness.plugin, append([]string{"envelope"}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NOTATION_PIV_PIN=" + piv.DefaultPIN}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("envelope %s hung: killed after %v; stderr %q", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), stderr.String())
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run the plugin: %v", err)
+	}
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// expectNoOutputFailure checks that a command failed with exit status 1 and no
+// output on stdout, with an error naming each fragment.
+func expectNoOutputFailure(t *testing.T, r result, fragments ...string) {
+	t.Helper()
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	expectFailure(t, r, fragments...)
+}
+
+// specialFiles are files of every type but regular: a FIFO, a symbolic
+// link to it, a directory, a Unix socket and a character device, a copy of
+// /dev/null, where writing is safe: an --out that replaced it would not
+// break the machine's /dev/null. Without the right to make a device node,
+// device is /dev/zero, to read only.
+type specialFiles struct {
+	fifo, link, dir, socket, device string
+}
+
+// newSpecialFiles makes specialFiles in a new directory.
+func newSpecialFiles(t *testing.T) specialFiles {
+	t.Helper()
+	// A short directory: a socket's path is limited to about 100 bytes.
+	dir, err := os.MkdirTemp("", "ft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ft := specialFiles{fifo: filepath.Join(dir, "fifo"), link: filepath.Join(dir, "link"), dir: filepath.Join(dir, "d"), socket: filepath.Join(dir, "s"), device: filepath.Join(dir, "null")}
+	if err := syscall.Mknod(ft.device, syscall.S_IFCHR|0o666, 1<<8|3); err != nil { // major 1, minor 3: null
+		ft.device = "/dev/zero"
+	}
+	if err := syscall.Mkfifo(ft.fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ft.fifo, ft.link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(ft.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", ft.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return ft
+}
+
+// TestEnvelopeInputFileTypes gives inspect and verify, through the plugin
+// binary, a FIFO (that nobody writes), a symbolic link to it, a device, a
+// socket or a directory where they read a file (issue 13, finding 4):
+// each ends at once, exit status 1 and nothing on stdout, with an error
+// naming the option and the file's type. Before, a FIFO hung them until
+// killed, and --artifact /dev/zero spun forever.
+func TestEnvelopeInputFileTypes(t *testing.T) {
+	ft := newSpecialFiles(t)
+	dir := t.TempDir()
+	env := writeFile(t, dir, "e.sig", readFile(t, filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", "jws.sig")))
+	trust := writePEM(t, filepath.Join(dir, "root.pem"), newTestCA(t).root)
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"inspect FIFO", []string{"inspect", ft.fifo}, []string{ft.fifo + " is a FIFO, not a regular file", `hint: give the envelope's file, or "-"`}},
+		{"inspect link to FIFO", []string{"inspect", ft.link}, []string{ft.link + " is a FIFO"}},
+		{"inspect /dev/zero", []string{"inspect", "/dev/zero"}, []string{"/dev/zero is a character device, not a regular file"}},
+		{"inspect socket", []string{"inspect", ft.socket}, []string{ft.socket + " is a socket"}},
+		{"inspect directory", []string{"inspect", ft.dir}, []string{ft.dir + " is a directory"}},
+		{"inspect --tsa-root FIFO", []string{"inspect", env, "--tsa-root", ft.fifo}, []string{"--tsa-root", "a FIFO"}},
+		{"verify FIFO", []string{"verify", ft.fifo, "--trust-root", trust}, []string{ft.fifo + " is a FIFO"}},
+		{"verify --trust-root FIFO", []string{"verify", env, "--trust-root", ft.fifo}, []string{"--trust-root " + ft.fifo + " is a FIFO, not a regular file", "hint: give the PEM file"}},
+		{"verify --trust-root /dev/zero", []string{"verify", env, "--trust-root", "/dev/zero"}, []string{"--trust-root /dev/zero is a character device"}},
+		{"verify --tsa-root FIFO", []string{"verify", env, "--trust-root", trust, "--tsa-root", ft.fifo}, []string{"--tsa-root", "a FIFO"}},
+		{"verify --artifact FIFO", []string{"verify", env, "--trust-root", trust, "--artifact", ft.fifo}, []string{"--artifact " + ft.fifo + " is a FIFO, not a regular file", "hint: give the artifact's own file"}},
+		{"verify --artifact link to FIFO", []string{"verify", env, "--trust-root", trust, "--artifact", ft.link}, []string{"--artifact " + ft.link + " is a FIFO"}},
+		{"verify --artifact /dev/zero", []string{"verify", env, "--trust-root", trust, "--artifact", "/dev/zero"}, []string{"--artifact /dev/zero is a character device", "save it to a file first"}},
+		{"verify --artifact socket", []string{"verify", env, "--trust-root", trust, "--artifact", ft.socket}, []string{"--artifact " + ft.socket + " is a socket"}},
+		{"verify --artifact directory", []string{"verify", env, "--trust-root", trust, "--artifact", ft.dir}, []string{"--artifact " + ft.dir + " is a directory"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, nil, tc.args...), tc.fragments...)
+		})
+	}
+
+	// An artifact may be larger than any envelope: a sparse file of 64 MiB
+	// is read whole, and its digest compared.
+	big := filepath.Join(dir, "big.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r := envelopeWithin(t, 20*time.Second, nil, "verify", env, "--trust-root", trust, "--artifact", big)
+	expectFailure(t, r, "FAILED  artifact: the payload names sha256:", "sha256:3b6a07d0d404fab4e23b6d34bc6696a6a312dd92821332385e5af7c01c421351")
+}
+
+// TestEnvelopeSignFileTypes gives "envelope sign", through the plugin
+// binary with the virtual card, a FIFO, a device, a socket or a directory
+// as --artifact, and those or a symbolic link as --out (issue 13, findings
+// 4 and 10): each ends at once, exit status 1 and nothing on stdout, with
+// an error naming the option and the file's type, before the card gets a
+// single command; what --out names is unchanged, and no file is left
+// behind.
+func TestEnvelopeSignFileTypes(t *testing.T) {
+	env := needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	ft := newSpecialFiles(t)
+	dir := t.TempDir()
+	artifact := writeFile(t, dir, "a.bin", []byte("artifact"))
+	target := writeFile(t, dir, "target", []byte("the link's target\n"))
+	toTarget := filepath.Join(dir, "to-target")
+	if err := os.Symlink(target, toTarget); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling")
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "a.sig")
+	serial := fmt.Sprint(testSerial)
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"--artifact FIFO", []string{"--out", out, "--artifact", ft.fifo}, []string{"--artifact " + ft.fifo + " is a FIFO, not a regular file", "hint: give the artifact's own file"}},
+		{"--artifact link to FIFO", []string{"--out", out, "--artifact", ft.link}, []string{"--artifact " + ft.link + " is a FIFO"}},
+		{"--artifact /dev/zero", []string{"--out", out, "--artifact", "/dev/zero"}, []string{"--artifact /dev/zero is a character device"}},
+		{"--artifact socket", []string{"--out", out, "--artifact", ft.socket}, []string{"--artifact " + ft.socket + " is a socket"}},
+		{"--artifact directory", []string{"--out", out, "--artifact", ft.dir}, []string{"--artifact " + ft.dir + " is a directory"}},
+		{"--out FIFO", []string{"--out", ft.fifo, "--artifact", artifact}, []string{"--out " + ft.fifo + " is a FIFO, not a regular file", "hint: name a new file"}},
+		{"--out device", []string{"--out", ft.device, "--artifact", artifact}, []string{"--out " + ft.device + " is a character device"}},
+		{"--out socket", []string{"--out", ft.socket, "--artifact", artifact}, []string{"--out " + ft.socket + " is a socket"}},
+		{"--out directory", []string{"--out", ft.dir, "--artifact", artifact}, []string{"--out " + ft.dir + " is a directory"}},
+		{"--out link to FIFO", []string{"--out", ft.link, "--artifact", artifact}, []string{"--out " + ft.link + " is a symbolic link", "name the target itself"}},
+		{"--out link to a file", []string{"--out", toTarget, "--artifact", artifact}, []string{"--out " + toTarget + " is a symbolic link"}},
+		{"--out dangling link", []string{"--out", dangling, "--artifact", artifact}, []string{"--out " + dangling + " is a symbolic link"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.args[0] == "--out" && tc.args[1] == "/dev/zero" {
+				t.Skip("no device node of our own to give as --out (it takes root to make one), and /dev/zero is the machine's")
+			}
+			env.Card.ResetStats()
+			args := append([]string{"sign", "--serial", serial}, tc.args...)
+			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, nil, args...), tc.fragments...)
+			if n := env.Card.Stats().Commands; n != 0 {
+				t.Errorf("the card got %d commands", n)
+			}
+		})
+	}
+	if got := string(readFile(t, target)); got != "the link's target\n" {
+		t.Errorf("the target of the --out link holds %q", got)
+	}
+	for _, link := range []string{toTarget, dangling, ft.link} {
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a symbolic link: %v", link, err)
+		}
+	}
+	for path, mode := range map[string]fs.FileMode{ft.fifo: fs.ModeNamedPipe, ft.socket: fs.ModeSocket, ft.device: fs.ModeCharDevice, ft.dir: fs.ModeDir} {
+		if fi, err := os.Lstat(path); err != nil || fi.Mode()&mode == 0 {
+			t.Errorf("%s was replaced: %v", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+		t.Errorf("%s holds %d files, want the artifact, the target and the two links", dir, len(entries))
+	}
+	// The card is free: a signature goes through.
+	r := envelopeWithin(t, 30*time.Second, nil, "sign", "--serial", serial, "--out", out, "--artifact", artifact)
+	if r.code != 0 {
+		t.Fatalf("sign after the refusals: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// runUntilSignal starts "notation-piv envelope ARGS" with the plugin
+// binary and stdin, sends it sig after half a second, and fails the test
+// if it ended before the signal or runs on for a second after it.
+func runUntilSignal(t *testing.T, stdin *os.File, sig syscall.Signal, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(harness.plugin, append([]string{"envelope"}, args...)...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Fatalf("ended before the signal: %v\n%s", err, stderr.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	select {
+	case <-exited:
+	case <-time.After(time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("still running 1 s after %v; killed", sig)
+	}
+	t.Logf("ended %v after %v", time.Since(sent).Round(time.Millisecond), sig)
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// TestEnvelopeSignals sends SIGTERM or SIGINT, through the plugin binary,
+// to "envelope inspect -" and "envelope verify -" waiting on a stdin that
+// never closes, as "sleep 100 | notation-piv envelope inspect -" gives,
+// and to "envelope verify --artifact" and "envelope sign --artifact"
+// hashing a sparse file of 64 GiB (issue 13, finding 4): each ends within
+// a second, with exit status 1, nothing on stdout and an error that says
+// why. Before, they waited for stdin, or hashed on, and ignored both.
+func TestEnvelopeSignals(t *testing.T) {
+	dir := t.TempDir()
+	trust := writePEM(t, filepath.Join(dir, "root.pem"), newTestCA(t).root)
+	env := writeFile(t, dir, "e.sig", readFile(t, filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", "jws.sig")))
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		args []string
+	}{
+		{syscall.SIGTERM, []string{"inspect", "-"}},
+		{syscall.SIGINT, []string{"inspect", "-"}},
+		{syscall.SIGTERM, []string{"verify", "-", "--trust-root", trust}},
+	} {
+		t.Run(tc.sig.String()+" "+tc.args[0]+" stdin", func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close() // only once the command has ended
+			// The beginning of an envelope, never its end.
+			if _, err := w.WriteString(`{"payload":`); err != nil {
+				t.Fatal(err)
+			}
+			expectNoOutputFailure(t, runUntilSignal(t, r, tc.sig, tc.args...), "stopped by a signal before the envelope on stdin was complete", `hint: pipe a complete envelope into "-"`)
+		})
+	}
+
+	huge := filepath.Join(dir, "huge.bin")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 30); err != nil {
+		t.Skipf("no sparse file of 64 GiB here: %v", err)
+	}
+	f.Close()
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		args []string
+	}{
+		{syscall.SIGTERM, []string{"verify", env, "--trust-root", trust, "--artifact", huge}},
+		{syscall.SIGINT, []string{"sign", "--out", filepath.Join(dir, "huge.sig"), "--artifact", huge}},
+	} {
+		t.Run(tc.sig.String()+" "+tc.args[0]+" --artifact", func(t *testing.T) {
+			expectNoOutputFailure(t, runUntilSignal(t, nil, tc.sig, tc.args...), "--artifact "+huge+": stopped by a signal while reading it")
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "huge.sig")); err == nil {
+		t.Error("an interrupted envelope sign wrote its --out")
+	}
+}
+
+// softwareSigner is a self-signed Notary signing certificate with the
+// test signer's subject, and its key, in software.
+func softwareSigner(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: signerSubject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// TestEnvelopeVerifyPin is the appended-root attack of issue 13 (finding
+// 2) on "envelope verify": roots.pem holds the genuine certificate and,
+// after it, the attacker's, with the same subject, and the envelope is
+// signed under the attacker's. Without a pin it verifies, and verify names
+// the attacker's root with its fingerprint and warns that the file holds
+// two; with the genuine fingerprint pinned, in either form, the chain check
+// fails naming both; a pin that no certificate of the file has is refused
+// before anything is verified.
+func TestEnvelopeVerifyPin(t *testing.T) {
+	registerFormats()
+	genuine, _ := softwareSigner(t)
+	attacker, attackerKey := softwareSigner(t)
+	stranger, _ := softwareSigner(t)
+	fp := func(c *x509.Certificate) string { return inspect.Fingerprint(c) }
+	colons := func(c *x509.Certificate) string { // as openssl x509 -fingerprint prints it
+		sum := sha256.Sum256(c.Raw)
+		pairs := make([]string, len(sum))
+		for i, b := range sum {
+			pairs[i] = fmt.Sprintf("%02X", b)
+		}
+		return strings.Join(pairs, ":")
+	}
+	dir := t.TempDir()
+	roots := writePEM(t, filepath.Join(dir, "roots.pem"), genuine, attacker)
+	payload, err := envelope.NewPayload(envelope.Descriptor{MediaType: "text/plain", Digest: "sha256:" + strings.Repeat("ab", 32), Size: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	format, err := envelope.Lookup(envelope.MediaTypeJWS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := format.Sign(envelope.SignRequest{Payload: payload, Signer: attackerKey, Chain: []*x509.Certificate{attacker}, SigningTime: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := writeFile(t, dir, "e.jws", signed)
+	verify := []string{"verify", env, "--trust-root", roots}
+
+	r := runEnv(t, nil, verify...)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("trust root: %q, SHA-256 %s\n", leafSubject(attacker), fp(attacker))) ||
+		!strings.Contains(r.stderr, "warning: --trust-root "+roots+" holds 2 certificates, and the envelope verifies under any of them: pin the one you expect with --trust-root-sha256") {
+		t.Errorf("verify without a pin: exit %d, want 0, naming the attacker's root and warning of two\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, pin := range []string{fp(genuine), colons(genuine), strings.ToUpper(fp(genuine))} {
+		r := runEnv(t, nil, append(verify, "--trust-root-sha256", pin)...)
+		expectFailure(t, r, "FAILED  chain: ", "ends at the trust root", "SHA-256 "+fp(attacker)+", not at the pinned trust root SHA-256 "+fp(genuine),
+			"does not verify: 1 check failed (chain)", "hint: --trust-root "+roots+" holds a certificate besides the pinned one")
+		if strings.Contains(r.stdout, "trust root: ") || strings.Contains(r.stderr, "warning") {
+			t.Errorf("a failed verification names a trust root, or warns:\n%s%s", r.stdout, r.stderr)
+		}
+	}
+	r = runEnv(t, nil, append(verify, "--trust-root-sha256", colons(attacker))...)
+	if r.code != 0 || !strings.Contains(r.stdout, "SHA-256 "+fp(attacker)+" (pinned)\n") || r.stderr != "" {
+		t.Errorf("verify pinned to the signing root: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runEnv(t, nil, append(verify, "--json", "--trust-root-sha256", fp(genuine))...)
+	var v struct {
+		Verified  bool
+		TrustRoot *inspect.TrustRoot
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 1 || v.Verified ||
+		v.TrustRoot == nil || v.TrustRoot.SHA256 != fp(attacker) || v.TrustRoot.Pinned || v.TrustRoot.Subject != leafSubject(attacker) {
+		t.Errorf("verify --json pinned to the genuine root: exit %d, %+v, %v\n%s", r.code, v, err, r.stdout)
+	}
+
+	expectFailure(t, runEnv(t, nil, append(verify, "--trust-root-sha256", fp(stranger))...),
+		"--trust-root "+roots+" holds no certificate with the SHA-256 fingerprint "+fp(stranger), fp(genuine), fp(attacker), "hint: this is not the trust root that was published")
+	for _, bad := range []string{"xyz", fp(genuine)[:62], fp(genuine) + "00", colons(genuine)[1:] + "0", "sha256:" + fp(genuine)} {
+		expectFailure(t, runEnv(t, nil, append(verify, "--trust-root-sha256", bad)...), "is no SHA-256 fingerprint", "hint: give the 64 hex digits")
+	}
 }

@@ -4,14 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -42,10 +45,10 @@ var releaseArchive = "notation-piv_" + releaseVersion + "_" + runtime.GOOS + "_"
 // runDist runs .ci/dist, the script behind make dist, for releasePlatform
 // into a new directory, signing with the test card unless settings say
 // otherwise (later settings override earlier ones), and returns the
-// directory.
-func runDist(t *testing.T, settings ...string) string {
+// directory and what the script printed.
+func runDist(t *testing.T, settings ...string) (dir, output string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	script, err := filepath.Abs(filepath.Join("..", "..", ".ci", "dist"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +68,7 @@ func runDist(t *testing.T, settings ...string) string {
 		t.Fatalf(".ci/dist %s: %v\n%s", strings.Join(settings, " "), err, out)
 	}
 	t.Logf(".ci/dist %s: %.1f s", strings.Join(settings, " "), time.Since(start).Seconds())
-	return dir
+	return dir, string(out)
 }
 
 // newBareNotation is newNotation without the plugin installed: an isolated
@@ -146,7 +149,7 @@ func fileSHA256(t *testing.T, path string) string {
 func TestRelease(t *testing.T) {
 	needCard(t)
 	leaf := provision(t, piv.AlgorithmEC256, nil)
-	dist := runDist(t)
+	dist, distOutput := runDist(t)
 	archive := filepath.Join(dist, releaseArchive)
 	sum := fileSHA256(t, archive)
 
@@ -200,7 +203,7 @@ func TestRelease(t *testing.T) {
 	})
 
 	t.Run("reproducible", func(t *testing.T) {
-		again := runDist(t, "DIST_SIGN=0")
+		again, _ := runDist(t, "DIST_SIGN=0")
 		for _, name := range []string{releaseArchive, "checksums.txt"} {
 			a, b := readFile(t, filepath.Join(dist, name)), readFile(t, filepath.Join(again, name))
 			if !bytes.Equal(a, b) {
@@ -283,6 +286,103 @@ func TestRelease(t *testing.T) {
 			t.Errorf("envelope verify of an altered checksums.txt: %v\n%s\nwant exit status 1 and a failed artifact check", err, out)
 		}
 	})
+
+	// Last: it replaces the key on the test card.
+	t.Run("README steps refuse an appended root", func(t *testing.T) {
+		m := regexp.MustCompile(`(?m)^release-root\.pem SHA-256 ([0-9a-f]{64})$`).FindStringSubmatch(distOutput)
+		if m == nil {
+			t.Fatalf("make dist did not print the fingerprint of release-root.pem to publish:\n%s", distOutput)
+		}
+		checkAppendedRootAttack(t, dist, m[1])
+	})
+}
+
+// releaseStepsPlaceholder stands in the README's verification steps for
+// the fingerprint of release-root.pem that the maintainer publishes.
+const releaseStepsPlaceholder = "PUBLISHED-SHA256"
+
+// readmeReleaseSteps returns the commands README.md gives users to verify
+// a release: the first sh block of "Verifying and installing a release".
+func readmeReleaseSteps(t *testing.T) string {
+	t.Helper()
+	readme := string(readFile(t, filepath.Join("..", "..", "README.md")))
+	_, section, ok := strings.Cut(readme, "\n### Verifying and installing a release\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Verifying and installing a release"`)
+	}
+	_, block, ok := strings.Cut(section, "\n```sh\n")
+	if ok {
+		block, _, ok = strings.Cut(block, "\n```\n")
+	}
+	if !ok || !strings.Contains(block, "notation-piv envelope verify") {
+		t.Fatalf("the README's section on verifying a release has no sh block with notation-piv envelope verify:\n%s", section)
+	}
+	return block
+}
+
+// runReleaseSteps runs the README's verification steps with bash -e in
+// dir, as a user would with a notation-piv they trust (the one the tests
+// built) and the published fingerprint, and returns their output.
+func runReleaseSteps(t *testing.T, dir, steps, fingerprint string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", strings.ReplaceAll(steps, releaseStepsPlaceholder, fingerprint))
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + filepath.Dir(harness.plugin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the README's verification steps hung:\n%s", out)
+	}
+	return string(out), err
+}
+
+// checkAppendedRootAttack is the release attack of issue 13, finding 2:
+// the attacker appends a certificate of their own, with the subject of
+// the genuine one, to release-root.pem, signs a new checksums.txt with its
+// key and swaps the archive for a trojan. Following the README's steps
+// with the published fingerprint, the genuine release verifies and the
+// tampered one fails, naming the chain check and both fingerprints.
+func checkAppendedRootAttack(t *testing.T, dist, published string) {
+	steps := readmeReleaseSteps(t)
+	out, err := runReleaseSteps(t, dist, steps, published)
+	if err != nil {
+		t.Fatalf("the README's steps refuse the genuine release: %v\n%s", err, out)
+	}
+	t.Logf("the README's steps on the release:\n%s", out)
+
+	evil := t.TempDir()
+	for _, name := range []string{"checksums.txt", "checksums.txt.jws", releaseArchive, "release-root.pem"} {
+		writeFile(t, evil, name, readFile(t, filepath.Join(dist, name)))
+	}
+	attacker := provision(t, piv.AlgorithmEC256, nil) // a new key on the test card, its certificate with the same subject
+	root := append(readFile(t, filepath.Join(evil, "release-root.pem")), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: attacker.Raw})...)
+	writeFile(t, evil, "release-root.pem", root)
+	trojan := writeFile(t, evil, releaseArchive, []byte("a trojaned archive\n"))
+	writeFile(t, evil, "checksums.txt", []byte(fileSHA256(t, trojan)+"  "+releaseArchive+"\n"))
+	sign := exec.Command(harness.plugin, "envelope", "sign", "--serial", strconv.Itoa(testSerial), "--artifact", "checksums.txt",
+		"--media-type", "text/plain", "--out", "checksums.txt.jws")
+	sign.Dir = evil
+	sign.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NOTATION_PIV_PIN=" + piv.DefaultPIN}
+	if out, err := sign.CombinedOutput(); err != nil {
+		t.Fatalf("the attacker's envelope sign: %v\n%s", err, out)
+	}
+
+	out, err = runReleaseSteps(t, evil, steps, published)
+	t.Logf("the README's steps on the tampered release: %v\n%s", err, out)
+	if err == nil {
+		t.Fatalf("the README's steps accept a release whose release-root.pem has the attacker's certificate appended, with checksums.txt re-signed by it and a trojaned archive:\n%s", out)
+	}
+	sum := sha256.Sum256(attacker.Raw)
+	for _, want := range []string{"FAILED  chain", published, hex.EncodeToString(sum[:])} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the README's steps on the tampered release do not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, ": OK") {
+		t.Errorf("sha256sum -c ran after the signature failed:\n%s", out)
+	}
 }
 
 // listsPlugin reports whether notation plugin ls output has a row for the

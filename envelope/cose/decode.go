@@ -21,9 +21,12 @@ import (
 // Decode takes a COSE envelope apart for inspection, without verifying
 // anything. It fails only when b is no COSE_Sign1 envelope at all: larger
 // than envelope.MaxEnvelopeSize, not a CBOR tag 18 around an array of
-// four, or not well-formed CBOR. Anything else that breaks the Notary COSE
-// rules is recorded in the result: a header value it cannot read in
-// Header.Problem, a part of the wrong type in Decoded.Problems.
+// four, or not well-formed CBOR; or when one of its headers holds more
+// than envelope.MaxHeaderItems CBOR data items, which it counts before it
+// decodes them, or its chain more than envelope.MaxCertificates
+// certificates (a *envelope.LimitError). Anything else that breaks the Notary COSE rules is recorded in the
+// result: a header value it cannot read in Header.Problem, a part of the
+// wrong type in Decoded.Problems.
 func Decode(b []byte) (*envelope.Decoded, error) {
 	if len(b) > envelope.MaxEnvelopeSize {
 		return nil, fmt.Errorf("read cose envelope: %d bytes, more than the limit of %d", len(b), envelope.MaxEnvelopeSize)
@@ -43,7 +46,16 @@ func Decode(b []byte) (*envelope.Decoded, error) {
 		return nil, fmt.Errorf("read cose envelope: not a COSE_Sign1 array of four: %w", err)
 	}
 	d := &envelope.Decoded{MediaType: envelope.MediaTypeCOSE}
-	if protected, ok := byteString(d, "protected header", msg.Protected); ok && len(protected) > 0 {
+	protected, ok := byteString(d, "protected header", msg.Protected)
+	for _, h := range []struct {
+		part string
+		raw  []byte
+	}{{"protected header", protected}, {"unprotected header", msg.Unprotected}} {
+		if countItems(h.raw) > envelope.MaxHeaderItems {
+			return nil, limitError(h.part, envelope.MaxHeaderItems, "CBOR items")
+		}
+	}
+	if ok && len(protected) > 0 {
 		if fields, err := decodeHeader(protected); err != nil {
 			d.Problems = append(d.Problems, fmt.Sprintf("the protected header does not decode: %v", err))
 		} else {
@@ -64,7 +76,15 @@ func Decode(b []byte) (*envelope.Decoded, error) {
 	if len(d.Signature) == 0 {
 		d.Problems = append(d.Problems, "the signature is empty")
 	}
+	if len(d.Certificates) > envelope.MaxCertificates {
+		return nil, limitError("certificate chain", envelope.MaxCertificates, "certificates")
+	}
 	return d, nil
+}
+
+// limitError says that part of the envelope holds more than limit units.
+func limitError(part string, limit int, unit string) error {
+	return fmt.Errorf("read cose envelope: %w", &envelope.LimitError{Part: part, Limit: limit, Unit: unit})
 }
 
 // byteString decodes one part of the COSE_Sign1 array that must be a byte
@@ -76,6 +96,68 @@ func byteString(d *envelope.Decoded, part string, raw cbor.RawMessage) ([]byte, 
 		return nil, false
 	}
 	return b, true
+}
+
+// countItems counts the CBOR data items in raw, nested ones included, as
+// far as envelope.MaxHeaderItems + 1: each map key and value, each array
+// element, each tag content, and each map, array or tag itself; the chunks
+// of an indefinite-length string count too. It reads the heads of the
+// items only, without decoding them. It stops, with the count so far, at
+// malformed CBOR, which the decoding that follows reports.
+func countItems(raw []byte) int {
+	// open holds, for each enclosing map, array or tag, the items it still
+	// needs; -1 for an indefinite length, which a break (0xff) ends.
+	open := []int{1}
+	n := 0
+	for i := 0; i < len(raw) && len(open) > 0 && n <= envelope.MaxHeaderItems; {
+		top := len(open) - 1
+		switch {
+		case open[top] == 0:
+			open = open[:top]
+			continue
+		case raw[i] == 0xff && open[top] == -1:
+			open = open[:top]
+			i++
+			continue
+		case open[top] > 0:
+			open[top]--
+		}
+		n++
+		major, info := raw[i]>>5, raw[i]&0x1f
+		i++
+		var arg uint64
+		switch {
+		case info < 24:
+			arg = uint64(info)
+		case info <= 27:
+			size := 1 << (info - 24)
+			if len(raw)-i < size {
+				return n
+			}
+			for _, c := range raw[i : i+size] {
+				arg = arg<<8 | uint64(c)
+			}
+			i += size
+		case info != 31 || major < 2 || major > 5:
+			return n // reserved, or an indefinite length where none is allowed
+		}
+		switch {
+		case info == 31:
+			open = append(open, -1)
+		case major == 2 || major == 3:
+			if arg > uint64(len(raw)-i) {
+				return n
+			}
+			i += int(arg)
+		case major == 4:
+			open = append(open, int(min(arg, uint64(len(raw)))))
+		case major == 5:
+			open = append(open, int(min(arg, uint64(len(raw))))*2)
+		case major == 6:
+			open = append(open, 1)
+		}
+	}
+	return n
 }
 
 // Integer labels of the registered COSE headers (RFC 9052 §3.1, RFC 9360).
@@ -133,10 +215,14 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 			}
 		}
 	}
+	critical := make(map[string]bool, len(d.Critical))
+	for _, c := range d.Critical {
+		critical[c] = true
+	}
 	for _, label := range sortedLabels(fields) {
 		value := fields[label]
 		text := labelText(label)
-		h := envelope.Header{Label: envelope.ValueText(text), Value: diagText(value), Critical: slices.Contains(d.Critical, text)}
+		h := envelope.Header{Label: envelope.ValueText(text), Value: diagText(value), Critical: critical[text]}
 		switch label {
 		case labelAlg:
 			h.Name = envelope.HeaderAlgorithm

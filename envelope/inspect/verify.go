@@ -1,7 +1,9 @@
 package inspect
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,8 +59,26 @@ type Verification struct {
 	Verified bool `json:"verified"`
 	// Checks are all the checks, in the order of the Check* constants.
 	Checks []Check `json:"checks"`
+	// TrustRoot is the trust root the chain ends at, even when it is not
+	// the pinned one (VerifyOptions.TrustRootSHA256); nil when the chain
+	// breaks the Notary rules, none of its certificates is a trust root,
+	// or the envelope does not decode.
+	TrustRoot *TrustRoot `json:"trustRoot"`
 	// Report is what Inspect found; nil if the envelope does not decode.
 	Report *Report `json:"-"`
+}
+
+// TrustRoot names a trust root that a chain ends at.
+type TrustRoot struct {
+	// Subject is its distinguished name (RFC 2253 order).
+	Subject string `json:"subject"`
+	// SHA256 is the SHA-256 fingerprint of the DER certificate in lower
+	// case hex, as "openssl x509 -fingerprint -sha256" prints it without
+	// the colons.
+	SHA256 string `json:"sha256"`
+	// Pinned is whether it is the trust root VerifyOptions.TrustRootSHA256
+	// names.
+	Pinned bool `json:"pinned"`
 }
 
 // Failed returns the checks that failed.
@@ -89,6 +109,13 @@ type VerifyOptions struct {
 	// store, the chain is trusted when one of its certificates is
 	// byte for byte one of them. Required.
 	TrustRoots []*x509.Certificate
+	// TrustRootSHA256, if set, pins one of TrustRoots by the SHA-256
+	// fingerprint of its DER certificate, in lower case hex: the chain is
+	// then trusted only when that certificate is part of it, and a chain
+	// that ends at another of TrustRoots fails the chain check. A file of
+	// trust roots can hold more than was published; the pin holds the
+	// verification to the one certificate that was.
+	TrustRootSHA256 string
 	// TSARoots, if set, are the trusted TSA roots: the envelope must then
 	// carry a timestamp that verifies against them.
 	TSARoots *x509.CertPool
@@ -107,6 +134,14 @@ func Verify(env []byte, opts VerifyOptions) (*Verification, error) {
 	if len(opts.TrustRoots) == 0 {
 		return nil, errors.New("verify: no trust root given")
 	}
+	if pin := opts.TrustRootSHA256; pin != "" {
+		if len(pin) != 2*sha256.Size || strings.Trim(pin, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("verify: the pinned trust root %q is no SHA-256 fingerprint in lower case hex", pin)
+		}
+		if !slices.ContainsFunc(opts.TrustRoots, func(c *x509.Certificate) bool { return Fingerprint(c) == pin }) {
+			return nil, fmt.Errorf("verify: none of the %d trust roots has the pinned SHA-256 fingerprint %s", len(opts.TrustRoots), pin)
+		}
+	}
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -119,15 +154,16 @@ func Verify(env []byte, opts VerifyOptions) (*Verification, error) {
 		}
 		return v, nil
 	}
-	v := &Verification{Report: r, Checks: []Check{
+	v := &Verification{Report: r}
+	v.Checks = []Check{
 		{CheckFormat, Passed, fmt.Sprintf("a %s envelope (%s) of %d bytes", strings.ToUpper(r.Format), r.MediaType, r.Size)},
 		r.checkIntegrity(),
 		r.checkEnvelope(),
-		r.checkChain(opts.TrustRoots),
+		r.checkChain(opts.TrustRoots, opts.TrustRootSHA256, &v.TrustRoot),
 		r.checkExpiry(now),
 		r.checkTimestamp(opts.TSARoots != nil),
 		r.checkArtifact(opts.Artifact),
-	}}
+	}
 	v.Verified = len(v.Failed()) == 0
 	return v, nil
 }
@@ -149,7 +185,10 @@ func (r *Report) checkEnvelope() Check {
 	return Check{CheckEnvelope, Passed, "the headers and the payload meet the Notary envelope rules"}
 }
 
-func (r *Report) checkChain(roots []*x509.Certificate) Check {
+// checkChain checks the chain against the trust roots and, with a pin,
+// against the pinned one, and sets *found to the trust root the chain ends
+// at.
+func (r *Report) checkChain(roots []*x509.Certificate, pin string, found **TrustRoot) Check {
 	var problems []string
 	for _, c := range r.Certificates {
 		for _, p := range c.Problems {
@@ -162,14 +201,45 @@ func (r *Report) checkChain(roots []*x509.Certificate) Check {
 	if len(problems) > 0 {
 		return Check{CheckChain, Failed, strings.Join(problems, "; ")}
 	}
+	span := fmt.Sprintf("%s, %q up to %q", envelope.CountText(len(r.chain), "certificate", "certificates"), subject(r.chain[0]), subject(r.chain[len(r.chain)-1]))
+	var root *x509.Certificate
 	for _, c := range r.chain {
-		if slices.ContainsFunc(roots, c.Equal) {
-			return Check{CheckChain, Passed, fmt.Sprintf("the chain (%s, %q up to %q) meets the Notary rules, and %q is a trust root",
-				envelope.CountText(len(r.chain), "certificate", "certificates"), subject(r.chain[0]), subject(r.chain[len(r.chain)-1]), subject(c))}
+		if !slices.ContainsFunc(roots, c.Equal) {
+			continue
+		}
+		if pin != "" && Fingerprint(c) == pin {
+			root = c
+			break
+		}
+		if root == nil {
+			root = c
 		}
 	}
-	return Check{CheckChain, Failed, fmt.Sprintf("no certificate of the chain (%q up to %q) is one of the %d trust roots given: the envelope was signed under another root",
-		subject(r.chain[0]), subject(r.chain[len(r.chain)-1]), len(roots))}
+	if root == nil {
+		detail := fmt.Sprintf("no certificate of the chain (%s) is one of the %d trust roots given: the envelope was signed under another root", span, len(roots))
+		if pin != "" {
+			detail += fmt.Sprintf(", not under the pinned trust root SHA-256 %s", pin)
+		}
+		return Check{CheckChain, Failed, detail}
+	}
+	*found = &TrustRoot{Subject: subject(root), SHA256: Fingerprint(root), Pinned: pin != "" && Fingerprint(root) == pin}
+	if pin != "" && !(*found).Pinned {
+		return Check{CheckChain, Failed, fmt.Sprintf("the chain (%s) ends at the trust root %q with SHA-256 %s, not at the pinned trust root SHA-256 %s: the trust roots given hold a certificate besides the pinned one, and the envelope was signed under it",
+			span, (*found).Subject, (*found).SHA256, pin)}
+	}
+	detail := fmt.Sprintf("the chain (%s) meets the Notary rules and ends at the trust root %q, SHA-256 %s", span, (*found).Subject, (*found).SHA256)
+	if (*found).Pinned {
+		detail += ", the pinned one"
+	}
+	return Check{CheckChain, Passed, detail}
+}
+
+// Fingerprint returns the SHA-256 fingerprint of a certificate's DER
+// bytes in lower case hex: the form of VerifyOptions.TrustRootSHA256 and
+// of TrustRoot.SHA256.
+func Fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 // certName names a certificate of the report for messages.

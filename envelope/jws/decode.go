@@ -17,13 +17,20 @@ import (
 // Decode takes a JWS envelope apart for inspection, without verifying
 // anything. It fails only when b is no JWS envelope at all: larger than
 // envelope.MaxEnvelopeSize, not a JSON object, or an object with none of
-// the members "payload", "protected" and "signature". Anything else that
-// breaks the Notary JWS rules is recorded in the result: a header value it
-// cannot read in Header.Problem, a member that is missing, unknown or not
+// the members "payload", "protected" and "signature"; or when its
+// protected header, or the rest of it, holds more than
+// envelope.MaxHeaderItems JSON values, which it counts before it decodes
+// them, or its chain more than envelope.MaxCertificates certificates (a
+// *envelope.LimitError). Anything else that breaks the
+// Notary JWS rules is recorded in the result: a header value it cannot
+// read in Header.Problem, a member that is missing, unknown or not
 // base64url in Decoded.Problems.
 func Decode(b []byte) (*envelope.Decoded, error) {
 	if len(b) > envelope.MaxEnvelopeSize {
 		return nil, fmt.Errorf("read jws envelope: %d bytes, more than the limit of %d", len(b), envelope.MaxEnvelopeSize)
+	}
+	if tooManyItems(b) {
+		return nil, limitError("envelope outside its protected header", envelope.MaxHeaderItems, "JSON values")
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(b, &members); err != nil || members == nil {
@@ -47,6 +54,9 @@ func Decode(b []byte) (*envelope.Decoded, error) {
 		}
 	}
 	raw := member(d, "protected", protected, okP)
+	if tooManyItems(raw) {
+		return nil, limitError("protected header", envelope.MaxHeaderItems, "JSON values")
+	}
 	if raw != nil {
 		decodeProtected(d, raw)
 	}
@@ -58,7 +68,15 @@ func Decode(b []byte) (*envelope.Decoded, error) {
 	if h, ok := members["header"]; ok {
 		decodeUnprotected(d, h)
 	}
+	if len(d.Certificates) > envelope.MaxCertificates {
+		return nil, limitError("certificate chain", envelope.MaxCertificates, "certificates")
+	}
 	return d, nil
+}
+
+// limitError says that part of the envelope holds more than limit units.
+func limitError(part string, limit int, unit string) error {
+	return fmt.Errorf("read jws envelope: %w", &envelope.LimitError{Part: part, Limit: limit, Unit: unit})
 }
 
 // member decodes a base64url member, recording what is wrong with it.
@@ -80,6 +98,26 @@ func member(d *envelope.Decoded, name string, raw json.RawMessage, present bool)
 	return b
 }
 
+// tooManyItems reports whether the JSON value b holds more than
+// envelope.MaxHeaderItems values, counting each object key, each value,
+// and each object and array itself. It reads no further than the first
+// value over the bound, and leaves JSON it cannot read to the decoding
+// that follows.
+func tooManyItems(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for n := 0; n <= envelope.MaxHeaderItems; {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if d, ok := tok.(json.Delim); !ok || d == '{' || d == '[' {
+			n++
+		}
+	}
+	return true
+}
+
 // decodeProtected reads the protected header, a JSON object.
 func decodeProtected(d *envelope.Decoded, raw []byte) {
 	var fields map[string]json.RawMessage
@@ -93,9 +131,13 @@ func decodeProtected(d *envelope.Decoded, raw []byte) {
 			d.Critical, critOK = nil, false
 		}
 	}
+	critical := make(map[string]bool, len(d.Critical))
+	for _, c := range d.Critical {
+		critical[c] = true
+	}
 	for _, label := range slices.Sorted(maps.Keys(fields)) {
 		value := fields[label]
-		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value), Critical: slices.Contains(d.Critical, label)}
+		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value), Critical: critical[label]}
 		switch label {
 		case headerAlg:
 			h.Name = envelope.HeaderAlgorithm

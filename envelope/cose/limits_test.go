@@ -1,0 +1,162 @@
+package cose
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
+)
+
+// TestDecodeCriticalFlood decodes the envelope of issue 13, finding 5: a
+// validly signed 2.2 MB COSE_Sign1 whose 130,000 protected headers are all
+// marked critical (go-cose refuses maps of more than 131,072). Decode took
+// 20 s and more over it, comparing every label with every "crit" entry,
+// and inspect then handed it to notation-core-go, which does the same. It
+// must be refused for its protected header.
+func TestDecodeCriticalFlood(t *testing.T) {
+	env := envelopetest.CriticalCOSE.COSE(t)
+	if len(env) < 2_200_000 || len(env) > envelope.MaxEnvelopeSize {
+		t.Fatalf("the envelope is %d bytes, want 2.2 MB to %d", len(env), envelope.MaxEnvelopeSize)
+	}
+	d, err := Decode(env)
+	if d != nil {
+		t.Fatalf("Decode read %d protected headers", len(d.Protected))
+	}
+	envelopetest.CheckLimit(t, err, "protected header", envelope.MaxHeaderItems)
+	if !strings.HasPrefix(err.Error(), "read cose envelope: ") {
+		t.Errorf("error %q does not say what it was reading", err)
+	}
+}
+
+// TestDecodeLimits checks each bound of Decode just below and above it:
+// what is within is decoded, what is over is refused for the right part.
+func TestDecodeLimits(t *testing.T) {
+	for _, c := range []struct {
+		shape envelopetest.Hostile
+		part  string // "" when it must decode
+		limit int
+	}{
+		// 13 items for the Notary headers, 3 for each extra critical one.
+		{shape: envelopetest.Hostile{Headers: 337, Critical: 337}},
+		{envelopetest.Hostile{Headers: 338, Critical: 338}, "protected header", envelope.MaxHeaderItems},
+		{envelopetest.Hostile{Headers: 1000}, "protected header", envelope.MaxHeaderItems},
+		{shape: envelopetest.Hostile{RepeatCritical: 1011}},
+		{envelopetest.Hostile{RepeatCritical: 1012}, "protected header", envelope.MaxHeaderItems},
+		// 4 items for a chain of one, 2 for each extra unprotected header.
+		{shape: envelopetest.Hostile{Unprotected: 510}},
+		{envelopetest.Hostile{Unprotected: 511}, "unprotected header", envelope.MaxHeaderItems},
+		{shape: envelopetest.Hostile{Certificates: envelope.MaxCertificates}},
+		{envelopetest.Hostile{Certificates: envelope.MaxCertificates + 1}, "certificate chain", envelope.MaxCertificates},
+	} {
+		t.Run(c.shape.String(), func(t *testing.T) {
+			d, err := Decode(c.shape.COSE(t))
+			if c.part != "" {
+				envelopetest.CheckLimit(t, err, c.part, c.limit)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Problems) != 0 {
+				t.Errorf("problems: %q", d.Problems)
+			}
+		})
+	}
+}
+
+// TestDecodeIndefiniteFlood checks that a protected header of indefinite
+// length, which carries no count to check, is counted item by item.
+func TestDecodeIndefiniteFlood(t *testing.T) {
+	protected := []byte{0xbf}
+	for i := range 600 {
+		protected = append(protected, mustMarshal(t, "h"+strconv.Itoa(i))...)
+		protected = append(protected, 0)
+	}
+	protected = append(protected, 0xff)
+	env := mustMarshal(t, cbor.Tag{Number: 18, Content: []any{protected, map[any]any{}, []byte("{}"), []byte{1}}})
+	_, err := Decode(env)
+	envelopetest.CheckLimit(t, err, "protected header", envelope.MaxHeaderItems)
+}
+
+// TestDecodeCriticalMarks checks that every header the "crit" list names,
+// and only those, is marked critical, in an envelope with many of each.
+func TestDecodeCriticalMarks(t *testing.T) {
+	d, err := Decode(envelopetest.Hostile{Headers: 300, Critical: 150, RepeatCritical: 5}.COSE(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Critical) != 1+150+5 {
+		t.Errorf("crit lists %d labels, want 156", len(d.Critical))
+	}
+	critical := 0
+	for _, h := range d.Protected {
+		want := h.Label == envelope.HeaderSigningScheme || h.Label < "h000150" && strings.HasPrefix(h.Label, "h")
+		if h.Critical != want {
+			t.Errorf("header %q: critical %v, want %v", h.Label, h.Critical, want)
+		}
+		if h.Critical {
+			critical++
+		}
+	}
+	if critical != 151 {
+		t.Errorf("%d headers marked critical, want 151", critical)
+	}
+}
+
+// TestCountItems checks the count of CBOR data items: map keys and values,
+// array elements, tag contents, the chunks of indefinite-length strings,
+// and each map, array and tag itself; malformed CBOR stops the count.
+func TestCountItems(t *testing.T) {
+	zeros := func(n int) []byte { return mustMarshal(t, make([]int, n)) }
+	pairs := func(n int) []byte {
+		m := map[int]bool{}
+		for i := range n {
+			m[i] = true
+		}
+		return mustMarshal(t, m)
+	}
+	indefinite := func(n int) []byte { return append(append([]byte{0x9f}, make([]byte, n)...), 0xff) }
+	const limit = envelope.MaxHeaderItems
+	for _, c := range []struct {
+		name string
+		cbor []byte
+		want int
+	}{
+		{"empty", nil, 0},
+		{"integer", []byte{0x18, 0x64}, 1},
+		{"array of 1023", zeros(limit - 1), limit},
+		{"array of 1024", zeros(limit), limit + 1},
+		{"map of 511 pairs", pairs(511), 1023},
+		{"map of 512 pairs", pairs(512), limit + 1},
+		{"indefinite array of 1000", indefinite(1000), 1001},
+		{"indefinite array of 2000", indefinite(2000), limit + 1},
+		{"nested arrays", mustMarshal(t, [][]int{make([]int, 340), make([]int, 340), make([]int, 340)}), limit},
+		{"tag", mustMarshal(t, cbor.Tag{Number: 1, Content: 1700000000}), 2},
+		{"byte string", mustMarshal(t, bytes.Repeat([]byte{0xff}, 1<<20)), 1},
+		{"text string after", mustMarshal(t, []any{[]byte{0x9f, 0x9f}, "x", 1.5}), 4},
+		{"indefinite byte string", []byte{0x5f, 0x41, 'x', 0x41, 'y', 0xff}, 3},
+		{"array claiming 2^64-1 items", []byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0}, 2},
+		{"truncated length", []byte{0x9a, 0xff}, 1},
+		{"byte string longer than the input", []byte{0x82, 0x58, 0x20, 1}, 2},
+		{"reserved additional information", []byte{0x82, 0x1c, 0}, 2},
+		{"stray break", []byte{0x82, 0xff, 0}, 2},
+	} {
+		if got := countItems(c.cbor); got != c.want {
+			t.Errorf("%s: %d items, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
