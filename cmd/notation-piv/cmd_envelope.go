@@ -315,7 +315,7 @@ func runEnvelopeSign(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&o.expiry, "expiry", 0, "")
 	fs.DurationVar(&o.tsaTimeout, "tsa-timeout", 0, "")
 	fs.DurationVar(&o.cardTimeout, "card-timeout", 0, "")
-	fs.BoolVar(&o.allowLastTry, "allow-last-pin-try", false, "")
+	registerLastTry(fs, &o.allowLastTry)
 	o.card.register(fs)
 	if _, code, done := u.parse(fs, envelopeSignUsage, args, 0); done {
 		return code
@@ -334,6 +334,9 @@ func runEnvelopeSign(ctx context.Context, args []string, stdout, stderr io.Write
 	defer tmp.Close()
 	log := openLog()
 	defer log.Close()
+	if err := log.Err(); err != nil {
+		return u.fail(err)
+	}
 	log.Printf("envelope sign: %s, config %s", job.format.MediaType(), job.cfg)
 	signed, err := signEnvelope(ctx, job, log)
 	if err != nil {
