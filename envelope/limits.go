@@ -21,10 +21,10 @@ const MaxHeaderItems = 1024
 
 // MaxCertificates bounds the certificate chain of an envelope. Notary
 // chains hold two to four certificates: leaf, intermediates, root.
-// Inspecting and verifying an envelope checks each signature of its chain
-// a few times, at about 2 ms each for an RSA-4096 issuer, so a chain of
-// MaxHeaderItems certificates would take seconds; 32 takes a tenth of a
-// second.
+// Inspecting an envelope checks each signature of its chain several times
+// over, in notation-core-go and here: a chain of 1,000 certificates under
+// RSA-4096 issuers, which MaxHeaderItems alone allows, took 2 s; 32 take
+// well under a tenth of a second.
 const MaxCertificates = 32
 
 // LimitError says that an envelope exceeds MaxHeaderItems or
@@ -42,6 +42,7 @@ type LimitError struct {
 	Unit  string
 }
 
+// Error says what holds too many of what, and that it is refused.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("the %s holds more than %d %s, far more than any Notary envelope: it is refused", e.Part, e.Limit, e.Unit)
 }
