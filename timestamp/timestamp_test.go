@@ -16,8 +16,8 @@ import (
 
 	"github.com/notaryproject/tspclient-go"
 
-	"github.com/notation-piv/notation-piv/timestamp"
 	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
+	"github.com/notation-piv/notation-piv/timestamp"
 )
 
 // signature returns n random bytes standing in for a signature.

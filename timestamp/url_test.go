@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notation-piv/notation-piv/timestamp"
 	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
+	"github.com/notation-piv/notation-piv/timestamp"
 )
 
 // TestCheckURL feeds CheckURL hostile TSA URLs: each is refused with a
