@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	gocose "github.com/veraison/go-cose"
@@ -162,12 +161,8 @@ func labels(h map[any]any) []any { return slices.Collect(maps.Keys(h)) }
 // array: notation-core-go rejects a bare byte string with "certificate chain
 // is not present".
 func TestOneCertificate(t *testing.T) {
-	key := fixtures.Key("EC-256")
-	chain := []*x509.Certificate{fixtures.SelfSigned(key)}
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: envelopetest.NotaryPayload, Signer: key, Chain: chain, SigningTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Sign(t, Format{}, nil)
+	chain := req.Chain
 	msg := parseMessage(t, env)
 	var fields map[any]cbor.RawMessage
 	if err := cbor.Unmarshal(msg.Headers.RawUnprotected, &fields); err != nil {
@@ -184,11 +179,7 @@ func TestOneCertificate(t *testing.T) {
 }
 
 func TestNoExpiry(t *testing.T) {
-	key := fixtures.Key("EC-256")
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: envelopetest.NotaryPayload, Signer: key, Chain: []*x509.Certificate{fixtures.SelfSigned(key)}, SigningTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, _ := envelopetest.Sign(t, Format{}, nil)
 	protected, unprotected, err := Headers(env)
 	if err != nil {
 		t.Fatal(err)
@@ -208,14 +199,10 @@ func TestNoExpiry(t *testing.T) {
 }
 
 func TestTampered(t *testing.T) {
-	key := fixtures.Key("EC-256")
-	chain := fixtures.Chain(key.Public())
-	payload := envelopetest.NotaryPayload
-	signingTime := time.Now()
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: payload, Signer: key, Chain: chain, SigningTime: signingTime, SigningAgent: envelopetest.Agent})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Sign(t, Format{}, func(r *envelope.SignRequest) {
+		r.Chain, r.SigningAgent = fixtures.Chain(r.Signer.Public()), envelopetest.Agent
+	})
+	chain, payload, signingTime := req.Chain, req.Payload, req.SigningTime
 	tamper := func(f func(*gocose.Sign1Message)) []byte {
 		msg := parseMessage(t, env)
 		f(msg)
@@ -248,9 +235,11 @@ func TestTampered(t *testing.T) {
 			if bytes.Equal(p, q) {
 				t.Fatal("protected header not changed")
 			}
-			if m.Headers.RawProtected, err = cbor.Marshal(q); err != nil {
+			raw, err := cbor.Marshal(q)
+			if err != nil {
 				t.Fatal(err)
 			}
+			m.Headers.RawProtected = raw
 		}),
 		"x5chain of another key":    tamper(setX5Chain([]any{other})),
 		"x5chain as a bare bstr":    tamper(setX5Chain(chain[0].Raw)),

@@ -24,17 +24,32 @@ func NotationEnvelopes(mediaType string) [][]byte {
 	return [][]byte{recorded.Envelope(name), recorded.Envelope(name + "-timestamped")}
 }
 
+// Sign signs NotaryPayload with format, the EC-256 key of fixtures and a
+// self-signed leaf, now, without an expiry or a signing agent; change, if
+// not nil, changes the request first. It returns the envelope and the
+// request.
+func Sign(t testing.TB, format envelope.Format, change func(*envelope.SignRequest)) ([]byte, envelope.SignRequest) {
+	t.Helper()
+	key := fixtures.Key("EC-256")
+	req := envelope.SignRequest{Payload: NotaryPayload, Signer: key, Chain: []*x509.Certificate{fixtures.SelfSigned(key)}, SigningTime: time.Now()}
+	if change != nil {
+		change(&req)
+	}
+	env, err := format.Sign(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, req
+}
+
 // Sample signs a small envelope with format, an EC-256 key and a
 // self-signed leaf, with an expiry and a signing agent: every header, in
 // under 1 KiB, a seed for fuzz targets.
 func Sample(t testing.TB, format envelope.Format) []byte {
 	t.Helper()
-	key := fixtures.Key("EC-256")
-	env, err := format.Sign(envelope.SignRequest{Payload: []byte(`{"targetArtifact":{}}`), Signer: key, Chain: []*x509.Certificate{fixtures.SelfSigned(key)},
-		SigningTime: time.Now(), Expiry: time.Now().Add(time.Hour), SigningAgent: Agent})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, _ := Sign(t, format, func(r *envelope.SignRequest) {
+		r.Payload, r.Expiry, r.SigningAgent = []byte(`{"targetArtifact":{}}`), r.SigningTime.Add(time.Hour), Agent
+	})
 	return env
 }
 

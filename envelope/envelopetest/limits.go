@@ -48,22 +48,41 @@ func CheckCriticalFlood(t *testing.T, env []byte, minSize int, format string, de
 	}
 }
 
-// LimitCase is an envelope shape just within or just over a bound of a
-// decoder: Part is the part it must be refused for, over Limit, or ""
-// when it must decode without a problem.
-type LimitCase struct {
-	Shape Hostile
-	Part  string
-	Limit int
+// Bounds are where a format's decoder reaches envelope.MaxHeaderItems,
+// which depends on how the format counts items: the most extra headers,
+// all critical, the most repeats of the signing scheme in "crit", and the
+// most extra unprotected headers that still decode, and the part of the
+// envelope that the unprotected headers are counted in.
+type Bounds struct {
+	Critical, RepeatCritical, Unprotected int
+	UnprotectedPart                       string
 }
 
-// CheckDecodeLimits decodes an envelope of each shape, made with encode.
-func CheckDecodeLimits(t *testing.T, encode Encode, decode Decoder, cases []LimitCase) {
-	for _, c := range cases {
-		t.Run(c.Shape.String(), func(t *testing.T) {
-			d, err := decode(encode(c.Shape, t))
-			if c.Part != "" {
-				CheckLimit(t, err, c.Part, c.Limit)
+// CheckDecodeLimits decodes envelopes made with encode just within and
+// just over each of the bounds and envelope.MaxCertificates: what is
+// within must decode without a problem, what is over must be refused for
+// the right part.
+func CheckDecodeLimits(t *testing.T, encode Encode, decode Decoder, b Bounds) {
+	const items = envelope.MaxHeaderItems
+	for _, c := range []struct {
+		shape Hostile
+		part  string // "" when it must decode
+		limit int
+	}{
+		{shape: Hostile{Headers: b.Critical, Critical: b.Critical}},
+		{Hostile{Headers: b.Critical + 1, Critical: b.Critical + 1}, "protected header", items},
+		{Hostile{Headers: 1000}, "protected header", items},
+		{shape: Hostile{RepeatCritical: b.RepeatCritical}},
+		{Hostile{RepeatCritical: b.RepeatCritical + 1}, "protected header", items},
+		{shape: Hostile{Unprotected: b.Unprotected}},
+		{Hostile{Unprotected: b.Unprotected + 1}, b.UnprotectedPart, items},
+		{shape: Hostile{Certificates: envelope.MaxCertificates}},
+		{Hostile{Certificates: envelope.MaxCertificates + 1}, "certificate chain", envelope.MaxCertificates},
+	} {
+		t.Run(c.shape.String(), func(t *testing.T) {
+			d, err := decode(encode(c.shape, t))
+			if c.part != "" {
+				CheckLimit(t, err, c.part, c.limit)
 				return
 			}
 			if err != nil {

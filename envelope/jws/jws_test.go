@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
@@ -151,11 +150,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestNoExpiry(t *testing.T) {
-	key := fixtures.Key("EC-256")
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: envelopetest.NotaryPayload, Signer: key, Chain: []*x509.Certificate{fixtures.SelfSigned(key)}, SigningTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, _ := envelopetest.Sign(t, Format{}, nil)
 	protected, unprotected, err := Headers(env)
 	if err != nil {
 		t.Fatal(err)
@@ -172,13 +167,8 @@ func TestNoExpiry(t *testing.T) {
 }
 
 func TestTampered(t *testing.T) {
-	key := fixtures.Key("EC-256")
-	payload := envelopetest.NotaryPayload
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: payload, Signer: key, Chain: []*x509.Certificate{fixtures.SelfSigned(key)},
-		SigningTime: time.Now(), SigningAgent: envelopetest.Agent})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Sign(t, Format{}, func(r *envelope.SignRequest) { r.SigningAgent = envelopetest.Agent })
+	payload := req.Payload
 	reencode := func(f func(*map[string]any)) []byte {
 		var m map[string]any
 		if err := json.Unmarshal(env, &m); err != nil {

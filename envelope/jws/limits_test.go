@@ -20,19 +20,12 @@ func TestDecodeCriticalFlood(t *testing.T) {
 // TestDecodeLimits checks each bound of Decode just below and above it:
 // what is within is decoded, what is over is refused for the right part.
 func TestDecodeLimits(t *testing.T) {
-	envelopetest.CheckDecodeLimits(t, envelopetest.Hostile.JWS, Decode, []envelopetest.LimitCase{
+	envelopetest.CheckDecodeLimits(t, envelopetest.Hostile.JWS, Decode, envelopetest.Bounds{
 		// 12 values for the Notary headers, 3 for each extra critical one.
-		{Shape: envelopetest.Hostile{Headers: 337, Critical: 337}},
-		{Shape: envelopetest.Hostile{Headers: 338, Critical: 338}, Part: "protected header", Limit: envelope.MaxHeaderItems},
-		{Shape: envelopetest.Hostile{Headers: 1000}, Part: "protected header", Limit: envelope.MaxHeaderItems},
-		{Shape: envelopetest.Hostile{RepeatCritical: 1012}},
-		{Shape: envelopetest.Hostile{RepeatCritical: 1013}, Part: "protected header", Limit: envelope.MaxHeaderItems},
+		Critical: 337, RepeatCritical: 1012,
 		// 12 values for the members and a chain of one, 2 for each extra
 		// unprotected header.
-		{Shape: envelopetest.Hostile{Unprotected: 506}},
-		{Shape: envelopetest.Hostile{Unprotected: 507}, Part: "envelope outside its protected header", Limit: envelope.MaxHeaderItems},
-		{Shape: envelopetest.Hostile{Certificates: envelope.MaxCertificates}},
-		{Shape: envelopetest.Hostile{Certificates: envelope.MaxCertificates + 1}, Part: "certificate chain", Limit: envelope.MaxCertificates},
+		Unprotected: 506, UnprotectedPart: "envelope outside its protected header",
 	})
 }
 
