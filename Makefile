@@ -29,7 +29,7 @@ virtual-piv:
 # The main job on the virtual card: set up a key, sign an artifact in an OCI
 # layout with notation and the plugin, verify it. Needs root for pcscd.
 demo: deps plugin virtual-piv notation
-	go build -o bin/test-tsa ./timestamp/timestamptest/cmd/test-tsa
+	go build -o bin/test-tsa ./fixtures/timestamptest/cmd/test-tsa
 	.ci/demo
 
 # Packages are tested one at a time (-p 1): pcscd has a single socket and

@@ -4,8 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
@@ -14,23 +12,9 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
-
-// rsaPub returns an RSA public key with a modulus of exactly bits bits;
-// AlgorithmFor looks at the size only, so no key generation is needed.
-func rsaPub(bits int) *rsa.PublicKey {
-	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
-	return &rsa.PublicKey{N: n.SetBit(n, 0, 1), E: 65537}
-}
-
-func ecKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func TestAlgorithmFor(t *testing.T) {
 	for _, tc := range []struct {
@@ -39,12 +23,12 @@ func TestAlgorithmFor(t *testing.T) {
 		hash                  crypto.Hash
 		cose                  int
 	}{
-		{rsaPub(2048), "RSA-2048", "PS256", "RSASSA-PSS-SHA-256", crypto.SHA256, -37},
-		{rsaPub(3072), "RSA-3072", "PS384", "RSASSA-PSS-SHA-384", crypto.SHA384, -38},
-		{rsaPub(4096), "RSA-4096", "PS512", "RSASSA-PSS-SHA-512", crypto.SHA512, -39},
-		{ecKey(t, elliptic.P256()).Public(), "EC-256", "ES256", "ECDSA-SHA-256", crypto.SHA256, -7},
-		{ecKey(t, elliptic.P384()).Public(), "EC-384", "ES384", "ECDSA-SHA-384", crypto.SHA384, -35},
-		{ecKey(t, elliptic.P521()).Public(), "EC-521", "ES512", "ECDSA-SHA-512", crypto.SHA512, -36},
+		{fixtures.RSAPublicKey(2048), "RSA-2048", "PS256", "RSASSA-PSS-SHA-256", crypto.SHA256, -37},
+		{fixtures.RSAPublicKey(3072), "RSA-3072", "PS384", "RSASSA-PSS-SHA-384", crypto.SHA384, -38},
+		{fixtures.RSAPublicKey(4096), "RSA-4096", "PS512", "RSASSA-PSS-SHA-512", crypto.SHA512, -39},
+		{fixtures.Key("EC-256").Public(), "EC-256", "ES256", "ECDSA-SHA-256", crypto.SHA256, -7},
+		{fixtures.Key("EC-384").Public(), "EC-384", "ES384", "ECDSA-SHA-384", crypto.SHA384, -35},
+		{fixtures.Key("EC-521").Public(), "EC-521", "ES512", "ECDSA-SHA-512", crypto.SHA512, -36},
 	} {
 		alg, err := AlgorithmFor(tc.pub)
 		if err != nil {
@@ -58,15 +42,15 @@ func TestAlgorithmFor(t *testing.T) {
 }
 
 func TestAlgorithmForUnsupported(t *testing.T) {
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	edPub := fixtures.Key("Ed25519").Public()
 	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	for _, tc := range []struct {
 		pub  crypto.PublicKey
 		name string
 	}{
-		{rsaPub(1024), "RSA-1024"},
-		{rsaPub(8192), "RSA-8192"},
-		{ecKey(t, elliptic.P224()).Public(), "EC-224"},
+		{fixtures.RSAPublicKey(1024), "RSA-1024"},
+		{fixtures.RSAPublicKey(8192), "RSA-8192"},
+		{fixtures.Key("EC-224").Public(), "EC-224"},
 		{edPub, "Ed25519"},
 		{x.PublicKey(), "*ecdh.PublicKey"},
 	} {
@@ -86,10 +70,10 @@ func TestAlgorithmForUnsupported(t *testing.T) {
 func TestSignMessageECDSA(t *testing.T) {
 	msg := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
 	for _, tc := range []struct {
-		curve elliptic.Curve
-		size  int
-	}{{elliptic.P256(), 64}, {elliptic.P384(), 96}, {elliptic.P521(), 132}} {
-		key := ecKey(t, tc.curve)
+		spec string
+		size int
+	}{{"EC-256", 64}, {"EC-384", 96}, {"EC-521", 132}} {
+		key := fixtures.Key(tc.spec).(*ecdsa.PrivateKey)
 		alg, err := AlgorithmFor(key.Public())
 		if err != nil {
 			t.Fatal(err)
@@ -115,10 +99,7 @@ func TestSignMessageECDSA(t *testing.T) {
 }
 
 func TestSignMessageRSAPSS(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := fixtures.Key("RSA-2048").(*rsa.PrivateKey)
 	alg, err := AlgorithmFor(key.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +143,7 @@ func der(t *testing.T, r, s *big.Int, trailer ...byte) []byte {
 }
 
 func TestSignMessageConversion(t *testing.T) {
-	pub := ecKey(t, elliptic.P256()).Public()
+	pub := fixtures.Key("EC-256").Public()
 	alg, _ := AlgorithmFor(pub)
 
 	// Short values are left-padded to 32 bytes each.
@@ -195,7 +176,7 @@ func TestSignMessageConversion(t *testing.T) {
 }
 
 func TestSignMessageRSAWidth(t *testing.T) {
-	pub := rsaPub(2048)
+	pub := fixtures.RSAPublicKey(2048)
 	alg, _ := AlgorithmFor(pub)
 	f := &fakeSigner{pub: pub, out: []byte{1, 2, 3}}
 	sig, err := SignMessage(f, alg, []byte("m"))
@@ -215,16 +196,15 @@ func TestSignMessageRSAWidth(t *testing.T) {
 }
 
 func TestSignMessageMisuse(t *testing.T) {
-	ec := ecKey(t, elliptic.P256())
+	ec := fixtures.Key("EC-256")
 	if _, err := SignMessage(ec, Algorithm{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "AlgorithmFor") {
 		t.Errorf("zero algorithm: error = %v", err)
 	}
-	alg384, _ := AlgorithmFor(ecKey(t, elliptic.P384()).Public())
+	alg384, _ := AlgorithmFor(fixtures.Key("EC-384").Public())
 	if _, err := SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
 		t.Errorf("mismatched algorithm: error = %v", err)
 	}
-	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := SignMessage(edKey, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
+	if _, err := SignMessage(fixtures.Key("Ed25519"), alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
 		t.Errorf("Ed25519 signer: error = %v", err)
 	}
 }

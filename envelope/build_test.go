@@ -2,12 +2,7 @@ package envelope_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -17,42 +12,24 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
-// leaf returns a self-signed Notary code-signing certificate for key.
-func leaf(t *testing.T, key crypto.Signer, serial int64) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "build test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+// leaf returns a self-signed Notary code-signing certificate for key,
+// valid from an hour ago to a day from now, named "CN=build test".
+func leaf(key crypto.Signer) *x509.Certificate {
+	return fixtures.SelfSigned(key, fixtures.Name("build test"))
 }
 
 // TestBuildSelfCheck hands Build an encoder that signs something other than
 // what was requested: the self-check must refuse every such envelope, even
 // though each one verifies on its own.
 func TestBuildSelfCheck(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := fixtures.Key("EC-256")
 	req := envelope.SignRequest{
 		Payload:      []byte(`{"targetArtifact":{}}`),
 		Signer:       key,
-		Chain:        []*x509.Certificate{leaf(t, key, 1)},
+		Chain:        []*x509.Certificate{leaf(key)},
 		SigningTime:  time.Now().Add(-time.Minute),
 		Expiry:       time.Now().Add(time.Minute),
 		SigningAgent: "notation-piv/test",
@@ -61,7 +38,7 @@ func TestBuildSelfCheck(t *testing.T) {
 	if _, err := envelope.Build(envelope.MediaTypeJWS, req, honest); err != nil {
 		t.Fatalf("honest encoder: %v", err)
 	}
-	otherCert := leaf(t, key, 2) // same key, different certificate
+	otherCert := leaf(key) // same key, different certificate
 	for _, tc := range []struct {
 		name string
 		lie  func(*envelope.SignRequest)
@@ -93,11 +70,8 @@ func TestBuildSelfCheck(t *testing.T) {
 // TestVerifyNotaryRules feeds Verify envelopes that notation-core-go signs
 // and verifies but that break the rules Verify adds.
 func TestVerifyNotaryRules(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.NewLocalSigner([]*x509.Certificate{leaf(t, key, 3)}, key)
+	key := fixtures.Key("EC-256")
+	signer, err := signature.NewLocalSigner([]*x509.Certificate{leaf(key)}, key)
 	if err != nil {
 		t.Fatal(err)
 	}

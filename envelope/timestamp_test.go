@@ -4,19 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
-	"math/big"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +19,11 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
 )
 
 const timestampHeader = "io.cncf.notary.timestampSignature"
@@ -37,97 +31,14 @@ const timestampHeader = "io.cncf.notary.timestampSignature"
 // formats are both envelope formats, signed through the same Build.
 var formats = []envelope.Format{jws.Format{}, cose.Format{}}
 
-var (
-	tsKeysMu sync.Mutex
-	tsKeys   = map[string]crypto.Signer{}
-)
-
-// tsKey returns the cached key for spec: "RSA-2048", "EC-384", "EC-521", or
-// a P-256 key under any other name.
-func tsKey(t *testing.T, spec string) crypto.Signer {
-	t.Helper()
-	tsKeysMu.Lock()
-	defer tsKeysMu.Unlock()
-	if k, ok := tsKeys[spec]; ok {
-		return k
-	}
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch spec {
-	case "RSA-2048":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EC-384":
-		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "EC-521":
-		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	default:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsKeys[spec] = k
-	return k
-}
-
-// issued returns a Notary code-signing leaf for key valid now ± 1h, issued
-// by an intermediate and a root; the root is valid until rootNotAfter.
-func issued(t *testing.T, key crypto.Signer, rootNotAfter time.Time) []*x509.Certificate {
-	t.Helper()
+// issued returns a Notary code-signing leaf for key valid from an hour ago
+// to a day from now, issued by an intermediate and a root; the root is
+// valid until rootNotAfter.
+func issued(key crypto.Signer, rootNotAfter time.Time) []*x509.Certificate {
 	now := time.Now()
-	create := func(tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey crypto.Signer) *x509.Certificate {
-		serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.SerialNumber = serial
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	rootKey, intKey := tsKey(t, "root"), tsKey(t, "intermediate")
-	root := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test root"},
-		NotBefore: now.Add(-24 * time.Hour), NotAfter: rootNotAfter,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true, IsCA: true,
-	}, nil, rootKey.Public(), rootKey)
-	intermediate := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test intermediate"},
-		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
-	}, root, intKey.Public(), rootKey)
-	leaf := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test signer"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}, intermediate, key.Public(), intKey)
-	return []*x509.Certificate{leaf, intermediate, root}
-}
-
-// newTSA starts a test TSA that the test closes.
-func newTSA(t *testing.T) *timestamptest.TSA {
-	t.Helper()
-	tsa, err := timestamptest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
+	root := fixtures.NewRoot("timestamp test root", fixtures.ValidBetween(now.Add(-24*time.Hour), rootNotAfter))
+	intermediate := root.NewIntermediate("timestamp test intermediate", fixtures.ValidBetween(now.Add(-24*time.Hour), now.Add(365*24*time.Hour)), fixtures.PathLen(0))
+	return append([]*x509.Certificate{intermediate.Issue(key.Public(), fixtures.Name("timestamp test signer"))}, intermediate.Chain()...)
 }
 
 // stamper returns a SignRequest.Timestamp that asks tsa.
@@ -136,20 +47,6 @@ func stamper(tsa *timestamptest.TSA) func([]byte, crypto.Hash) ([]byte, error) {
 	return func(sig []byte, hash crypto.Hash) ([]byte, error) {
 		return cfg.Stamp(context.Background(), sig, hash)
 	}
-}
-
-// countingSigner counts the signatures it makes.
-type countingSigner struct {
-	crypto.Signer
-	mu    sync.Mutex
-	calls int
-}
-
-func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	c.mu.Lock()
-	c.calls++
-	c.mu.Unlock()
-	return c.Signer.Sign(r, digest, opts)
 }
 
 // notaryTimestamp checks the timestamp of env as notation-go v1.3.2
@@ -245,7 +142,7 @@ func wireTimestamp(t *testing.T, mediaType string, env []byte) (token, sig []byt
 // TestTimestampRoundTrip signs with a timestamp in both formats and checks
 // the token as notation verify would.
 func TestTimestampRoundTrip(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	specs := []struct {
 		spec string
 		hash crypto.Hash
@@ -259,12 +156,12 @@ func TestTimestampRoundTrip(t *testing.T) {
 		for _, s := range specs {
 			for _, shape := range []string{"self-signed", "leaf-intermediate-root"} {
 				t.Run(f.MediaType()+"/"+s.spec+"/"+shape, func(t *testing.T) {
-					key := tsKey(t, s.spec)
-					chain := []*x509.Certificate{leaf(t, key, 10)}
+					key := fixtures.Key(s.spec)
+					chain := []*x509.Certificate{leaf(key)}
 					if shape != "self-signed" {
-						chain = issued(t, key, time.Now().Add(365*24*time.Hour))
+						chain = issued(key, time.Now().Add(365*24*time.Hour))
 					}
-					signer := &countingSigner{Signer: key}
+					signer := &envelopetest.CardSigner{Signer: key}
 					before := tsa.Requests()
 					start := time.Now().Truncate(time.Second)
 					env, err := f.Sign(envelope.SignRequest{
@@ -279,8 +176,8 @@ func TestTimestampRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Sign: %v", err)
 					}
-					if signer.calls != 1 || tsa.Requests()-before != 1 {
-						t.Errorf("%d signatures and %d timestamp requests, want one each", signer.calls, tsa.Requests()-before)
+					if signer.Calls() != 1 || tsa.Requests()-before != 1 {
+						t.Errorf("%d signatures and %d timestamp requests, want one each", signer.Calls(), tsa.Requests()-before)
 					}
 					content, ts := notaryTimestamp(t, f.MediaType(), env, tsa.Roots(), s.hash)
 					if ts.Value.Before(start) || ts.Value.After(time.Now()) {
@@ -297,7 +194,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 					if !info.GenTime.Equal(ts.Value) || info.Accuracy != ts.Accuracy || info.Hash != s.hash {
 						t.Errorf("VerifyTimestamp = %+v, notation reads %+v", info, ts)
 					}
-					if _, err := envelope.VerifyTimestamp(content, newTSA(t).Roots()); err == nil {
+					if _, err := envelope.VerifyTimestamp(content, timestamptest.Start(t).Roots()); err == nil {
 						t.Error("VerifyTimestamp accepts the token against another TSA root")
 					}
 				})
@@ -310,7 +207,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 func failRequest(t *testing.T, chain []*x509.Certificate, tsa *timestamptest.TSA) envelope.SignRequest {
 	return envelope.SignRequest{
 		Payload:     []byte(`{"targetArtifact":{}}`),
-		Signer:      &countingSigner{Signer: tsKey(t, "EC-256")},
+		Signer:      &envelopetest.CardSigner{Signer: fixtures.Key("EC-256")},
 		Chain:       chain,
 		SigningTime: time.Now().Add(-time.Minute),
 		Timestamp:   stamper(tsa),
@@ -330,7 +227,7 @@ func checkFailure(t *testing.T, f envelope.Format, req envelope.SignRequest, wan
 	if env != nil {
 		t.Error("Sign returned an envelope with an error")
 	}
-	if calls := req.Signer.(*countingSigner).calls; calls != signatures {
+	if calls := req.Signer.(*envelopetest.CardSigner).Calls(); calls != signatures {
 		t.Errorf("the signer signed %d times, want %d", calls, signatures)
 	}
 }
@@ -338,8 +235,8 @@ func checkFailure(t *testing.T, f envelope.Format, req envelope.SignRequest, wan
 // TestTimestampFailures: whenever the timestamp is missing, faulty or
 // out of the chain's validity, Build returns an error and no envelope.
 func TestTimestampFailures(t *testing.T) {
-	tsa := newTSA(t)
-	key := tsKey(t, "EC-256")
+	tsa := timestamptest.Start(t)
+	key := fixtures.Key("EC-256")
 	stamp := stamper(tsa)
 	for _, tc := range []struct {
 		name  string
@@ -362,13 +259,13 @@ func TestTimestampFailures(t *testing.T) {
 		{"token of another hash", func(r *envelope.SignRequest) {
 			r.Timestamp = func(sig []byte, _ crypto.Hash) ([]byte, error) { return stamp(sig, crypto.SHA512) }
 		}, "stamps a digest of algorithm", 1},
-		{"other TSA roots", func(r *envelope.SignRequest) { r.TSARoots = newTSA(t).Roots() },
+		{"other TSA roots", func(r *envelope.SignRequest) { r.TSARoots = timestamptest.Start(t).Roots() },
 			"does not chain to a trusted TSA root", 1},
 		{"no TSA roots", func(r *envelope.SignRequest) { r.TSARoots = nil }, "trusts no TSA root", 0},
 	} {
 		for _, f := range formats {
 			t.Run(f.MediaType()+"/"+tc.name, func(t *testing.T) {
-				req := failRequest(t, []*x509.Certificate{leaf(t, key, 11)}, tsa)
+				req := failRequest(t, []*x509.Certificate{leaf(key)}, tsa)
 				tc.mod(&req)
 				checkFailure(t, f, req, tc.want, tc.signs)
 			})
@@ -379,7 +276,7 @@ func TestTimestampFailures(t *testing.T) {
 			t.Run(f.MediaType()+"/TSA fault "+fault.String(), func(t *testing.T) {
 				tsa.SetFault(fault)
 				defer tsa.SetFault(timestamptest.None)
-				req := failRequest(t, []*x509.Certificate{leaf(t, key, 11)}, tsa)
+				req := failRequest(t, []*x509.Certificate{leaf(key)}, tsa)
 				checkFailure(t, f, req, "timestamp authority "+tsa.URL+": ", 1)
 			})
 		}
@@ -392,13 +289,13 @@ func TestTimestampFailures(t *testing.T) {
 		want   string
 	}{
 		{"TSA clock 48h ahead, leaf expired", 48 * time.Hour,
-			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key, 11)} }, `certificate "CN=build test"`},
+			func() []*x509.Certificate { return []*x509.Certificate{leaf(key)} }, `certificate "CN=build test"`},
 		{"TSA clock 48h behind, leaf not yet valid", -48 * time.Hour,
-			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key, 11)} }, `certificate "CN=build test"`},
+			func() []*x509.Certificate { return []*x509.Certificate{leaf(key)} }, `certificate "CN=build test"`},
 		// genTime has whole seconds: a root that ends this second ends at
 		// genTime (outside genTime + 1s accuracy) or before it.
 		{"root expires at the time of signing", 0,
-			func() []*x509.Certificate { return issued(t, key, time.Now()) }, `certificate "CN=timestamp test root"`},
+			func() []*x509.Certificate { return issued(key, time.Now()) }, `certificate "CN=timestamp test root"`},
 	} {
 		for _, f := range formats {
 			t.Run(f.MediaType()+"/"+tc.name, func(t *testing.T) {
@@ -414,16 +311,16 @@ func TestTimestampFailures(t *testing.T) {
 // TestTimestampSlowTSA: a TSA slower than the timeout fails the signature
 // with an error wrapping context.DeadlineExceeded, in time.
 func TestTimestampSlowTSA(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	tsa.SetDelay(time.Minute)
-	key := tsKey(t, "EC-256")
+	key := fixtures.Key("EC-256")
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: 200 * time.Millisecond}
 	for _, f := range formats {
 		start := time.Now()
 		env, err := f.Sign(envelope.SignRequest{
 			Payload:     []byte(`{"targetArtifact":{}}`),
 			Signer:      key,
-			Chain:       []*x509.Certificate{leaf(t, key, 12)},
+			Chain:       []*x509.Certificate{leaf(key)},
 			SigningTime: time.Now(),
 			Timestamp: func(sig []byte, h crypto.Hash) ([]byte, error) {
 				return cfg.Stamp(context.Background(), sig, h)
@@ -443,12 +340,12 @@ func TestTimestampSlowTSA(t *testing.T) {
 // TestBuildTimestampSelfCheck: an encoder that drops the requested
 // timestamp, or adds one nobody asked for, is caught.
 func TestBuildTimestampSelfCheck(t *testing.T) {
-	tsa := newTSA(t)
-	key := tsKey(t, "EC-256")
+	tsa := timestamptest.Start(t)
+	key := fixtures.Key("EC-256")
 	base := envelope.SignRequest{
 		Payload:     []byte(`{"targetArtifact":{}}`),
 		Signer:      key,
-		Chain:       []*x509.Certificate{leaf(t, key, 13)},
+		Chain:       []*x509.Certificate{leaf(key)},
 		SigningTime: time.Now(),
 	}
 	for _, f := range formats {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
@@ -683,9 +683,8 @@ func TestKeyMismatch(t *testing.T) {
 func TestSignerChecks(t *testing.T) {
 	var c Card
 	slot := Slot{key: 0x9c}
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	ca := newCA(t, "CA", nil)
-	edLeaf := newLeaf(t, "Ed25519 Leaf", ca, pub)
+	edLeaf := newLeaf(t, "Ed25519 Leaf", ca, fixtures.Key("Ed25519").Public())
 	_, err := c.Signer(slot, edLeaf.cert, nil, SignerOptions{})
 	var uk *UnsupportedKeyError
 	if !errors.As(err, &uk) || !strings.Contains(err.Error(), `"CN=Ed25519 Leaf"`) {

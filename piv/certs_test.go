@@ -2,15 +2,10 @@ package piv
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"math/big"
 	"testing"
-	"time"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // testCert is a certificate with its private key, for tests.
@@ -19,81 +14,36 @@ type testCert struct {
 	key  crypto.Signer
 }
 
-// certOpt changes a certificate template before it is signed.
-type certOpt func(*x509.Certificate)
-
-// validity sets the validity period.
-func validity(notBefore, notAfter time.Time) certOpt {
-	return func(t *x509.Certificate) { t.NotBefore, t.NotAfter = notBefore, notAfter }
-}
-
-// nonCriticalKeyUsage replaces the key usage extension with a non-critical
-// one (digitalSignature), which the Notary Project rejects.
-func nonCriticalKeyUsage(t *x509.Certificate) {
-	t.KeyUsage = 0
-	der, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0x80}, BitLength: 1})
-	if err != nil {
-		panic(err)
-	}
-	t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Value: der})
-}
-
-var serialCounter int64
-
-// newCA returns a CA certificate issued by parent, or a self-signed root
-// if parent is nil.
-func newCA(t *testing.T, name string, parent *testCert, opts ...certOpt) *testCert {
+// newCA returns a CA called name (see fixtures.CATemplate) with a new
+// key, issued by parent, or a self-signed root if parent is nil.
+func newCA(t *testing.T, name string, parent *testCert, opts ...fixtures.Option) *testCert {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	return issue(t, tmpl, parent, nil, opts)
+	return issue(t, fixtures.CATemplate(name, opts...), parent, nil)
 }
 
-// newLeaf returns a code signing certificate for pub (a new P-256 key if
-// nil), issued by parent, or self-signed if parent is nil.
-func newLeaf(t *testing.T, name string, parent *testCert, pub crypto.PublicKey, opts ...certOpt) *testCert {
+// newLeaf returns a code-signing leaf called name (see
+// fixtures.LeafTemplate) for pub, or for a new key if pub is nil, issued
+// by parent, or self-signed if parent is nil.
+func newLeaf(t *testing.T, name string, parent *testCert, pub crypto.PublicKey, opts ...fixtures.Option) *testCert {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}
-	return issue(t, tmpl, parent, pub, opts)
+	return issue(t, fixtures.LeafTemplate(append([]fixtures.Option{fixtures.Name(name)}, opts...)...), parent, pub)
 }
 
-func issue(t *testing.T, tmpl *x509.Certificate, parent *testCert, pub crypto.PublicKey, opts []certOpt) *testCert {
+// issue makes tmpl for pub, or for a new EC-256 key if pub is nil, signed
+// by parent, or self-signed if parent is nil.
+func issue(t *testing.T, tmpl *x509.Certificate, parent *testCert, pub crypto.PublicKey) *testCert {
 	t.Helper()
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
-	for _, o := range opts {
-		o(tmpl)
-	}
 	var key crypto.Signer
 	if pub == nil {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, pub = k, k.Public()
+		key = fixtures.NewKey("EC-256")
+		pub = key.Public()
 	}
-	issuerCert, issuerKey := tmpl, key
+	var parentCert *x509.Certificate
+	signer := key
 	if parent != nil {
-		issuerCert, issuerKey = parent.cert, parent.key
+		parentCert, signer = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuerCert, pub, issuerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := fixtures.Issue(tmpl, pub, parentCert, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

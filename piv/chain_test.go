@@ -3,20 +3,17 @@ package piv
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 func TestBuildChain(t *testing.T) {
@@ -27,9 +24,9 @@ func TestBuildChain(t *testing.T) {
 	rootLeaf := newLeaf(t, "Leaf Under Root", root, nil)
 	selfSignedLeaf := newLeaf(t, "Self-Signed Leaf", nil, nil)
 	otherRoot := newCA(t, "Other Root", nil)
-	expiredInter := newCA(t, "Expired Intermediate", root, validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	leafOfExpired := newLeaf(t, "Leaf Of Expired", expiredInter, nil, validity(now.Add(-30*time.Hour), now.Add(24*time.Hour)))
-	noCriticalKU := newLeaf(t, "Leaf Without Critical KU", inter, nil, nonCriticalKeyUsage)
+	expiredInter := newCA(t, "Expired Intermediate", root, fixtures.Expired)
+	leafOfExpired := newLeaf(t, "Leaf Of Expired", expiredInter, nil, fixtures.ValidBetween(now.Add(-30*time.Hour), now.Add(24*time.Hour)))
+	noCriticalKU := newLeaf(t, "Leaf Without Critical KU", inter, nil, fixtures.NonCriticalKeyUsage)
 	selfSignedCA := newCA(t, "Self-Signed CA Leaf", nil)
 
 	certs := func(tcs ...*testCert) []*x509.Certificate {
@@ -331,13 +328,7 @@ func reverse(tcs []*testCert) []*testCert {
 func reissue(t *testing.T, root *testCert) *x509.Certificate {
 	t.Helper()
 	tmpl := *root.cert
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, root.key.Public(), root.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := fixtures.Issue(&tmpl, root.key.Public(), nil, root.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,29 +338,10 @@ func reissue(t *testing.T, root *testCert) *x509.Certificate {
 // loop returns two CA certificates that issued each other.
 func loop(t *testing.T) (*testCert, *testCert) {
 	t.Helper()
-	keyA, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyB, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := func(name string) *x509.Certificate {
-		serialCounter++
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serialCounter), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-		}
-	}
-	a, b := tmpl("Loop A"), tmpl("Loop B")
+	keyA, keyB := fixtures.NewKey("EC-256"), fixtures.NewKey("EC-256")
+	a, b := fixtures.CATemplate("Loop A"), fixtures.CATemplate("Loop B")
 	mk := func(subj, parent *x509.Certificate, key, issuerKey crypto.Signer) *testCert {
-		der, err := x509.CreateCertificate(rand.Reader, subj, parent, key.Public(), issuerKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
+		cert, err := fixtures.Issue(subj, key.Public(), parent, issuerKey)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,32 +3,19 @@ package piv
 import (
 	"crypto"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 func TestKeySpecOf(t *testing.T) {
-	ec := func(c elliptic.Curve) crypto.PublicKey {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Public()
-	}
-	rsaKey := func(bits int) crypto.PublicKey {
-		// Only the modulus size matters: an odd number of that many bits
-		// stands in for a real modulus.
-		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
-		return &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
-	}
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	ec := func(spec string) crypto.PublicKey { return fixtures.Key(spec).Public() }
+	// Only the modulus size matters: a stand-in of that size will do.
+	rsaKey := func(bits int) crypto.PublicKey { return fixtures.RSAPublicKey(bits) }
+	edPub := fixtures.Key("Ed25519").Public()
 	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
 
 	tests := []struct {
@@ -41,11 +28,11 @@ func TestKeySpecOf(t *testing.T) {
 		{"RSA-2048", rsaKey(2048), KeySpecRSA2048, crypto.SHA256, ""},
 		{"RSA-3072", rsaKey(3072), KeySpecRSA3072, crypto.SHA384, ""},
 		{"RSA-4096", rsaKey(4096), KeySpecRSA4096, crypto.SHA512, ""},
-		{"P-256", ec(elliptic.P256()), KeySpecEC256, crypto.SHA256, ""},
-		{"P-384", ec(elliptic.P384()), KeySpecEC384, crypto.SHA384, ""},
+		{"P-256", ec("EC-256"), KeySpecEC256, crypto.SHA256, ""},
+		{"P-384", ec("EC-384"), KeySpecEC384, crypto.SHA384, ""},
 		{"RSA-1024", rsaKey(1024), "", 0, "RSA-1024"},
-		{"P-521", ec(elliptic.P521()), "", 0, "ECDSA P-521"},
-		{"P-224", ec(elliptic.P224()), "", 0, "ECDSA P-224"},
+		{"P-521", ec("EC-521"), "", 0, "ECDSA P-521"},
+		{"P-224", ec("EC-224"), "", 0, "ECDSA P-224"},
 		{"Ed25519", edPub, "", 0, "Ed25519"},
 		{"X25519", x.PublicKey(), "", 0, "X25519"},
 		{"nil", nil, "", 0, "of type <nil>"},

@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 )
 
@@ -283,16 +281,14 @@ func TestManagementKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "managed"}, NotAfter: time.Now().Add(time.Hour)}
 	signer, err := c.KeySigner(slot, pub, nil, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+	cert, err := fixtures.Issue(fixtures.LeafTemplate(fixtures.Name("managed")), pub, nil, signer)
 	if err != nil {
 		t.Fatalf("sign a certificate with the new key: %v", err)
 	}
-	cert, _ := x509.ParseCertificate(der)
 	if err := c.StoreCertificate(ctx, key, slot, cert); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +337,6 @@ func TestParseManagementKey(t *testing.T) {
 func TestCheckNotaryLeaf(t *testing.T) {
 	now := time.Now()
 	ca := newCA(t, "CA", nil)
-	serverAuth := func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }
 	isCA := func(c *x509.Certificate) { c.IsCA = true }
 	for _, tc := range []struct {
 		name string
@@ -350,11 +345,11 @@ func TestCheckNotaryLeaf(t *testing.T) {
 	}{
 		{"CA-issued", newLeaf(t, "leaf", ca, nil).cert, ""},
 		{"self-signed", newLeaf(t, "self", nil, nil).cert, ""},
-		{"non-critical key usage", newLeaf(t, "nc", ca, nil, nonCriticalKeyUsage).cert, "must be marked critical"},
-		{"self-signed non-critical key usage", newLeaf(t, "nc", nil, nil, nonCriticalKeyUsage).cert, "must be marked critical"},
-		{"server auth", newLeaf(t, "tls", ca, nil, serverAuth).cert, "ServerAuth"},
+		{"non-critical key usage", newLeaf(t, "nc", ca, nil, fixtures.NonCriticalKeyUsage).cert, "must be marked critical"},
+		{"self-signed non-critical key usage", newLeaf(t, "nc", nil, nil, fixtures.NonCriticalKeyUsage).cert, "must be marked critical"},
+		{"server auth", newLeaf(t, "tls", ca, nil, fixtures.ServerAuth).cert, "ServerAuth"},
 		{"CA flag", newLeaf(t, "ca", ca, nil, isCA).cert, "ca field must be set to false"},
-		{"expired", newLeaf(t, "old", ca, nil, validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour))).cert, "invalid at signing time"},
+		{"expired", newLeaf(t, "old", ca, nil, fixtures.Expired).cert, "invalid at signing time"},
 	} {
 		err := CheckNotaryLeaf(tc.cert, now)
 		switch {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -13,7 +14,7 @@ import (
 // what Verify finds, the TSA certificate must be the one Verify chains,
 // and Stamps must tell the stamped signature from another.
 func TestParse(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	for _, hash := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 		sig := signature(t, 64)
 		cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots()}

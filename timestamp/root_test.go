@@ -3,25 +3,20 @@ package timestamp_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
 func TestLoadRoot(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "tsa-root.pem")
 	if err := tsa.WriteRoot(good); err != nil {
@@ -42,27 +37,14 @@ func TestLoadRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsaCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: info.Chain[0].Raw})
+	tsaCert := fixtures.PEM(info.Chain[0])
 
 	// A certificate that names itself as issuer but is signed by another key.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	fake, err := fixtures.Issue(fixtures.CATemplate("fake root"), fixtures.NewKey("EC-256").Public(), nil, fixtures.NewKey("EC-256"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake root"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
-		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeRoot := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	fakeRoot := fixtures.PEM(fake)
 
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)

@@ -16,20 +16,9 @@ import (
 
 	"github.com/notaryproject/tspclient-go"
 
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
 )
-
-// newTSA starts a test TSA that the test closes.
-func newTSA(t *testing.T) *timestamptest.TSA {
-	t.Helper()
-	tsa, err := timestamptest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
-}
 
 // signature returns n random bytes standing in for a signature.
 func signature(t *testing.T, n int) []byte {
@@ -42,7 +31,7 @@ func signature(t *testing.T, n int) []byte {
 }
 
 func TestStamp(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots()}
 	for _, hash := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
 		t.Run(hash.String(), func(t *testing.T) {
@@ -86,7 +75,7 @@ func TestStamp(t *testing.T) {
 			if _, err := timestamp.Verify(token, sig, wrongHash, tsa.Roots()); err == nil || !strings.Contains(err.Error(), "stamps a digest of algorithm") {
 				t.Errorf("Verify with hash %v: %v", wrongHash, err)
 			}
-			if _, err := timestamp.Verify(token, sig, hash, newTSA(t).Roots()); err == nil || !strings.Contains(err.Error(), "does not chain to a trusted TSA root") {
+			if _, err := timestamp.Verify(token, sig, hash, timestamptest.Start(t).Roots()); err == nil || !strings.Contains(err.Error(), "does not chain to a trusted TSA root") {
 				t.Errorf("Verify against another root: %v", err)
 			}
 			if _, err := timestamp.Verify(token, sig, hash, nil); err == nil {
@@ -102,7 +91,7 @@ func TestStamp(t *testing.T) {
 // TestStampFaults: every fault of the test TSA makes Stamp fail with an
 // *Error naming the TSA, and no token.
 func TestStampFaults(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: 10 * time.Second}
 	want := map[timestamptest.Fault]string{
 		timestamptest.WrongNonce:       "nonce in response",
@@ -178,7 +167,7 @@ func rawToken(t *testing.T, tsa *timestamptest.TSA, sig []byte) []byte {
 // TestVerifyFaults: Verify alone, as it runs on a token embedded in an
 // envelope, refuses every faulty token.
 func TestVerifyFaults(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	sig := signature(t, 64)
 	if _, err := timestamp.Verify(rawToken(t, tsa, sig), sig, crypto.SHA256, tsa.Roots()); err != nil {
 		t.Fatalf("Verify of a good token: %v", err)
@@ -201,7 +190,7 @@ func TestVerifyFaults(t *testing.T) {
 }
 
 func TestStampSlow(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	tsa.SetDelay(time.Minute)
 	const timeout = 300 * time.Millisecond
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: timeout}
@@ -248,7 +237,7 @@ func TestStampUnreachable(t *testing.T) {
 }
 
 func TestStampBadInput(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots()}
 	if _, err := cfg.Stamp(context.Background(), nil, crypto.SHA256); err == nil {
 		t.Error("Stamp of an empty signature succeeded")
@@ -262,7 +251,7 @@ func TestStampBadInput(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	roots := tsa.Roots()
 	for _, tc := range []struct {
 		name string
@@ -305,7 +294,7 @@ func TestValidate(t *testing.T) {
 // TestCheckWithin compares a token's time, shifted by the TSA's clock,
 // with certificate validity, accuracy included.
 func TestCheckWithin(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	tsa.SetClockOffset(48 * time.Hour)
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots()}
 	sig := signature(t, 64)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
 )
 
 // TestCheckURL feeds CheckURL hostile TSA URLs: each is refused with a
@@ -94,7 +94,7 @@ func TestRedact(t *testing.T) {
 // the HTTP client and tspclient-go put the whole URL in their messages.
 func TestStampRedactsURL(t *testing.T) {
 	const secret = "tok3n-s3cret"
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	closed := httptest.NewServer(nil)
 	closed.Close()
 	check := func(name string, cfg timestamp.Config, want string) {

@@ -2,46 +2,24 @@ package cose
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
-	"errors"
 	"maps"
 	"math/big"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
-	"github.com/notaryproject/notation-core-go/signature"
 	gocose "github.com/veraison/go-cose"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 var _ envelope.Format = Format{}
-
-// payload is a Notary payload with unusual spacing and key order: it must be
-// embedded byte for byte.
-var payload = []byte(`{"targetArtifact": {"size":942,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
-	"\n\t" + `"digest":"sha256:0f3ab8e9a4b9c5bd2ad1e4ff3bd0b8b52ef7f9c4e0e1b9a3d1a0c9c7f4c1d6e2","annotations":{"io.example/x":"<&>"}}}`)
-
-const agent = "notation-piv/0.1.0"
-
-// coreVerify parses and verifies env with notation-core-go alone, as notation
-// does before it accepts a plugin's envelope.
-func coreVerify(env []byte) (*signature.EnvelopeContent, error) {
-	e, err := signature.ParseEnvelope(envelope.MediaTypeCOSE, env)
-	if err != nil {
-		return nil, err
-	}
-	return e.Verify()
-}
 
 // parseMessage decodes env with go-cose, independently of Headers.
 func parseMessage(t *testing.T, env []byte) *gocose.Sign1Message {
@@ -72,144 +50,19 @@ func sigStructure(t *testing.T, msg *gocose.Sign1Message) []byte {
 	return tbs
 }
 
+// TestRoundTrip signs with every key spec and chain shape and reads each
+// envelope back as notation-core-go does and as it is on the wire: the
+// signing input is the Sig_structure, rebuilt with plain CBOR.
 func TestRoundTrip(t *testing.T) {
-	specs := []struct {
-		spec   string
-		alg    int64
-		hash   crypto.Hash
-		sigLen int
-	}{
-		{"RSA-2048", -37, crypto.SHA256, 256},
-		{"RSA-3072", -38, crypto.SHA384, 384},
-		{"RSA-4096", -39, crypto.SHA512, 512},
-		{"EC-256", -7, crypto.SHA256, 64},
-		{"EC-384", -35, crypto.SHA384, 96},
-		{"EC-521", -36, crypto.SHA512, 132},
-	}
-	chains := []struct {
-		name  string
-		chain func(testing.TB, crypto.Signer, ...func(*x509.Certificate)) []*x509.Certificate
-	}{
-		{"self-signed", selfSigned},
-		{"leaf-intermediate-root", threeLevel},
-	}
-	// Nanoseconds and a non-UTC zone: the envelope must carry whole UTC seconds.
-	signingTime := time.Now().In(time.FixedZone("CET", 3600)).Add(-time.Minute)
-	if signingTime.Nanosecond() == 0 {
-		signingTime = signingTime.Add(123 * time.Millisecond)
-	}
-	for _, s := range specs {
-		for _, c := range chains {
-			for _, expiry := range []time.Duration{0, time.Hour} {
-				name := s.spec + "/" + c.name + "/no-expiry"
-				if expiry != 0 {
-					name = s.spec + "/" + c.name + "/expiry"
-				}
-				t.Run(name, func(t *testing.T) {
-					key := testKey(t, s.spec)
-					card := &cardSigner{Signer: key}
-					req := envelope.SignRequest{
-						Payload:      payload,
-						Signer:       card,
-						Chain:        c.chain(t, key),
-						SigningTime:  signingTime,
-						SigningAgent: agent,
-					}
-					if expiry != 0 {
-						req.Expiry = signingTime.Add(expiry + 900*time.Millisecond)
-					}
-					env, err := Format{}.Sign(req)
-					if err != nil {
-						t.Fatalf("Sign: %v", err)
-					}
-					if card.calls != 1 {
-						t.Errorf("the card signed %d times, want once", card.calls)
-					}
-					content, err := coreVerify(env)
-					if err != nil {
-						t.Fatalf("notation-core-go rejects the envelope: %v", err)
-					}
-					checkContent(t, content, req)
-
-					protected, _, err := Headers(env)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if protected[int64(1)] != s.alg {
-						t.Errorf("alg = %#v, want %d", protected[int64(1)], s.alg)
-					}
-					msg := parseMessage(t, env)
-					if len(msg.Signature) != s.sigLen {
-						t.Fatalf("signature is %d bytes, want %d", len(msg.Signature), s.sigLen)
-					}
-					h := s.hash.New()
-					h.Write(sigStructure(t, msg))
-					checkWireSignature(t, key.Public(), s.hash, h.Sum(nil), msg.Signature)
-				})
-			}
+	algs := map[string]any{"RSA-2048": int64(-37), "RSA-3072": int64(-38), "RSA-4096": int64(-39), "EC-256": int64(-7), "EC-384": int64(-35), "EC-521": int64(-36)}
+	envelopetest.CheckRoundTrip(t, Format{}, algs, func(t *testing.T, env []byte) (any, []byte, []byte) {
+		protected, _, err := Headers(env)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-}
-
-// checkContent compares verified content with the request.
-func checkContent(t *testing.T, content *signature.EnvelopeContent, req envelope.SignRequest) {
-	t.Helper()
-	if !bytes.Equal(content.Payload.Content, req.Payload) {
-		t.Errorf("payload = %q, want %q", content.Payload.Content, req.Payload)
-	}
-	if content.Payload.ContentType != "application/vnd.cncf.notary.payload.v1+json" {
-		t.Errorf("payload content type = %q", content.Payload.ContentType)
-	}
-	info := content.SignerInfo
-	if info.SignedAttributes.SigningScheme != "notary.x509" {
-		t.Errorf("signing scheme = %q", info.SignedAttributes.SigningScheme)
-	}
-	if want := req.SigningTime.Truncate(time.Second); !info.SignedAttributes.SigningTime.Equal(want) {
-		t.Errorf("signing time = %s, want %s", info.SignedAttributes.SigningTime, want)
-	}
-	if want := req.Expiry.Truncate(time.Second); !info.SignedAttributes.Expiry.Equal(want) {
-		t.Errorf("expiry = %s, want %s", info.SignedAttributes.Expiry, want)
-	}
-	if info.UnsignedAttributes.SigningAgent != req.SigningAgent {
-		t.Errorf("signing agent = %q, want %q", info.UnsignedAttributes.SigningAgent, req.SigningAgent)
-	}
-	if len(info.CertificateChain) != len(req.Chain) {
-		t.Fatalf("x5chain has %d certificates, want %d", len(info.CertificateChain), len(req.Chain))
-	}
-	for i := range req.Chain {
-		if !bytes.Equal(info.CertificateChain[i].Raw, req.Chain[i].Raw) {
-			t.Errorf("x5chain[%d] is %q, want %q (leaf to root)", i, info.CertificateChain[i].Subject, req.Chain[i].Subject)
-		}
-	}
-	if len(info.UnsignedAttributes.TimestampSignature) != 0 {
-		t.Error("unexpected timestamp signature")
-	}
-	if len(info.SignedAttributes.ExtendedAttributes) != 0 {
-		t.Errorf("unexpected extended attributes %v", info.SignedAttributes.ExtendedAttributes)
-	}
-}
-
-// checkWireSignature verifies sig over digest independently of COSE
-// libraries: ECDSA as fixed-width r||s, RSA as PSS with salt = hash length.
-func checkWireSignature(t *testing.T, pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte) {
-	t.Helper()
-	switch pub := pub.(type) {
-	case *ecdsa.PublicKey:
-		n := len(sig) / 2
-		r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
-		if !ecdsa.Verify(pub, digest, r, s) {
-			t.Error("signature is not a valid r||s ECDSA signature")
-		}
-		if _, err := asn1.Unmarshal(sig, new(struct{ R, S *big.Int })); err == nil {
-			t.Error("signature parses as ASN.1 DER, want raw r||s")
-		}
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPSS(pub, hash, digest, sig, &rsa.PSSOptions{SaltLength: hash.Size()}); err != nil {
-			t.Errorf("signature is not RSASSA-PSS with a %d-byte salt: %v", hash.Size(), err)
-		}
-	default:
-		t.Fatalf("unexpected key %T", pub)
-	}
+		msg := parseMessage(t, env)
+		return protected[int64(1)], sigStructure(t, msg), msg.Signature
+	})
 }
 
 // goldenProtected is the protected header of TestGolden, as go-cose writes
@@ -229,21 +82,8 @@ func hexText(s string) string { return hex.EncodeToString([]byte(s)) }
 
 // TestGolden checks every header against the conformance guide (§4, §8).
 func TestGolden(t *testing.T) {
-	key := testKey(t, "EC-256")
-	chain := threeLevel(t, key)
-	signingTime := time.Date(2025, 1, 2, 3, 4, 5, 678e6, time.FixedZone("CET", 3600))
-	req := envelope.SignRequest{
-		Payload:      payload,
-		Signer:       key,
-		Chain:        chain,
-		SigningTime:  signingTime,
-		Expiry:       signingTime.Add(90*24*time.Hour + 900*time.Millisecond),
-		SigningAgent: agent,
-	}
-	env, err := Format{}.Sign(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Golden(t, Format{})
+	chain, payload := req.Chain, req.Payload
 
 	// Tag 18 around an array of four; the payload embedded verbatim.
 	if !bytes.HasPrefix(env, []byte{0xd2, 0x84}) {
@@ -286,11 +126,11 @@ func TestGolden(t *testing.T) {
 	if len(unprotected) != 2 {
 		t.Errorf("unprotected header labels = %v, want exactly 33 and io.cncf.notary.signingAgent", labels(unprotected))
 	}
-	if got := unprotected["io.cncf.notary.signingAgent"]; got != agent {
-		t.Errorf("signing agent = %#v, want the text string %q", got, agent)
+	if got := unprotected["io.cncf.notary.signingAgent"]; got != envelopetest.Agent {
+		t.Errorf("signing agent = %#v, want the text string %q", got, envelopetest.Agent)
 	}
 	checkX5Chain(t, unprotected, chain)
-	if _, err := coreVerify(env); err != nil {
+	if _, err := envelopetest.CoreVerify(envelope.MediaTypeCOSE, env); err != nil {
 		t.Fatalf("notation-core-go rejects the golden envelope: %v", err)
 	}
 }
@@ -321,12 +161,8 @@ func labels(h map[any]any) []any { return slices.Collect(maps.Keys(h)) }
 // array: notation-core-go rejects a bare byte string with "certificate chain
 // is not present".
 func TestOneCertificate(t *testing.T) {
-	key := testKey(t, "EC-256")
-	chain := selfSigned(t, key)
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: payload, Signer: key, Chain: chain, SigningTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Sign(t, Format{}, nil)
+	chain := req.Chain
 	msg := parseMessage(t, env)
 	var fields map[any]cbor.RawMessage
 	if err := cbor.Unmarshal(msg.Headers.RawUnprotected, &fields); err != nil {
@@ -343,11 +179,7 @@ func TestOneCertificate(t *testing.T) {
 }
 
 func TestNoExpiry(t *testing.T) {
-	key := testKey(t, "EC-256")
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: payload, Signer: key, Chain: selfSigned(t, key), SigningTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, _ := envelopetest.Sign(t, Format{}, nil)
 	protected, unprotected, err := Headers(env)
 	if err != nil {
 		t.Fatal(err)
@@ -367,13 +199,10 @@ func TestNoExpiry(t *testing.T) {
 }
 
 func TestTampered(t *testing.T) {
-	key := testKey(t, "EC-256")
-	chain := threeLevel(t, key)
-	signingTime := time.Now()
-	env, err := Format{}.Sign(envelope.SignRequest{Payload: payload, Signer: key, Chain: chain, SigningTime: signingTime, SigningAgent: agent})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, req := envelopetest.Sign(t, Format{}, func(r *envelope.SignRequest) {
+		r.Chain, r.SigningAgent = fixtures.Chain(r.Signer.Public()), envelopetest.Agent
+	})
+	chain, payload, signingTime := req.Chain, req.Payload, req.SigningTime
 	tamper := func(f func(*gocose.Sign1Message)) []byte {
 		msg := parseMessage(t, env)
 		f(msg)
@@ -389,8 +218,8 @@ func TestTampered(t *testing.T) {
 			m.Headers.Unprotected[gocose.HeaderLabelX5Chain] = v
 		}
 	}
-	other := selfSigned(t, testKey(t, "other"))[0].Raw
-	for name, bad := range map[string][]byte{
+	other := fixtures.SelfSigned(fixtures.Key("other")).Raw
+	envelopetest.CheckTampered(t, envelope.MediaTypeCOSE, map[string][]byte{
 		"payload": tamper(func(m *gocose.Sign1Message) {
 			m.Payload = bytes.Replace(payload, []byte("942"), []byte("943"), 1)
 		}),
@@ -406,116 +235,31 @@ func TestTampered(t *testing.T) {
 			if bytes.Equal(p, q) {
 				t.Fatal("protected header not changed")
 			}
-			if m.Headers.RawProtected, err = cbor.Marshal(q); err != nil {
+			raw, err := cbor.Marshal(q)
+			if err != nil {
 				t.Fatal(err)
 			}
+			m.Headers.RawProtected = raw
 		}),
 		"x5chain of another key":    tamper(setX5Chain([]any{other})),
 		"x5chain as a bare bstr":    tamper(setX5Chain(chain[0].Raw)),
 		"x5chain without the chain": tamper(setX5Chain([]any{})),
 		"untagged":                  env[1:],
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := coreVerify(bad); err == nil {
-				t.Error("notation-core-go accepts the tampered envelope")
-			}
-			if _, err := envelope.Verify(envelope.MediaTypeCOSE, bad); err == nil {
-				t.Error("envelope.Verify accepts the tampered envelope")
-			} else {
-				t.Log(err)
-			}
-		})
-	}
+	})
 }
 
 // TestRejected covers requests refused before the signer is asked to sign,
-// so before any PIN prompt. The shared checks of envelope.Build are covered
-// in full by the jws tests; these show that the COSE format goes through
-// them.
+// so before any PIN prompt: the checks of envelope.Build, which the COSE
+// format goes through too.
 func TestRejected(t *testing.T) {
-	ec := testKey(t, "EC-256")
-	good := selfSigned(t, ec)
-	now := time.Now()
-	rsa1024 := testKey(t, "RSA-1024")
-	ed := testKey(t, "Ed25519")
-	for _, tc := range []struct {
-		name   string
-		signer crypto.Signer
-		chain  []*x509.Certificate
-		mod    func(*envelope.SignRequest)
-		want   string
-	}{
-		{"RSA-1024", rsa1024, selfSigned(t, rsa1024), nil,
-			"unsupported signing key RSA-1024: notary signatures need one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521"},
-		{"Ed25519", ed, selfSigned(t, ed), nil,
-			"unsupported signing key Ed25519: notary signatures need one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521"},
-		{"signer does not match leaf", testKey(t, "other"), good, nil,
-			"the signing key does not match the public key of the leaf certificate"},
-		{"leaf only of a CA-issued chain", ec, threeLevel(t, ec)[:1], nil,
-			"invalid self-signed certificate"},
-		{"expiry before signing time", ec, good, func(r *envelope.SignRequest) { r.Expiry = now.Add(-time.Hour) },
-			"is not after the signing time"},
-		{"empty payload", ec, good, func(r *envelope.SignRequest) { r.Payload = []byte{} }, "empty payload"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			card := &cardSigner{Signer: tc.signer}
-			req := envelope.SignRequest{Payload: payload, Signer: card, Chain: tc.chain, SigningTime: now}
-			if tc.mod != nil {
-				tc.mod(&req)
-			}
-			env, err := Format{}.Sign(req)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Sign error = %v, want it to contain %q", err, tc.want)
-			}
-			if env != nil {
-				t.Error("Sign returned an envelope with an error")
-			}
-			if card.calls != 0 {
-				t.Errorf("the signer was asked to sign %d times before the request was rejected", card.calls)
-			}
-		})
-	}
-	var ue *envelope.UnsupportedKeyError
-	if _, err := (Format{}).Sign(envelope.SignRequest{Payload: payload, Signer: ed, Chain: selfSigned(t, ed), SigningTime: now}); !errors.As(err, &ue) {
-		t.Errorf("Ed25519 error %v is not an *envelope.UnsupportedKeyError", err)
-	}
+	envelopetest.CheckRejected(t, Format{}, envelopetest.Rejections())
 }
 
 // TestSelfCheck shows that envelope.Verify stops COSE envelopes that the
 // shared pre-checks would have refused, had they been skipped: encode is
 // called directly, bypassing envelope.Build.
 func TestSelfCheck(t *testing.T) {
-	ec := testKey(t, "EC-256")
-	alg, err := envelope.AlgorithmFor(ec.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name        string
-		chain       []*x509.Certificate
-		signingTime time.Time
-		coreAccepts bool // notation-core-go checks the chain without a time
-		want        string
-	}{
-		{"leaf without key usage", selfSigned(t, ec, func(c *x509.Certificate) { c.KeyUsage = 0 }), time.Now(), false,
-			"key usage extension must be present"},
-		{"signing time after the leaf expired", selfSigned(t, ec, func(c *x509.Certificate) {
-			c.NotBefore, c.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour)
-		}), time.Now().Add(-time.Hour).Truncate(time.Second), true, "was invalid at signing time"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env, err := encode(envelope.SignRequest{Payload: payload, Signer: ec, Chain: tc.chain, SigningTime: tc.signingTime}, alg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := coreVerify(env); (err == nil) != tc.coreAccepts {
-				t.Errorf("notation-core-go verify error = %v", err)
-			}
-			if _, err := envelope.Verify(envelope.MediaTypeCOSE, env); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("envelope.Verify error = %v, want it to contain %q", err, tc.want)
-			}
-		})
-	}
+	envelopetest.CheckSelfCheck(t, envelope.MediaTypeCOSE, encode)
 }
 
 func TestHeaders(t *testing.T) {

@@ -2,9 +2,9 @@ package cose
 
 import (
 	"testing"
-	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
 // FuzzHeaders feeds mutations of a real envelope and of a minimal one to
@@ -14,19 +14,7 @@ import (
 // with a self-signed leaf and every header (under 1 KiB); pass
 // -fuzzminimizetime 2s so that minimizing a failure that long stays short.
 func FuzzHeaders(f *testing.F) {
-	key := testKey(f, "EC-256")
-	env, err := Format{}.Sign(envelope.SignRequest{
-		Payload:      []byte(`{"targetArtifact":{}}`),
-		Signer:       key,
-		Chain:        selfSigned(f, key),
-		SigningTime:  time.Now(),
-		Expiry:       time.Now().Add(time.Hour),
-		SigningAgent: agent,
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(env)
+	f.Add(envelopetest.Sample(f, Format{}))
 	f.Add([]byte("\xd2\x84\x45\xa1\x61\x74\xc1\x00\xa1\x18\x21\x81\x40\xf6\x40"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		protected, unprotected, err := Headers(b)

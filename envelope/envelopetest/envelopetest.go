@@ -2,8 +2,11 @@
 // of verifiers: it changes one part of a JWS or COSE envelope by a single
 // bit or digit, the way a broken transport or an attacker would, and keeps
 // the envelope well-formed so that only the check that guards that part
-// can notice. It also holds the test PKI the envelope packages share:
-// cached keys of every key spec and Notary-compliant chains for them.
+// can notice. It also holds what the tests of the envelope formats share:
+// hostile envelopes built to be costly to read (Hostile), and the checks
+// each format must pass, run by the jws and cose tests alike (round trip,
+// decoding, rejected requests, self-check, limits). Keys and certificates
+// come from package fixtures.
 package envelopetest
 
 import (

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // Hostile is the shape of a validly signed envelope built to be costly to
@@ -87,7 +87,7 @@ func HostileRoot(t testing.TB) *x509.Certificate {
 	hostileLeaf.Lock()
 	defer hostileLeaf.Unlock()
 	if hostileLeaf.cert == nil {
-		hostileLeaf.cert = SelfSigned(t, HostileKey(t))[0]
+		hostileLeaf.cert = fixtures.SelfSigned(HostileKey(t))
 	}
 	return hostileLeaf.cert
 }
@@ -95,7 +95,7 @@ func HostileRoot(t testing.TB) *x509.Certificate {
 // HostileKey returns the P-256 key that signs every Hostile envelope.
 func HostileKey(t testing.TB) crypto.Signer {
 	t.Helper()
-	return Key(t, "hostile")
+	return fixtures.Key("hostile")
 }
 
 // hostileSigner returns a function that signs with the key of HostileRoot,
@@ -226,17 +226,4 @@ func (h Hostile) String() string {
 		return "notary"
 	}
 	return strings.Join(parts, "-")
-}
-
-// CheckLimit fails t unless err is an *envelope.LimitError for part and
-// limit whose message names them.
-func CheckLimit(t testing.TB, err error, part string, limit int) {
-	t.Helper()
-	var le *envelope.LimitError
-	if !errors.As(err, &le) || le.Part != part || le.Limit != limit {
-		t.Fatalf("got error %v, want a limit error: %s over %d", err, part, limit)
-	}
-	if msg := err.Error(); !strings.Contains(msg, part) || !strings.Contains(msg, strconv.Itoa(limit)) {
-		t.Fatalf("error %q does not name the %s and the limit %d", msg, part, limit)
-	}
 }

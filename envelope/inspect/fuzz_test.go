@@ -5,25 +5,26 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 )
 
 // FuzzInspect feeds mutations of real envelopes to Inspect and Verify: the
 // envelopes stock notation v1.3.2 made (JWS and COSE, with and without
-// timestamps, in ../testdata/notation-v1.3.2) and envelopes this project
+// timestamps, from fixtures/recorded) and envelopes this project
 // builds with a CA chain. Neither may panic; Inspect returns a report or
 // an error, never both or neither; a report encodes to JSON; Verify only
 // verifies what has a valid integrity verdict and no problems.
 func FuzzInspect(f *testing.F) {
-	for _, name := range notationEnvelopes {
-		f.Add(readNotation(f, name+".sig"))
+	for _, name := range recorded.Envelopes {
+		f.Add(recorded.Envelope(name))
 	}
-	pki := newPKI(f)
+	pki := newPKI()
 	for _, mt := range mediaTypes {
 		env, _ := sign(f, mt, signOpts{chain: pki.chain(), key: pki.leafKey, expiry: time.Hour})
 		f.Add(env)
 	}
-	signer := readPEMCert(f, "signer.crt")
-	roots := []*x509.Certificate{signer, pki.root}
+	roots := []*x509.Certificate{recorded.Signer(), pki.root}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Inspect(b, Options{})
 		if (r == nil) == (err == nil) {

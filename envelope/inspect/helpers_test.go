@@ -2,23 +2,16 @@ package inspect
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"math/big"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 	"github.com/notation-piv/notation-piv/timestamp"
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
 )
 
 // formats are the envelope formats under test, by media type.
@@ -27,138 +20,17 @@ var formats = map[string]envelope.Format{
 	envelope.MediaTypeCOSE: cose.Format{},
 }
 
-var (
-	keysMu sync.Mutex
-	keys   = map[string]crypto.Signer{}
-)
-
-// testKey returns a cached key: "RSA-1024", "RSA-2048", or a P-256 key for
-// any other name.
-func testKey(t testing.TB, name string) crypto.Signer {
-	t.Helper()
-	keysMu.Lock()
-	defer keysMu.Unlock()
-	if k, ok := keys[name]; ok {
-		return k
-	}
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch name {
-	case "RSA-1024":
-		k, err = rsa.GenerateKey(rand.Reader, 1024)
-	case "RSA-2048":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys[name] = k
-	return k
-}
-
-// certOpts shape a test certificate; the zero value is a Notary signing
-// leaf valid from an hour ago for a day.
-type certOpts struct {
-	ca          bool
-	pathLen     int // for CAs: -1 none
-	name        string
-	notBefore   time.Time
-	notAfter    time.Time
-	keyUsage    x509.KeyUsage
-	nonCritKU   bool // leave the key usage extension non-critical
-	noKU        bool
-	extKeyUsage []x509.ExtKeyUsage
-}
-
-// issue makes a certificate for key, signed by parent's key (self-signed
-// when parent is nil).
-func issue(t testing.TB, key crypto.Signer, o certOpts, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
-	t.Helper()
-	if o.name == "" {
-		o.name = "notation-piv inspect test signer"
-	}
-	if o.notBefore.IsZero() {
-		o.notBefore = time.Now().Add(-time.Hour)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(24 * time.Hour)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"notation-piv"}, CommonName: o.name},
-		NotBefore:             o.notBefore,
-		NotAfter:              o.notAfter,
-		BasicConstraintsValid: true,
-		IsCA:                  o.ca,
-		ExtKeyUsage:           o.extKeyUsage,
-	}
-	switch {
-	case o.ca && o.pathLen >= 0:
-		tmpl.MaxPathLen, tmpl.MaxPathLenZero = o.pathLen, o.pathLen == 0
-	case o.ca:
-		tmpl.MaxPathLen = -1
-	}
-	ku := o.keyUsage
-	if ku == 0 {
-		ku = x509.KeyUsageDigitalSignature
-		if o.ca {
-			ku = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-		}
-	}
-	if !o.noKU {
-		ext, err := keyUsageExtension(ku, !o.nonCritKU)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// keyUsageExtension encodes a key usage extension (RFC 5280 §4.2.1.3),
-// critical or not: Go always marks the one it writes critical.
-func keyUsageExtension(ku x509.KeyUsage, critical bool) (pkix.Extension, error) {
-	var bits [2]byte
-	n := 0
-	for i := 0; i < 9; i++ {
-		if ku&(1<<i) != 0 {
-			bits[i/8] |= 0x80 >> (i % 8)
-			n = i + 1
-		}
-	}
-	bs := asn1.BitString{Bytes: bits[:(n+7)/8], BitLength: n}
-	b, err := asn1.Marshal(bs)
-	return pkix.Extension{Id: oidKeyUsage, Critical: critical, Value: b}, err
-}
-
-// testPKI is a root, an intermediate and a leaf issued by it.
+// testPKI is a leaf, its key and its chain under the shared CAs of
+// package fixtures.
 type testPKI struct {
 	root, intermediate, leaf *x509.Certificate
 	leafKey                  crypto.Signer
 }
 
-func newPKI(t testing.TB) *testPKI {
-	t.Helper()
-	rootKey, interKey, leafKey := testKey(t, "root"), testKey(t, "intermediate"), testKey(t, "leaf")
-	root := issue(t, rootKey, certOpts{ca: true, pathLen: -1, name: "test root"}, nil, nil)
-	inter := issue(t, interKey, certOpts{ca: true, pathLen: 0, name: "test intermediate"}, root, rootKey)
-	leaf := issue(t, leafKey, certOpts{}, inter, interKey)
-	return &testPKI{root: root, intermediate: inter, leaf: leaf, leafKey: leafKey}
+func newPKI() *testPKI {
+	key := fixtures.Key("leaf")
+	chain := fixtures.Chain(key.Public())
+	return &testPKI{root: chain[2], intermediate: chain[1], leaf: chain[0], leafKey: key}
 }
 
 func (p *testPKI) chain() []*x509.Certificate {
@@ -185,8 +57,8 @@ type signOpts struct {
 func sign(t testing.TB, mediaType string, o signOpts) ([]byte, envelope.SignRequest) {
 	t.Helper()
 	if o.chain == nil {
-		o.key = testKey(t, "self-signed")
-		o.chain = []*x509.Certificate{issue(t, o.key, certOpts{}, nil, nil)}
+		o.key = fixtures.Key("self-signed")
+		o.chain = []*x509.Certificate{fixtures.SelfSigned(o.key)}
 	}
 	payload, err := envelope.NewPayload(testDescriptor)
 	if err != nil {
@@ -216,15 +88,4 @@ func sign(t testing.TB, mediaType string, o signOpts) ([]byte, envelope.SignRequ
 	req.SigningTime = req.SigningTime.UTC().Truncate(time.Second)
 	req.Expiry = req.Expiry.UTC().Truncate(time.Second)
 	return env, req
-}
-
-// newTSA starts a test TSA for one test.
-func newTSA(t testing.TB) *timestamptest.TSA {
-	t.Helper()
-	tsa, err := timestamptest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 )
 
 var mediaTypes = []string{envelope.MediaTypeJWS, envelope.MediaTypeCOSE}
@@ -24,8 +26,8 @@ var mediaTypes = []string{envelope.MediaTypeJWS, envelope.MediaTypeCOSE}
 // with a CA chain, with an expiry and a timestamp, and checks every field
 // of the report against what was signed.
 func TestInspect(t *testing.T) {
-	tsa := newTSA(t)
-	pki := newPKI(t)
+	tsa := timestamptest.Start(t)
+	pki := newPKI()
 	for _, mt := range mediaTypes {
 		for _, shape := range []string{"self-signed", "CA chain"} {
 			t.Run(mt+"/"+shape, func(t *testing.T) {
@@ -56,7 +58,7 @@ func TestInspect(t *testing.T) {
 				if r.Timestamp.Status != StatusValid {
 					t.Errorf("timestamp with the TSA root: %s: %s", r.Timestamp.Status, r.Timestamp.Detail)
 				}
-				if r, _ = Inspect(env, Options{TSARoots: newTSA(t).Roots()}); r.Timestamp.Status != StatusInvalid || !strings.Contains(r.Timestamp.Detail, "trusted TSA root") {
+				if r, _ = Inspect(env, Options{TSARoots: timestamptest.Start(t).Roots()}); r.Timestamp.Status != StatusInvalid || !strings.Contains(r.Timestamp.Detail, "trusted TSA root") {
 					t.Errorf("timestamp with another TSA's root: %s: %s", r.Timestamp.Status, r.Timestamp.Detail)
 				}
 			})
@@ -146,8 +148,8 @@ func checkReport(t *testing.T, r *Report, env []byte, req envelope.SignRequest) 
 
 // TestVerify checks each verdict of Verify on sound envelopes.
 func TestVerify(t *testing.T) {
-	tsa := newTSA(t)
-	pki := newPKI(t)
+	tsa := timestamptest.Start(t)
+	pki := newPKI()
 	for _, mt := range mediaTypes {
 		t.Run(mt, func(t *testing.T) {
 			env, req := sign(t, mt, signOpts{chain: pki.chain(), key: pki.leafKey, expiry: time.Hour, tsa: tsa})
@@ -159,10 +161,10 @@ func TestVerify(t *testing.T) {
 			}{
 				{"trusted root", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, TSARoots: tsa.Roots(), Artifact: artifact}, nil},
 				{"trusted intermediate", VerifyOptions{TrustRoots: []*x509.Certificate{pki.intermediate}}, nil},
-				{"other root", VerifyOptions{TrustRoots: []*x509.Certificate{issue(t, testKey(t, "other"), certOpts{ca: true, pathLen: -1}, nil, nil)}}, []string{CheckChain}},
+				{"other root", VerifyOptions{TrustRoots: []*x509.Certificate{fixtures.NewRoot("other root").Cert}}, []string{CheckChain}},
 				{"expired signature", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Now: req.Expiry.Add(time.Second)}, []string{CheckExpiry}},
 				{"expired certificate", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Now: pki.leaf.NotAfter.Add(time.Minute)}, []string{CheckExpiry}},
-				{"wrong TSA root", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, TSARoots: newTSA(t).Roots()}, []string{CheckTimestamp}},
+				{"wrong TSA root", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, TSARoots: timestamptest.Start(t).Roots()}, []string{CheckTimestamp}},
 				{"other digest", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Artifact: &Artifact{Name: "x", Digests: []string{"sha256:" + strings.Repeat("0", 64)}, Size: -1}}, []string{CheckArtifact}},
 				{"other size", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Artifact: &Artifact{Name: "x", Digests: artifact.Digests, Size: 1}}, []string{CheckArtifact}},
 			} {
@@ -193,9 +195,9 @@ func TestVerify(t *testing.T) {
 // TestVerifyTimestampOutlivesCertificate: with a verified timestamp, an
 // expired certificate still verifies, as in notation verify.
 func TestVerifyTimestampOutlivesCertificate(t *testing.T) {
-	tsa := newTSA(t)
-	key := testKey(t, "short-lived")
-	leaf := issue(t, key, certOpts{notAfter: time.Now().Add(time.Hour)}, nil, nil)
+	tsa := timestamptest.Start(t)
+	key := fixtures.Key("short-lived")
+	leaf := fixtures.SelfSigned(key, fixtures.ValidBetween(time.Now().Add(-time.Hour), time.Now().Add(time.Hour)))
 	for _, mt := range mediaTypes {
 		env, _ := sign(t, mt, signOpts{chain: []*x509.Certificate{leaf}, key: key, tsa: tsa})
 		later := leaf.NotAfter.Add(time.Hour)
@@ -235,7 +237,7 @@ func expectFailed(t *testing.T, v *Verification, names ...string) {
 // shapes: Verify must fail the check that guards that part and no other,
 // and Inspect must still show the envelope with its integrity verdict.
 func TestTamper(t *testing.T) {
-	pki := newPKI(t)
+	pki := newPKI()
 	want := map[envelopetest.Part]struct {
 		check     string
 		integrity string
@@ -289,7 +291,7 @@ func TestTamper(t *testing.T) {
 // real envelopes: Inspect and Verify must answer without panicking, with
 // an error for non-envelopes and failed checks for broken ones.
 func TestHostile(t *testing.T) {
-	root := []*x509.Certificate{newPKI(t).root}
+	root := []*x509.Certificate{newPKI().root}
 	for _, tc := range []struct {
 		name, input, err string
 	}{
@@ -316,7 +318,7 @@ func TestHostile(t *testing.T) {
 			expectFailed(t, v, CheckFormat)
 		})
 	}
-	tsa := newTSA(t)
+	tsa := timestamptest.Start(t)
 	for _, mt := range mediaTypes {
 		env, _ := sign(t, mt, signOpts{expiry: time.Hour, tsa: tsa})
 		for n := range len(env) {
@@ -363,35 +365,40 @@ func TestShapes(t *testing.T) {
 // ValidateCodeSigningCertChain exactly when no certificate has a problem,
 // and the broken certificate is the one flagged.
 func TestCertificateRules(t *testing.T) {
-	rootKey, interKey, leafKey := testKey(t, "root"), testKey(t, "intermediate"), testKey(t, "leaf")
-	root := issue(t, rootKey, certOpts{ca: true, pathLen: -1, name: "test root"}, nil, nil)
-	inter := issue(t, interKey, certOpts{ca: true, pathLen: -1, name: "test intermediate"}, root, rootKey)
-	leaf := func(o certOpts) *x509.Certificate { return issue(t, leafKey, o, inter, interKey) }
-	selfLeaf := func(o certOpts) *x509.Certificate { return issue(t, leafKey, o, nil, nil) }
-	good := leaf(certOpts{})
+	root := fixtures.NewRoot("test root")
+	inter := root.NewIntermediate("test intermediate")
+	leafKey := fixtures.Key("leaf")
+	leaf := func(opts ...fixtures.Option) *x509.Certificate { return inter.Issue(leafKey.Public(), opts...) }
+	selfLeaf := func(opts ...fixtures.Option) *x509.Certificate { return fixtures.SelfSigned(leafKey, opts...) }
+	good := leaf()
+	noCertSign := root.NewIntermediate("test intermediate", fixtures.KeyUsage(x509.KeyUsageCRLSign))
+	rootPathLen0, err := fixtures.Issue(fixtures.CATemplate("test root", fixtures.PathLen(0)), root.Key.Public(), nil, root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		chain []*x509.Certificate
 		bad   int // index of the broken certificate, -1 for none
 	}{
-		{"good chain", []*x509.Certificate{good, inter, root}, -1},
-		{"good self-signed", []*x509.Certificate{selfLeaf(certOpts{})}, -1},
-		{"good with codeSigning and nonRepudiation", []*x509.Certificate{leaf(certOpts{keyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment, extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}), inter, root}, -1},
-		{"leaf is a CA", []*x509.Certificate{leaf(certOpts{ca: true, pathLen: -1, keyUsage: x509.KeyUsageDigitalSignature}), inter, root}, 0},
-		{"leaf key usage not critical", []*x509.Certificate{leaf(certOpts{nonCritKU: true}), inter, root}, 0},
-		{"leaf without key usage", []*x509.Certificate{leaf(certOpts{noKU: true}), inter, root}, 0},
-		{"leaf with keyEncipherment", []*x509.Certificate{leaf(certOpts{keyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}), inter, root}, 0},
-		{"leaf without digitalSignature", []*x509.Certificate{leaf(certOpts{keyUsage: x509.KeyUsageContentCommitment}), inter, root}, 0},
-		{"leaf with serverAuth", []*x509.Certificate{leaf(certOpts{extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}), inter, root}, 0},
-		{"leaf with timeStamping", []*x509.Certificate{selfLeaf(certOpts{extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}})}, 0},
-		{"RSA-1024 leaf", []*x509.Certificate{issue(t, testKey(t, "RSA-1024"), certOpts{}, inter, interKey), inter, root}, 0},
+		{"good chain", []*x509.Certificate{good, inter.Cert, root.Cert}, -1},
+		{"good self-signed", []*x509.Certificate{selfLeaf()}, -1},
+		{"good with codeSigning and nonRepudiation", []*x509.Certificate{leaf(fixtures.KeyUsage(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment),
+			fixtures.ExtKeyUsage(x509.ExtKeyUsageCodeSigning)), inter.Cert, root.Cert}, -1},
+		{"leaf is a CA", []*x509.Certificate{leaf(fixtures.AsCA, fixtures.KeyUsage(x509.KeyUsageDigitalSignature)), inter.Cert, root.Cert}, 0},
+		{"leaf key usage not critical", []*x509.Certificate{leaf(fixtures.NonCriticalKeyUsage), inter.Cert, root.Cert}, 0},
+		{"leaf without key usage", []*x509.Certificate{leaf(fixtures.KeyUsage(0)), inter.Cert, root.Cert}, 0},
+		{"leaf with keyEncipherment", []*x509.Certificate{leaf(fixtures.KeyUsage(x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment)), inter.Cert, root.Cert}, 0},
+		{"leaf without digitalSignature", []*x509.Certificate{leaf(fixtures.KeyUsage(x509.KeyUsageContentCommitment)), inter.Cert, root.Cert}, 0},
+		{"leaf with serverAuth", []*x509.Certificate{leaf(fixtures.ServerAuth), inter.Cert, root.Cert}, 0},
+		{"leaf with timeStamping", []*x509.Certificate{selfLeaf(fixtures.ExtKeyUsage(x509.ExtKeyUsageTimeStamping))}, 0},
+		{"RSA-1024 leaf", []*x509.Certificate{inter.Issue(fixtures.Key("RSA-1024").Public()), inter.Cert, root.Cert}, 0},
 		{"leaf alone, not self-signed", []*x509.Certificate{good}, 0},
-		{"self-signed leaf with a chain", []*x509.Certificate{selfLeaf(certOpts{}), inter, root}, 0},
-		{"chain out of order", []*x509.Certificate{good, root, inter}, 0},
-		{"root missing", []*x509.Certificate{good, inter}, 1},
-		{"intermediate without keyCertSign", []*x509.Certificate{issue(t, leafKey, certOpts{}, issue(t, interKey, certOpts{ca: true, pathLen: -1, keyUsage: x509.KeyUsageCRLSign}, root, rootKey), interKey),
-			issue(t, interKey, certOpts{ca: true, pathLen: -1, keyUsage: x509.KeyUsageCRLSign}, root, rootKey), root}, 1},
-		{"root with path length 0 above an intermediate", []*x509.Certificate{good, inter, issue(t, rootKey, certOpts{ca: true, pathLen: 0, name: "test root"}, nil, nil)}, 2},
+		{"self-signed leaf with a chain", []*x509.Certificate{selfLeaf(), inter.Cert, root.Cert}, 0},
+		{"chain out of order", []*x509.Certificate{good, root.Cert, inter.Cert}, 0},
+		{"root missing", []*x509.Certificate{good, inter.Cert}, 1},
+		{"intermediate without keyCertSign", []*x509.Certificate{noCertSign.Issue(leafKey.Public()), noCertSign.Cert, root.Cert}, 1},
+		{"root with path length 0 above an intermediate", []*x509.Certificate{good, inter.Cert, rootPathLen0}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			coreErr := nx509.ValidateCodeSigningCertChain(tc.chain, nil)

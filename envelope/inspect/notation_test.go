@@ -5,9 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,15 +12,8 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
-	"github.com/notation-piv/notation-piv/timestamp"
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 )
-
-// notationDir holds envelopes made by stock notation v1.3.2; see its
-// README.md.
-const notationDir = "../testdata/notation-v1.3.2"
-
-// notationEnvelopes are the envelopes in notationDir, by name.
-var notationEnvelopes = []string{"jws", "cose", "jws-timestamped", "cose-timestamped"}
 
 // signatureManifest is what notation wrote beside an envelope: its view of
 // the signature.
@@ -31,28 +21,6 @@ type signatureManifest struct {
 	Subject     envelope.Descriptor `json:"subject"`
 	Layers      []struct{ MediaType string }
 	Annotations map[string]string `json:"annotations"`
-}
-
-func readNotation(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(notationDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func readPEMCert(t testing.TB, name string) *x509.Certificate {
-	t.Helper()
-	block, _ := pem.Decode(readNotation(t, name))
-	if block == nil {
-		t.Fatalf("%s holds no PEM block", name)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestNotationEnvelopes reads the envelopes stock notation v1.3.2 made and
@@ -63,19 +31,17 @@ func readPEMCert(t testing.TB, name string) *x509.Certificate {
 // signing time (the certificate lived for a day), and names the right
 // check for each tampered part.
 func TestNotationEnvelopes(t *testing.T) {
-	signer := readPEMCert(t, "signer.crt")
-	tsaRoots, err := timestamp.LoadRoot(filepath.Join(notationDir, "tsa-root.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	artifact := readNotation(t, "artifact.json")
+	signer := recorded.Signer()
+	tsaRoots := x509.NewCertPool()
+	tsaRoots.AddCert(recorded.TSARoot())
+	artifact := recorded.Artifact()
 	sum := sha256.Sum256(artifact)
 	artifactDigest := "sha256:" + hex.EncodeToString(sum[:])
-	for _, name := range notationEnvelopes {
+	for _, name := range recorded.Envelopes {
 		t.Run(name, func(t *testing.T) {
-			env := readNotation(t, name+".sig")
+			env := recorded.Envelope(name)
 			var man signatureManifest
-			if err := json.Unmarshal(readNotation(t, name+".manifest.json"), &man); err != nil {
+			if err := json.Unmarshal(recorded.SignatureManifest(name), &man); err != nil {
 				t.Fatal(err)
 			}
 			created, err := time.Parse(time.RFC3339, man.Annotations["org.opencontainers.image.created"])

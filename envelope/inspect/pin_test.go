@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // TestVerifyPinnedRoot is the appended-root attack of issue 13 on Verify:
@@ -14,10 +16,10 @@ import (
 // Verify trusts it and names the root it ended at; with the genuine
 // certificate pinned, the chain check fails and names both fingerprints.
 func TestVerifyPinnedRoot(t *testing.T) {
-	genuineKey, attackerKey := testKey(t, "genuine release signer"), testKey(t, "attacker")
-	genuine := issue(t, genuineKey, certOpts{name: "release signer"}, nil, nil)
-	attacker := issue(t, attackerKey, certOpts{name: "release signer"}, nil, nil)
-	pki := newPKI(t)
+	genuineKey, attackerKey := fixtures.Key("genuine release signer"), fixtures.Key("attacker")
+	genuine := fixtures.SelfSigned(genuineKey, fixtures.Name("release signer"))
+	attacker := fixtures.SelfSigned(attackerKey, fixtures.Name("release signer"))
+	pki := newPKI()
 	roots := []*x509.Certificate{genuine, attacker}
 	sum := func(c *x509.Certificate) string {
 		s := sha256.Sum256(c.Raw)

@@ -2,28 +2,16 @@ package jws
 
 import (
 	"testing"
-	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
 // FuzzHeaders feeds mutations of a real envelope to Headers and to
 // envelope.Verify: neither may panic, and an envelope that verifies must
 // have readable headers.
 func FuzzHeaders(f *testing.F) {
-	key := testKey(f, "EC-256")
-	env, err := Format{}.Sign(envelope.SignRequest{
-		Payload:      payload,
-		Signer:       key,
-		Chain:        selfSigned(f, key),
-		SigningTime:  time.Now(),
-		Expiry:       time.Now().Add(time.Hour),
-		SigningAgent: agent,
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(env)
+	f.Add(envelopetest.Sample(f, Format{}))
 	f.Add([]byte(`{"payload":"e30","protected":"e30","header":{"x5c":[]},"signature":""}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		protected, _, err := Headers(b)

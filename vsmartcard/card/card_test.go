@@ -310,11 +310,7 @@ func TestGenerateSignAndPolicies(t *testing.T) {
 	if sw != swOK {
 		t.Fatalf("sign: %04X", sw)
 	}
-	outer, _ := parseTLVs(data)
-	tmpl, _ := find(outer, 0x7C)
-	sigObjs, _ := parseTLVs(tmpl)
-	sig, _ := find(sigObjs, 0x82)
-	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+	if !ecdsa.VerifyASN1(pub, digest[:], responseOf(data)) {
 		t.Fatal("signature does not verify")
 	}
 	// "Always" needs a fresh VERIFY for every signature.
@@ -468,11 +464,7 @@ func TestRawRSA(t *testing.T) {
 	if sw != swOK {
 		t.Fatalf("raw RSA: %04X", sw)
 	}
-	outer, _ := parseTLVs(resp)
-	tmpl, _ := find(outer, 0x7C)
-	out, _ := parseTLVs(tmpl)
-	s, _ := find(out, 0x82)
-	if back := new(big.Int).Exp(new(big.Int).SetBytes(s), big.NewInt(65537), n); back.Cmp(m) != 0 {
+	if back := new(big.Int).Exp(new(big.Int).SetBytes(responseOf(resp)), big.NewInt(65537), n); back.Cmp(m) != 0 {
 		t.Fatal("s^e mod n != m")
 	}
 	// Input must be exactly the modulus size and below the modulus.
@@ -503,4 +495,14 @@ func FuzzProcess(f *testing.F) {
 			t.Fatalf("no status word for %x", b)
 		}
 	})
+}
+
+// responseOf returns the response (tag 82) in the dynamic authentication
+// template (tag 7C) that GENERAL AUTHENTICATE answers with.
+func responseOf(data []byte) []byte {
+	outer, _ := parseTLVs(data)
+	tmpl, _ := find(outer, 0x7C)
+	objs, _ := parseTLVs(tmpl)
+	r, _ := find(objs, 0x82)
+	return r
 }

@@ -12,13 +12,12 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // keyCase is one key type the card must generate and use.
@@ -117,7 +116,7 @@ func TestEveryKeyType(t *testing.T) {
 					t.Error("attested public key differs from the generated one")
 				}
 
-				cert := issueCertificate(t, pub, kc.name)
+				cert := fixtures.Root().Issue(pub, fixtures.Name("integration "+kc.name))
 				if err := yk.SetCertificate(piv.DefaultManagementKey, kc.slot, cert); err != nil {
 					t.Fatalf("set certificate: %v", err)
 				}
@@ -232,31 +231,6 @@ func hashOf(h crypto.Hash, msg []byte) []byte {
 func samePublicKey(a, b crypto.PublicKey) bool {
 	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && eq.Equal(b)
-}
-
-// issueCertificate makes a certificate for pub, signed by a throwaway CA.
-func issueCertificate(t *testing.T, pub crypto.PublicKey, name string) *x509.Certificate {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "integration " + name},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
 }
 
 // TestPINPolicies checks that "always" asks for the PIN on every signature
