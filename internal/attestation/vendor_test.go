@@ -27,6 +27,9 @@ type certOptions struct {
 	noBasicConstraints, notCA bool
 	// extensions are extra extensions, such as Yubico's.
 	extensions []pkix.Extension
+	// keyUsage, if set, replaces the key usage: certificate signing for a
+	// CA, none for a certificate without basicConstraints.
+	keyUsage x509.KeyUsage
 	// notBefore and notAfter default to an hour ago and a year ahead.
 	notBefore, notAfter time.Time
 }
@@ -55,6 +58,9 @@ func newCert(t testing.TB, name string, pub crypto.PublicKey, key crypto.Signer,
 		tmpl.BasicConstraintsValid = true
 		tmpl.IsCA = !o.notCA
 		tmpl.KeyUsage = x509.KeyUsageCertSign
+	}
+	if o.keyUsage != 0 {
+		tmpl.KeyUsage = o.keyUsage
 	}
 	parentCert, signer := tmpl, key
 	if parent != nil {

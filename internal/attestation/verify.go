@@ -13,17 +13,19 @@ import (
 // time if zero). It returns the attested facts.
 //
 // Some YubiKey 4 device (F9) certificates lack the basicConstraints
-// extension that a CA certificate needs (RFC 5280, 4.2.1.9). A device
-// certificate without the extension is treated as a CA, as Yubico's own
-// tools do; one that has it with cA false is not. The exception applies at
-// the device's position only: the verified chain must run slot, device,
-// then the rest, and every other certificate is taken as it is.
+// extension that a CA certificate needs (RFC 5280, 4.2.1.9). Such a device
+// certificate is treated as a CA, as Yubico's own tools do, if it looks
+// like one a card made: it carries Yubico's firmware-version extension, and
+// its key usage, if it has one, allows signing certificates. A device
+// certificate with basicConstraints and cA false is not a CA. The exception
+// applies at the device's position only: the verified chain must run slot,
+// device, then the rest, and every other certificate is taken as it is.
 func (b *Bundle) Verify(roots *Roots, at time.Time) (*Attestation, error) {
 	if roots == nil {
 		return nil, errors.New("verify attestation: no roots")
 	}
 	device := b.Device
-	if !device.BasicConstraintsValid {
+	if mayStandInAsCA(device) {
 		ca := *device
 		ca.BasicConstraintsValid, ca.IsCA = true, true
 		device = &ca
@@ -57,4 +59,23 @@ func (b *Bundle) Verify(roots *Roots, at time.Time) (*Attestation, error) {
 		return a, nil
 	}
 	return nil, errors.New("verify attestation chain: the slot certificate is not issued by the device certificate")
+}
+
+// mayStandInAsCA reports whether a device certificate may be treated as a
+// CA without basicConstraints. The firmware extension keeps the exception
+// to card certificates: under a replaced root, an ordinary end-entity
+// certificate without basicConstraints cannot issue attestations.
+func mayStandInAsCA(device *x509.Certificate) bool {
+	if device.BasicConstraintsValid {
+		return false
+	}
+	if device.KeyUsage != 0 && device.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return false
+	}
+	for _, ext := range device.Extensions {
+		if ext.Id.Equal(oidFirmware) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package attestation
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"os"
@@ -56,9 +57,15 @@ func TestVerifyChain(t *testing.T) {
 	deviceUnderMid := newIssuer(t, "Device under intermediate", mid, certOptions{})
 	viaMid := (&vendor{root: v.root, device: deviceUnderMid}).attest(t, pub, defaultFacts)
 
-	// Device certificates with and without basicConstraints.
-	bareDevice := newIssuer(t, "Device without basicConstraints", v.root, certOptions{noBasicConstraints: true})
-	notCADevice := newIssuer(t, "Device with cA false", v.root, certOptions{notCA: true})
+	// Device certificates without basicConstraints: as YubiKey 4s make
+	// them (with Yubico's firmware extension), as any end-entity
+	// certificate might be (without it), and with a key usage that forbids
+	// signing certificates; and one with cA false.
+	firmware := []pkix.Extension{{Id: oidFirmware, Value: []byte{4, 3, 5}}}
+	bareDevice := newIssuer(t, "Device without basicConstraints", v.root, certOptions{noBasicConstraints: true, extensions: firmware})
+	bareLeaf := newIssuer(t, "End entity without basicConstraints", v.root, certOptions{noBasicConstraints: true})
+	bareSigner := newIssuer(t, "Device that may not sign certificates", v.root, certOptions{noBasicConstraints: true, extensions: firmware, keyUsage: x509.KeyUsageDigitalSignature})
+	notCADevice := newIssuer(t, "Device with cA false", v.root, certOptions{notCA: true, extensions: firmware})
 	// An intermediate without basicConstraints above a proper device.
 	bareMid := newIssuer(t, "Intermediate without basicConstraints", v.root, certOptions{noBasicConstraints: true})
 	deviceUnderBareMid := newIssuer(t, "Device under bare intermediate", bareMid, certOptions{})
@@ -79,6 +86,8 @@ func TestVerifyChain(t *testing.T) {
 		{"intermediate missing", viaMid, v.roots(t), time.Time{}, "certificate signed by unknown authority"},
 		{"device without basicConstraints", (&vendor{root: v.root, device: bareDevice}).attest(t, pub, defaultFacts), v.roots(t), time.Time{}, ""},
 		{"device with cA false", (&vendor{root: v.root, device: notCADevice}).attest(t, pub, defaultFacts), v.roots(t), time.Time{}, "verify attestation chain"},
+		{"end entity without basicConstraints as the device", (&vendor{root: v.root, device: bareLeaf}).attest(t, pub, defaultFacts), v.roots(t), time.Time{}, "verify attestation chain"},
+		{"device whose key usage forbids signing certificates", (&vendor{root: v.root, device: bareSigner}).attest(t, pub, defaultFacts), v.roots(t), time.Time{}, "verify attestation chain"},
 		{"intermediate without basicConstraints", func() *Bundle {
 			b := (&vendor{root: v.root, device: deviceUnderBareMid}).attest(t, pub, defaultFacts)
 			b.Intermediates = []*x509.Certificate{bareMid.cert}
@@ -128,7 +137,7 @@ func mustRoots(t *testing.T, certs ...*x509.Certificate) *Roots {
 // works on a copy: the caller's device certificate is unchanged.
 func TestVerifyLeavesDeviceAlone(t *testing.T) {
 	v := newVendor(t)
-	bare := newIssuer(t, "Device without basicConstraints", v.root, certOptions{noBasicConstraints: true})
+	bare := newIssuer(t, "Device without basicConstraints", v.root, certOptions{noBasicConstraints: true, extensions: []pkix.Extension{{Id: oidFirmware, Value: []byte{4, 3, 5}}}})
 	b := (&vendor{root: v.root, device: bare}).attest(t, newECKey(t).Public(), defaultFacts)
 	if _, err := b.Verify(v.roots(t), time.Time{}); err != nil {
 		t.Fatal(err)
