@@ -22,10 +22,10 @@ const attestedAny = "any"
 // Policy is a trust policy's trustedIdentities, read as attestation
 // requirements:
 //
-//   - any valid attestation, any subject
-//     piv.attested: any                   any valid attestation
-//     piv.attested: serial=12345678|87654321, pin=always|once, touch=always|cached, firmware>=5.4.3, fips=true
-//     x509.subject: C=US, ST=WA, O=Example
+//	piv.attested: any                   any valid attestation
+//	piv.attested: serial=12345678|87654321, pin=always|once, touch=always|cached, firmware>=5.4.3, fips=true
+//	x509.subject: C=US, ST=WA, O=Example
+//	*                                   any valid attestation, any subject
 //
 // A piv.attested entry holds when every constraint it lists holds; "|"
 // separates the values a constraint allows. Constraints: serial (decimal),
