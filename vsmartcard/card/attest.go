@@ -23,56 +23,25 @@ var (
 	oidFormFactor = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 9}
 )
 
-// attestationValidity is how long the attestation CA, the card's
-// attestation certificate and the certificates it issues are valid.
+// attestationValidity is how long a new attestation CA and the card's
+// attestation certificate are valid; the certificates the card issues copy
+// the dates of its attestation certificate, as a YubiKey's do.
 const attestationValidity = 20 * 365 * 24 * time.Hour
 
 // formFactorUSBAKeychain is what the card claims to be.
 const formFactorUSBAKeychain = 0x01
 
-// issueAttestationIdentity creates a test attestation CA and, signed by it,
-// the card's attestation key (slot F9) and certificate (object 5FFF01).
-func (st *state) issueAttestationIdentity(r io.Reader) error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), r)
-	if err != nil {
-		return err
-	}
-	now := time.Now().Add(-time.Hour)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(r),
-		Subject:               pkix.Name{CommonName: "notation-piv test attestation CA"},
-		NotBefore:             now,
-		NotAfter:              now.Add(attestationValidity),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(r, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
+// issueAttestationIdentity gives the card a fresh attestation key (slot
+// F9) and has ca certify it; a nil ca is replaced by a root of the card's
+// own.
+func (st *state) issueAttestationIdentity(r io.Reader, ca *AttestationCA) error {
+	if ca == nil {
+		var err error
+		if ca, err = NewAttestationCA(r, "notation-piv test attestation CA"); err != nil {
+			return err
+		}
 	}
 	attKey, err := ecdsa.GenerateKey(elliptic.P256(), r)
-	if err != nil {
-		return err
-	}
-	attTmpl := &x509.Certificate{
-		SerialNumber:          randomSerial(r),
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("Virtual PIV Attestation %d", st.Serial)},
-		NotBefore:             now,
-		NotAfter:              now.Add(attestationValidity),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	attDER, err := x509.CreateCertificate(r, attTmpl, ca, &attKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
 	if err != nil {
 		return err
 	}
@@ -84,12 +53,50 @@ func (st *state) issueAttestationIdentity(r io.Reader) error {
 		st.Keys = map[byte]*slotKey{}
 		st.Objects = map[uint32][]byte{}
 	}
-	st.AttestationCA, st.AttestationCAKey = caDER, caKeyDER
 	st.Keys[slotAttestation] = &slotKey{
 		Algorithm: algECP256, PINPolicy: pinPolicyNever, TouchPolicy: touchPolicyNever,
 		Origin: originGenerated, PKCS8: attKeyDER, private: attKey,
 	}
-	st.Objects[objAttestation] = encodeTLV(0x70, attDER)
+	return st.certifyAttestationKey(r, ca)
+}
+
+// certifyAttestationKey has ca issue the certificate of the attestation
+// key (object 5FFF01). Like a YubiKey's, it carries the firmware version,
+// and it is valid as long as ca, for at most 20 years.
+func (st *state) certifyAttestationKey(r io.Reader, ca *AttestationCA) error {
+	attKey, err := st.Keys[slotAttestation].privateKey()
+	if err != nil {
+		return err
+	}
+	signer, ok := attKey.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("attestation key is a %T", attKey)
+	}
+	var firmware [3]byte
+	if _, err := fmt.Sscanf(st.Firmware, "%d.%d.%d", &firmware[0], &firmware[1], &firmware[2]); err != nil {
+		return fmt.Errorf("firmware version %q: %w", st.Firmware, err)
+	}
+	now := time.Now().Add(-time.Hour)
+	notAfter := now.Add(attestationValidity)
+	if notAfter.After(ca.Certificate.NotAfter) {
+		notAfter = ca.Certificate.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(r),
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("Virtual PIV Attestation %d", st.Serial)},
+		NotBefore:             now,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		ExtraExtensions:       []pkix.Extension{{Id: oidFirmware, Value: firmware[:]}},
+	}
+	der, err := x509.CreateCertificate(r, tmpl, ca.Certificate, signer.Public(), ca.Key)
+	if err != nil {
+		return err
+	}
+	st.AttestationCA = ca.Certificate.Raw
+	st.Objects[objAttestation] = encodeTLV(0x70, der)
 	return nil
 }
 
@@ -101,8 +108,9 @@ func randomSerial(r io.Reader) *big.Int {
 	return n
 }
 
-// AttestationCA returns the test CA that issued the card's attestation
-// certificate; it is the root to verify attestations against.
+// AttestationCA returns the root that issued the card's attestation
+// certificate: Config.AttestationCA's, or the card's own. It is the root to
+// verify the card's attestations against.
 func (c *Card) AttestationCA() (*x509.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -110,9 +118,13 @@ func (c *Card) AttestationCA() (*x509.Certificate, error) {
 }
 
 // attest handles the YubiKey ATTEST: a certificate for the key in slot P1,
-// signed by the attestation key, for keys generated on the card only. Unlike
-// a YubiKey, this card cannot attest X25519 keys (Go's x509 package cannot
-// issue a certificate for one); it answers 6A81, function not supported.
+// signed by the attestation key, that carries the card's firmware version
+// and serial number and the slot's PIN and touch policies. Like a YubiKey,
+// the card attests only keys generated on it: for an imported key, or an
+// empty slot, it answers 6A80 (Yubico's SDKs report "invalid command data
+// parameter"; piv-go turns it into ErrNotFound). Unlike a YubiKey, it cannot
+// attest X25519 keys (Go's x509 package cannot issue a certificate for
+// one); it answers 6A81, function not supported.
 func (c *Card) attest(cmd command) ([]byte, uint16) {
 	if cmd.p2 != 0 || !keySlot(cmd.p1) || cmd.p1 == slotAttestation {
 		return nil, swWrongP1P2

@@ -15,6 +15,7 @@
 package card
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -51,6 +52,12 @@ type Config struct {
 	Persist func(snapshot []byte) error
 	// TouchDelay is how long a touch-protected key waits for its "touch".
 	TouchDelay time.Duration
+	// AttestationCA, when set, issues the card's attestation certificate
+	// (slot F9), as a vendor's root issues every card's; nil gives the card
+	// a root of its own. A card loaded from a snapshot whose attestation
+	// certificate another root issued gets a new one from this root, for
+	// the same key.
+	AttestationCA *AttestationCA
 }
 
 // Card is one virtual PIV card. It is safe for concurrent use; commands are
@@ -68,14 +75,15 @@ type Card struct {
 	stats         Stats          // APDU counter and log, see stats.go
 }
 
-// New returns a card in factory state with a fresh attestation key and
-// certificate issued by a freshly generated test attestation CA.
+// New returns a card in factory state with a fresh attestation key and a
+// certificate for it issued by Config.AttestationCA, or by a freshly
+// generated root of the card's own.
 func New(cfg Config) (*Card, error) {
 	c, err := newCard(cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := factoryState(c.rand, cfg.Serial, c.version)
+	st, err := factoryState(c.rand, cfg.Serial, c.version, cfg.AttestationCA)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +96,9 @@ func New(cfg Config) (*Card, error) {
 
 // Load returns a card whose persistent state comes from a snapshot made by
 // [Card.Snapshot] or passed to Config.Persist. The serial number and
-// firmware come from the snapshot; those in cfg are ignored.
+// firmware come from the snapshot; those in cfg are ignored. If
+// cfg.AttestationCA did not issue the snapshot's attestation certificate,
+// it issues a new one, which is persisted.
 func Load(cfg Config, snapshot []byte) (*Card, error) {
 	st, err := decodeState(snapshot)
 	if err != nil {
@@ -101,6 +111,14 @@ func Load(cfg Config, snapshot []byte) (*Card, error) {
 		return nil, err
 	}
 	c.state = st
+	if ca := cfg.AttestationCA; ca != nil && !bytes.Equal(st.AttestationCA, ca.Certificate.Raw) {
+		if err := st.certifyAttestationKey(c.rand, ca); err != nil {
+			return nil, fmt.Errorf("certify attestation key: %w", err)
+		}
+		if err := c.persistLocked(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

@@ -95,21 +95,22 @@ type state struct {
 	Keys    map[byte]*slotKey `json:"keys"`
 	Objects map[uint32][]byte `json:"objects"` // data object tag → content of tag 53
 
-	// AttestationCA is the test CA that issued the card's attestation
-	// certificate (object 5FFF01, key in slot F9). RESET keeps all three.
-	AttestationCA    []byte `json:"attestationCA"`
-	AttestationCAKey []byte `json:"attestationCAKey"`
+	// AttestationCA is the root certificate that issued the card's
+	// attestation certificate (object 5FFF01, key in slot F9). RESET keeps
+	// all three.
+	AttestationCA []byte `json:"attestationCA"`
 }
 
 // factoryState returns a card as shipped: default PIN, PUK and management
-// key, no keys but the attestation key, no data objects but its certificate.
-func factoryState(r io.Reader, serial uint32, version [3]byte) (*state, error) {
+// key, no keys but the attestation key, no data objects but its
+// certificate, issued by ca (nil: by a root of the card's own).
+func factoryState(r io.Reader, serial uint32, version [3]byte, ca *AttestationCA) (*state, error) {
 	st := &state{
 		Serial:   serial,
 		Firmware: fmt.Sprintf("%d.%d.%d", version[0], version[1], version[2]),
 	}
 	st.resetCredentials()
-	if err := st.issueAttestationIdentity(r); err != nil {
+	if err := st.issueAttestationIdentity(r, ca); err != nil {
 		return nil, fmt.Errorf("create attestation identity: %w", err)
 	}
 	return st, nil

@@ -7,10 +7,14 @@
 //
 // Usage:
 //
-//	virtual-piv [--vpcd HOST:PORT] [--serial N] [--firmware X.Y.Z] [--state FILE] [--reader-ready]
+//	virtual-piv [--vpcd HOST:PORT] [--serial N] [--firmware X.Y.Z] [--state FILE]
+//	            [--attestation-ca FILE] [--reader-ready]
 //
 // The card lives as long as the process; with --state its keys, objects and
-// PIN state are kept in FILE across runs. If vpcd is not listening yet, or
+// PIN state are kept in FILE across runs. With --attestation-ca, a test
+// vendor root issues the card's attestation certificate, so that cards
+// started with the same file share one attestation root, as YubiKeys share
+// Yubico's. If vpcd is not listening yet, or
 // the connection drops, virtual-piv connects again until it is stopped with
 // SIGINT or SIGTERM.
 package main
@@ -45,15 +49,25 @@ Options:
   --firmware X.Y.Z   firmware version for a new card (default 5.7.1)
   --state FILE       keep the card's state in FILE: load it if it exists,
                      create it otherwise, and save every change (mode 0600)
+  --attestation-ca FILE
+                     have the test vendor root in FILE (PEM: its certificate
+                     and private key) issue the card's attestation
+                     certificate (slot F9); FILE is created (mode 0600) if
+                     missing. Cards started with one FILE share one root,
+                     the trusted root for verifying their attestations
   --reader-ready     announce the card only once pcscd has it present
 
 Once the card is connected (with --reader-ready: present in pcscd),
 virtual-piv prints one line to stdout:
   virtual-piv: card <serial> ready on <HOST:PORT>
 
-Example:
+Examples:
   virtual-piv --state card.state --reader-ready &
   yubico-piv-tool -r "Virtual PCD 00 00" -a status
+
+  # Two cards of one vendor, in both vpcd slots:
+  virtual-piv --attestation-ca vendor.pem --serial 1001 &
+  virtual-piv --attestation-ca vendor.pem --serial 1002 --vpcd 127.0.0.1:35964 &
 `
 
 // Reconnection backoff.
@@ -80,6 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serial := fs.Uint64("serial", 10000001, "card serial number for a new card")
 	firmware := fs.String("firmware", card.DefaultFirmware, "firmware version for a new card")
 	statePath := fs.String("state", "", "file that keeps the card's state")
+	caPath := fs.String("attestation-ca", "", "test vendor root that issues the card's attestation certificate")
 	readerReady := fs.Bool("reader-ready", false, "announce the card once pcscd has it present")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -101,6 +116,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 
 	cfg := card.Config{Serial: uint32(*serial), Firmware: *firmware}
+	if *caPath != "" {
+		ca, err := attestationCA(*caPath, stderr)
+		if err != nil {
+			return fail(err)
+		}
+		cfg.AttestationCA = ca
+	}
 	var c *card.Card
 	var err error
 	if *statePath == "" {

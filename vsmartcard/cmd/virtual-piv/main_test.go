@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/binary"
 	"io"
 	"net"
@@ -357,5 +358,195 @@ func TestCardRemovedByFault(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "virtual-piv: card removed from the reader") {
 		t.Errorf("stderr = %q, want a removal message", stderr)
+	}
+}
+
+// readF9 reads the card's attestation certificate (object 5FFF01) through
+// the fake vpcd.
+func readF9(t *testing.T, c net.Conn) *x509.Certificate {
+	t.Helper()
+	exchange(t, c, 0x01)
+	// GET DATA 5FFF01 as an extended APDU, so that no GET RESPONSE is needed.
+	resp := exchange(t, c, 0x00, 0xCB, 0x3F, 0xFF, 0x00, 0x00, 0x05, 0x5C, 0x03, 0x5F, 0xFF, 0x01, 0x00, 0x00)
+	if len(resp) < 2 || !bytes.Equal(resp[len(resp)-2:], []byte{0x90, 0x00}) {
+		t.Fatalf("GET DATA 5FFF01: % x", resp)
+	}
+	// 53 L { 70 L cert, ... }: find the certificate's SEQUENCE.
+	i := bytes.Index(resp, []byte{0x70, 0x82})
+	if i < 0 {
+		t.Fatalf("no certificate in % x", resp)
+	}
+	n := int(resp[i+2])<<8 | int(resp[i+3])
+	cert, err := x509.ParseCertificate(resp[i+4 : i+4+n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestAttestationCA starts a card with a missing --attestation-ca file,
+// which is created, and one with the file that now exists: both cards'
+// attestation certificates are issued by the root in the file.
+func TestAttestationCA(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vendor.pem")
+	v := listen(t, "127.0.0.1:0")
+
+	var roots []*x509.Certificate
+	for i, serial := range []string{"1001", "1002"} {
+		stdout, stderr, stop := startRun(t, "--vpcd", v.addr(), "--serial", serial, "--attestation-ca", path)
+		c := v.accept()
+		stdout.next(t, 5*time.Second)
+		f9 := readF9(t, c)
+		if code := stop(); code != 0 {
+			t.Fatalf("exit code %d; stderr: %s", code, stderr)
+		}
+		created := strings.Contains(stderr.String(), "virtual-piv: created test vendor root "+path)
+		if created != (i == 0) {
+			t.Errorf("card %s: stderr = %q", serial, stderr)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := card.ParseAttestationCA(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f9.CheckSignatureFrom(ca.Certificate); err != nil {
+			t.Errorf("card %s: attestation certificate not issued by the vendor root: %v", serial, err)
+		}
+		if !strings.Contains(f9.Subject.CommonName, serial) {
+			t.Errorf("card %s: attestation certificate subject %q", serial, f9.Subject.CommonName)
+		}
+		roots = append(roots, ca.Certificate)
+	}
+	if !roots[0].Equal(roots[1]) {
+		t.Error("the second card got another root")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("attestation CA file mode = %v, want 0600", fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d files, want the attestation CA file only", len(entries))
+	}
+}
+
+// TestAttestationCAConcurrent creates one missing file from several
+// processes' worth of callers at once: all get the same root.
+func TestAttestationCAConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vendor.pem")
+	const n = 8
+	cas := make([]*card.AttestationCA, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cas[i], errs[i] = attestationCA(path, io.Discard)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if !cas[i].Certificate.Equal(cas[0].Certificate) {
+			t.Errorf("caller %d got another root", i)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d files, want 1", len(entries))
+	}
+}
+
+func TestAttestationCARefused(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "vendor.pem")
+	if _, err := attestationCA(good, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pem")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling.pem")
+	target := filepath.Join(dir, "target.pem")
+	if err := os.Symlink(target, dangling); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	large := filepath.Join(dir, "large.pem")
+	if err := os.WriteFile(large, make([]byte, maxAttestationCAFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{link, "virtual-piv: error: attestation CA file " + link + " is a symbolic link"},
+		{dangling, "virtual-piv: error: attestation CA file " + dangling + " is a symbolic link"},
+		{dir, "virtual-piv: error: attestation CA file " + dir + " is not a regular file"},
+		{garbage, "virtual-piv: error: attestation CA file " + garbage + ": want one CERTIFICATE and one PRIVATE KEY"},
+		{large, "virtual-piv: error: attestation CA file " + large + " is more than 65536 bytes"},
+		{filepath.Join(dir, "missing", "vendor.pem"), "virtual-piv: error: create attestation CA file:"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), []string{"--attestation-ca", tc.path}, &stdout, &stderr); code != 1 {
+			t.Errorf("%s: exit code %d, want 1", tc.path, code)
+		}
+		if !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("%s: stderr = %q, want %q", tc.path, stderr.String(), tc.want)
+		}
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Error("a file was created through the dangling symbolic link")
+	}
+}
+
+// TestAttestationCAWithState starts a saved card, made without a vendor
+// root, with --attestation-ca: the vendor root certifies its attestation
+// key, and the state file keeps the new certificate.
+func TestAttestationCAWithState(t *testing.T) {
+	dir := t.TempDir()
+	state, caPath := filepath.Join(dir, "card.state"), filepath.Join(dir, "vendor.pem")
+	v := listen(t, "127.0.0.1:0")
+	stdout, _, stop := startRun(t, "--vpcd", v.addr(), "--state", state)
+	c := v.accept()
+	stdout.next(t, 5*time.Second)
+	own := readF9(t, c)
+	stop()
+
+	var issued []*x509.Certificate
+	for range 2 {
+		stdout, stderr, stop := startRun(t, "--vpcd", v.addr(), "--state", state, "--attestation-ca", caPath)
+		c = v.accept()
+		stdout.next(t, 5*time.Second)
+		f9 := readF9(t, c)
+		if code := stop(); code != 0 {
+			t.Fatalf("exit code %d; stderr: %s", code, stderr)
+		}
+		ca, err := attestationCA(caPath, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f9.CheckSignatureFrom(ca.Certificate); err != nil {
+			t.Errorf("attestation certificate not issued by the vendor root: %v", err)
+		}
+		if !bytes.Equal(f9.RawSubjectPublicKeyInfo, own.RawSubjectPublicKeyInfo) {
+			t.Error("the card's attestation key changed")
+		}
+		issued = append(issued, f9)
+	}
+	if !issued[0].Equal(issued[1]) {
+		t.Error("the state file did not keep the vendor's attestation certificate")
 	}
 }
