@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
@@ -195,8 +196,8 @@ func TestSign(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec, err := KeySpecOf(cert.PublicKey)
-			if err != nil || string(spec) != tt.name {
-				t.Fatalf("KeySpecOf = %q, %v; want %s", spec, err, tt.name)
+			if err != nil || spec.Name != tt.name {
+				t.Fatalf("KeySpecOf = %+v, %v; want %s", spec, err, tt.name)
 			}
 			pin := &countingPIN{pin: card.DefaultPIN}
 			s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
@@ -206,7 +207,7 @@ func TestSign(t *testing.T) {
 			if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(s.Public()) {
 				t.Error("Signer.Public differs from the certificate's key")
 			}
-			h := spec.Hash()
+			h := spec.Hash
 			var opts crypto.SignerOpts = h
 			if _, ok := cert.PublicKey.(*rsa.PublicKey); ok {
 				opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
@@ -319,9 +320,9 @@ func TestWrongPIN(t *testing.T) {
 
 	env.Card.ResetStats()
 	err = sign()
-	var pe *PINError
-	if !errors.As(err, &pe) || pe.RetriesLeft != 2 || pe.Blocked {
-		t.Fatalf("wrong PIN: %v, want *PINError with 2 retries left", err)
+	var pe *CredentialError
+	if !errors.As(err, &pe) || pe.Secret != SecretPIN || pe.RetriesLeft != 2 || pe.Blocked {
+		t.Fatalf("wrong PIN: %v, want *CredentialError for the PIN with 2 retries left", err)
 	}
 	if pin.calls != 1 || commands("VERIFY", true) != 1 {
 		t.Errorf("wrong PIN: source called %d times, %d PINs sent; want 1 and 1", pin.calls, commands("VERIFY", true))
@@ -379,17 +380,22 @@ func TestLastPINTry(t *testing.T) {
 
 	env.Card.ResetStats()
 	pin, err := sign(SignerOptions{})
-	var pe *PINError
-	if !errors.As(err, &pe) || !pe.LastTry || pe.RetriesLeft != 1 {
-		t.Fatalf("signature with 1 try left: %v, want a *PINError with LastTry", err)
+	var pe *CredentialError
+	if !errors.As(err, &pe) || pe.Secret != SecretPIN || !pe.LastTry || pe.RetriesLeft != 1 {
+		t.Fatalf("signature with 1 try left: %v, want a *CredentialError with LastTry", err)
 	}
 	if pin.calls != 0 || commands("VERIFY", true) != 0 {
 		t.Errorf("with 1 try left: PIN source called %d times, %d PINs sent; want 0 and 0", pin.calls, commands("VERIFY", true))
 	}
-	for _, want := range []string{"1 PIN try left", "allow_last_pin_try=true"} {
+	// What to do is for the program to say: the plugin names its
+	// allow_last_pin_try setting (TestCardErrors in cmd/notation-piv).
+	for _, want := range []string{"sign with slot 9c: no PIN was sent", "1 PIN try left"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "allow_last_pin_try") {
+		t.Errorf("error %q names a setting of the plugin", err)
 	}
 	if n := pinRetries(t); n != 1 {
 		t.Errorf("%d PIN retries left after the refusal, want 1", n)
@@ -463,9 +469,9 @@ func TestMalformedPIN(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
-		var pe *PINError
+		var pe *CredentialError
 		if !errors.As(err, &pe) || !pe.Malformed || pe.RetriesLeft != 3 {
-			t.Errorf("PIN of %d characters: %v, want a malformed *PINError", len(bad), err)
+			t.Errorf("PIN of %d characters: %v, want a malformed *CredentialError", len(bad), err)
 		}
 	}
 	if n := commands("VERIFY", true); n != 0 {
@@ -656,9 +662,9 @@ func TestKeyMismatch(t *testing.T) {
 	freshCard(t)
 	_, ca := provision(t, piv.SlotCardAuthentication, ecNever)
 	// Replace the certificate with one for another key.
-	other := newLeaf(t, "Other Key", ca, nil)
+	other := ca.issue(t, "Other Key", nil)
 	withPIVGo(t, func(yk *piv.YubiKey) {
-		if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, other.cert); err != nil {
+		if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, other); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -684,10 +690,10 @@ func TestSignerChecks(t *testing.T) {
 	var c Card
 	slot := Slot{key: 0x9c}
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	ca := newCA(t, "CA", nil)
-	edLeaf := newLeaf(t, "Ed25519 Leaf", ca, pub)
-	_, err := c.Signer(slot, edLeaf.cert, nil, SignerOptions{})
-	var uk *UnsupportedKeyError
+	ca := newTestCA(t, "CA")
+	edLeaf := ca.issue(t, "Ed25519 Leaf", pub)
+	_, err := c.Signer(slot, edLeaf, nil, SignerOptions{})
+	var uk *keyspec.UnsupportedKeyError
 	if !errors.As(err, &uk) || !strings.Contains(err.Error(), `"CN=Ed25519 Leaf"`) {
 		t.Errorf("Signer with an Ed25519 certificate: %v, want *UnsupportedKeyError naming the certificate", err)
 	}
@@ -697,7 +703,7 @@ func TestSignerChecks(t *testing.T) {
 	if _, err := c.Signer(Slot{}, ca.cert, nil, SignerOptions{}); err == nil {
 		t.Error("Signer with the zero Slot succeeded")
 	}
-	s, err := c.Signer(slot, newLeaf(t, "EC Leaf", ca, nil).cert, nil, SignerOptions{})
+	s, err := c.Signer(slot, ca.issue(t, "EC Leaf", nil), nil, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

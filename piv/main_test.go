@@ -61,15 +61,15 @@ func withPIVGo(t *testing.T, f func(yk *piv.YubiKey)) {
 
 // provision generates a key in slot on the card and stores a certificate
 // for it, issued by a new test CA. It returns the certificate and the CA.
-func provision(t *testing.T, slot piv.Slot, key piv.Key) (leaf *x509.Certificate, ca *testCert) {
+func provision(t *testing.T, slot piv.Slot, key piv.Key) (leaf *x509.Certificate, ca *testCA) {
 	t.Helper()
-	ca = newCA(t, "Test CA "+t.Name(), nil)
+	ca = newTestCA(t, "Test CA "+t.Name())
 	withPIVGo(t, func(yk *piv.YubiKey) {
 		pub, err := yk.GenerateKey(piv.DefaultManagementKey, slot, key)
 		if err != nil {
 			t.Fatalf("generate key in slot %s: %v", slot, err)
 		}
-		leaf = newLeaf(t, "Test Leaf "+t.Name(), ca, pub).cert
+		leaf = ca.issue(t, "Test Leaf "+t.Name(), pub)
 		if err := yk.SetCertificate(piv.DefaultManagementKey, slot, leaf); err != nil {
 			t.Fatalf("store certificate in slot %s: %v", slot, err)
 		}

@@ -109,6 +109,21 @@ func LeafTemplate(mods ...func(*x509.Certificate)) *x509.Certificate {
 	return tmpl
 }
 
+// CATemplate is a Notary CA certificate named name: critical KU
+// keyCertSign and cRLSign, CA=true. mods adjust it.
+func CATemplate(name string, mods ...func(*x509.Certificate)) *x509.Certificate {
+	tmpl := &x509.Certificate{
+		Subject:               pkix.Name{CommonName: name},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	for _, m := range mods {
+		m(tmpl)
+	}
+	return tmpl
+}
+
 // SelfSigned returns a one-certificate chain for key.
 func SelfSigned(t testing.TB, key crypto.Signer, mods ...func(*x509.Certificate)) []*x509.Certificate {
 	t.Helper()
@@ -119,19 +134,8 @@ func SelfSigned(t testing.TB, key crypto.Signer, mods ...func(*x509.Certificate)
 func ThreeLevel(t testing.TB, key crypto.Signer, mods ...func(*x509.Certificate)) []*x509.Certificate {
 	t.Helper()
 	rootKey, intKey := Key(t, "root"), Key(t, "intermediate")
-	root := Certificate(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "notation-piv test root"},
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}, rootKey.Public(), nil, rootKey)
-	intermediate := Certificate(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "notation-piv test intermediate"},
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}, intKey.Public(), root, rootKey)
+	root := Certificate(t, CATemplate("notation-piv test root"), rootKey.Public(), nil, rootKey)
+	intermediate := Certificate(t, CATemplate("notation-piv test intermediate", func(c *x509.Certificate) { c.MaxPathLenZero = true }), intKey.Public(), root, rootKey)
 	leaf := Certificate(t, LeafTemplate(mods...), key.Public(), intermediate, intKey)
 	return []*x509.Certificate{leaf, intermediate, root}
 }

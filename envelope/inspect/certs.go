@@ -14,6 +14,7 @@ import (
 	nx509 "github.com/notaryproject/notation-core-go/x509"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // CertificateInfo is one certificate of the chain.
@@ -119,11 +120,11 @@ func within(t time.Time, c *x509.Certificate) bool {
 // keySpec returns the Notary key spec of c's key and whether Notary
 // supports it; for other keys, a description such as "RSA-1024".
 func keySpec(c *x509.Certificate) (string, bool) {
-	alg, err := envelope.AlgorithmFor(c.PublicKey)
-	var unsupported *envelope.UnsupportedKeyError
+	alg, err := keyspec.Of(c.PublicKey)
+	var unsupported *keyspec.UnsupportedKeyError
 	switch {
 	case err == nil:
-		return alg.KeySpec, true
+		return alg.Name, true
 	case errors.As(err, &unsupported):
 		return unsupported.Key, false
 	}

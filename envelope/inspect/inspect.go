@@ -326,7 +326,7 @@ func (r *Report) leaf() *x509.Certificate {
 func (r *Report) algorithm(d *envelope.Decoded, leaf *x509.Certificate) {
 	a := AlgorithmInfo{Header: d.AlgorithmLabel}
 	if d.Algorithm != nil {
-		a.Name, a.SigningAlgorithm, a.KeySpec = d.Algorithm.JWS, d.Algorithm.SigningAlgorithm, d.Algorithm.KeySpec
+		a.Name, a.SigningAlgorithm, a.KeySpec = d.Algorithm.JWS, d.Algorithm.SigningAlgorithm, d.Algorithm.Name
 	}
 	if leaf != nil {
 		a.LeafKeySpec, _ = keySpec(leaf)

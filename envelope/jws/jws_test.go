@@ -22,6 +22,7 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 var _ envelope.Format = Format{}
@@ -449,9 +450,9 @@ func TestRejected(t *testing.T) {
 			}
 		})
 	}
-	var ue *envelope.UnsupportedKeyError
+	var ue *keyspec.UnsupportedKeyError
 	if _, err := (Format{}).Sign(envelope.SignRequest{Payload: payload, Signer: ed, Chain: selfSigned(t, ed), SigningTime: now}); !errors.As(err, &ue) {
-		t.Errorf("Ed25519 error %v is not an *envelope.UnsupportedKeyError", err)
+		t.Errorf("Ed25519 error %v is not an *keyspec.UnsupportedKeyError", err)
 	}
 	if _, err := (Format{}).Sign(envelope.SignRequest{Payload: payload, Chain: good, SigningTime: now}); err == nil || !strings.Contains(err.Error(), "no signer") {
 		t.Errorf("nil signer: error = %v", err)
@@ -475,7 +476,7 @@ func swapCAs(chain []*x509.Certificate) []*x509.Certificate {
 // directly, bypassing envelope.Build.
 func TestSelfCheck(t *testing.T) {
 	ec := testKey(t, "EC-256")
-	alg, err := envelope.AlgorithmFor(ec.Public())
+	alg, err := keyspec.Of(ec.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

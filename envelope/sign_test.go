@@ -2,22 +2,22 @@ package envelope
 
 import (
 	"crypto"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
-	"errors"
 	"io"
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // rsaPub returns an RSA public key with a modulus of exactly bits bits;
-// AlgorithmFor looks at the size only, so no key generation is needed.
+// SignMessage and keyspec.Of look at the size only, so no key generation is needed.
 func rsaPub(bits int) *rsa.PublicKey {
 	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
 	return &rsa.PublicKey{N: n.SetBit(n, 0, 1), E: 65537}
@@ -32,57 +32,6 @@ func ecKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
 	return k
 }
 
-func TestAlgorithmFor(t *testing.T) {
-	for _, tc := range []struct {
-		pub                   crypto.PublicKey
-		spec, jws, signingAlg string
-		hash                  crypto.Hash
-		cose                  int
-	}{
-		{rsaPub(2048), "RSA-2048", "PS256", "RSASSA-PSS-SHA-256", crypto.SHA256, -37},
-		{rsaPub(3072), "RSA-3072", "PS384", "RSASSA-PSS-SHA-384", crypto.SHA384, -38},
-		{rsaPub(4096), "RSA-4096", "PS512", "RSASSA-PSS-SHA-512", crypto.SHA512, -39},
-		{ecKey(t, elliptic.P256()).Public(), "EC-256", "ES256", "ECDSA-SHA-256", crypto.SHA256, -7},
-		{ecKey(t, elliptic.P384()).Public(), "EC-384", "ES384", "ECDSA-SHA-384", crypto.SHA384, -35},
-		{ecKey(t, elliptic.P521()).Public(), "EC-521", "ES512", "ECDSA-SHA-512", crypto.SHA512, -36},
-	} {
-		alg, err := AlgorithmFor(tc.pub)
-		if err != nil {
-			t.Errorf("%s: %v", tc.spec, err)
-			continue
-		}
-		if alg.KeySpec != tc.spec || alg.JWS != tc.jws || alg.SigningAlgorithm != tc.signingAlg || alg.Hash != tc.hash || alg.COSE != tc.cose {
-			t.Errorf("AlgorithmFor(%s) = %+v", tc.spec, alg)
-		}
-	}
-}
-
-func TestAlgorithmForUnsupported(t *testing.T) {
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	for _, tc := range []struct {
-		pub  crypto.PublicKey
-		name string
-	}{
-		{rsaPub(1024), "RSA-1024"},
-		{rsaPub(8192), "RSA-8192"},
-		{ecKey(t, elliptic.P224()).Public(), "EC-224"},
-		{edPub, "Ed25519"},
-		{x.PublicKey(), "*ecdh.PublicKey"},
-	} {
-		_, err := AlgorithmFor(tc.pub)
-		var ue *UnsupportedKeyError
-		if !errors.As(err, &ue) || ue.Key != tc.name {
-			t.Errorf("AlgorithmFor(%s) error = %v, want *UnsupportedKeyError for %s", tc.name, err, tc.name)
-			continue
-		}
-		want := "unsupported signing key " + tc.name + ": notary signatures need one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521; generate or import such a key"
-		if err.Error() != want {
-			t.Errorf("error = %q, want %q", err, want)
-		}
-	}
-}
-
 func TestSignMessageECDSA(t *testing.T) {
 	msg := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
 	for _, tc := range []struct {
@@ -90,7 +39,7 @@ func TestSignMessageECDSA(t *testing.T) {
 		size  int
 	}{{elliptic.P256(), 64}, {elliptic.P384(), 96}, {elliptic.P521(), 132}} {
 		key := ecKey(t, tc.curve)
-		alg, err := AlgorithmFor(key.Public())
+		alg, err := keyspec.Of(key.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,14 +50,14 @@ func TestSignMessageECDSA(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(sig) != tc.size {
-				t.Fatalf("%s: signature is %d bytes, want r||s of %d", alg.KeySpec, len(sig), tc.size)
+				t.Fatalf("%s: signature is %d bytes, want r||s of %d", alg.Name, len(sig), tc.size)
 			}
 			h := alg.Hash.New()
 			h.Write(msg)
 			r := new(big.Int).SetBytes(sig[:tc.size/2])
 			s := new(big.Int).SetBytes(sig[tc.size/2:])
 			if !ecdsa.Verify(&key.PublicKey, h.Sum(nil), r, s) {
-				t.Fatalf("%s: r||s does not verify", alg.KeySpec)
+				t.Fatalf("%s: r||s does not verify", alg.Name)
 			}
 		}
 	}
@@ -119,7 +68,7 @@ func TestSignMessageRSAPSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alg, err := AlgorithmFor(key.Public())
+	alg, err := keyspec.Of(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +112,7 @@ func der(t *testing.T, r, s *big.Int, trailer ...byte) []byte {
 
 func TestSignMessageConversion(t *testing.T) {
 	pub := ecKey(t, elliptic.P256()).Public()
-	alg, _ := AlgorithmFor(pub)
+	alg, _ := keyspec.Of(pub)
 
 	// Short values are left-padded to 32 bytes each.
 	f := &fakeSigner{pub: pub, out: der(t, big.NewInt(1), big.NewInt(0x0203))}
@@ -196,7 +145,7 @@ func TestSignMessageConversion(t *testing.T) {
 
 func TestSignMessageRSAWidth(t *testing.T) {
 	pub := rsaPub(2048)
-	alg, _ := AlgorithmFor(pub)
+	alg, _ := keyspec.Of(pub)
 	f := &fakeSigner{pub: pub, out: []byte{1, 2, 3}}
 	sig, err := SignMessage(f, alg, []byte("m"))
 	if err != nil {
@@ -216,10 +165,10 @@ func TestSignMessageRSAWidth(t *testing.T) {
 
 func TestSignMessageMisuse(t *testing.T) {
 	ec := ecKey(t, elliptic.P256())
-	if _, err := SignMessage(ec, Algorithm{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "AlgorithmFor") {
+	if _, err := SignMessage(ec, keyspec.Spec{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "keyspec.Of") {
 		t.Errorf("zero algorithm: error = %v", err)
 	}
-	alg384, _ := AlgorithmFor(ecKey(t, elliptic.P384()).Public())
+	alg384, _ := keyspec.Of(ecKey(t, elliptic.P384()).Public())
 	if _, err := SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
 		t.Errorf("mismatched algorithm: error = %v", err)
 	}
