@@ -137,7 +137,11 @@ func explain(err error) (string, []string) {
 		// The management key.
 		return err.Error(), []string{"give the card's management key with --management-key-file FILE (the key in hex, in a file only you can read)"}
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection):
-		return err.Error(), []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
+		hints := []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
+		if a := advice(err); a != "" {
+			hints = append([]string{a}, hints...)
+		}
+		return err.Error(), hints
 	}
 	if a := advice(err); a != "" {
 		return err.Error(), []string{a}
