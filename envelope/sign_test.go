@@ -1,10 +1,9 @@
-package envelope
+package envelope_test
 
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
@@ -13,39 +12,31 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
-// rsaPub returns an RSA public key with a modulus of exactly bits bits;
-// SignMessage and keyspec.Of look at the size only, so no key generation is needed.
-func rsaPub(bits int) *rsa.PublicKey {
-	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
-	return &rsa.PublicKey{N: n.SetBit(n, 0, 1), E: 65537}
-}
-
-func ecKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
+// ecKey returns the cached ECDSA key of spec, such as "EC-384".
+func ecKey(t *testing.T, spec string) *ecdsa.PrivateKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return envelopetest.Key(t, spec).(*ecdsa.PrivateKey)
 }
 
 func TestSignMessageECDSA(t *testing.T) {
 	msg := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
 	for _, tc := range []struct {
-		curve elliptic.Curve
-		size  int
-	}{{elliptic.P256(), 64}, {elliptic.P384(), 96}, {elliptic.P521(), 132}} {
-		key := ecKey(t, tc.curve)
+		spec string
+		size int
+	}{{"EC-256", 64}, {"EC-384", 96}, {"EC-521", 132}} {
+		key := ecKey(t, tc.spec)
 		alg, err := keyspec.Of(key.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Repeat so that short r or s values (leading zero bytes) occur.
 		for range 50 {
-			sig, err := SignMessage(key, alg, msg)
+			sig, err := envelope.SignMessage(key, alg, msg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,16 +55,13 @@ func TestSignMessageECDSA(t *testing.T) {
 }
 
 func TestSignMessageRSAPSS(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := envelopetest.Key(t, "RSA-2048").(*rsa.PrivateKey)
 	alg, err := keyspec.Of(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := []byte("signing input")
-	sig, err := SignMessage(key, alg, msg)
+	sig, err := envelope.SignMessage(key, alg, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +99,12 @@ func der(t *testing.T, r, s *big.Int, trailer ...byte) []byte {
 }
 
 func TestSignMessageConversion(t *testing.T) {
-	pub := ecKey(t, elliptic.P256()).Public()
+	pub := ecKey(t, "EC-256").Public()
 	alg, _ := keyspec.Of(pub)
 
 	// Short values are left-padded to 32 bytes each.
 	f := &fakeSigner{pub: pub, out: der(t, big.NewInt(1), big.NewInt(0x0203))}
-	sig, err := SignMessage(f, alg, []byte("m"))
+	sig, err := envelope.SignMessage(f, alg, []byte("m"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,17 +125,17 @@ func TestSignMessageConversion(t *testing.T) {
 		"zero s":                  der(t, big.NewInt(1), big.NewInt(0)),
 		"negative r":              der(t, big.NewInt(-1), big.NewInt(1)),
 	} {
-		if _, err := SignMessage(&fakeSigner{pub: pub, out: out}, alg, []byte("m")); err == nil || !strings.HasPrefix(err.Error(), "sign with EC-256 key: ecdsa signature") {
+		if _, err := envelope.SignMessage(&fakeSigner{pub: pub, out: out}, alg, []byte("m")); err == nil || !strings.HasPrefix(err.Error(), "sign with EC-256 key: ecdsa signature") {
 			t.Errorf("%s: error = %v", name, err)
 		}
 	}
 }
 
 func TestSignMessageRSAWidth(t *testing.T) {
-	pub := rsaPub(2048)
+	pub := envelopetest.RSAPublicKey(2048)
 	alg, _ := keyspec.Of(pub)
 	f := &fakeSigner{pub: pub, out: []byte{1, 2, 3}}
-	sig, err := SignMessage(f, alg, []byte("m"))
+	sig, err := envelope.SignMessage(f, alg, []byte("m"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,22 +146,22 @@ func TestSignMessageRSAWidth(t *testing.T) {
 		t.Errorf("RSA signer got opts %#v, want PSS with salt = hash length and SHA-256", f.opts)
 	}
 	f.out = make([]byte, 257)
-	if _, err := SignMessage(f, alg, []byte("m")); err == nil {
+	if _, err := envelope.SignMessage(f, alg, []byte("m")); err == nil {
 		t.Error("a signature wider than the modulus was accepted")
 	}
 }
 
 func TestSignMessageMisuse(t *testing.T) {
-	ec := ecKey(t, elliptic.P256())
-	if _, err := SignMessage(ec, keyspec.Spec{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "keyspec.Of") {
+	ec := ecKey(t, "EC-256")
+	if _, err := envelope.SignMessage(ec, keyspec.Spec{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "keyspec.Of") {
 		t.Errorf("zero algorithm: error = %v", err)
 	}
-	alg384, _ := keyspec.Of(ecKey(t, elliptic.P384()).Public())
-	if _, err := SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
+	alg384, _ := keyspec.Of(ecKey(t, "EC-384").Public())
+	if _, err := envelope.SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
 		t.Errorf("mismatched algorithm: error = %v", err)
 	}
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := SignMessage(edKey, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
+	if _, err := envelope.SignMessage(edKey, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
 		t.Errorf("Ed25519 signer: error = %v", err)
 	}
 }

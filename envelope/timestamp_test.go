@@ -4,19 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
-	"math/big"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +20,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/timestamp"
@@ -38,85 +32,20 @@ const timestampHeader = "io.cncf.notary.timestampSignature"
 // formats are both envelope formats, signed through the same Build.
 var formats = []envelope.Format{jws.Format{}, cose.Format{}}
 
-var (
-	tsKeysMu sync.Mutex
-	tsKeys   = map[string]crypto.Signer{}
-)
-
-// tsKey returns the cached key for spec: "RSA-2048", "EC-384", "EC-521", or
-// a P-256 key under any other name.
-func tsKey(t *testing.T, spec string) crypto.Signer {
-	t.Helper()
-	tsKeysMu.Lock()
-	defer tsKeysMu.Unlock()
-	if k, ok := tsKeys[spec]; ok {
-		return k
-	}
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch spec {
-	case "RSA-2048":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EC-384":
-		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "EC-521":
-		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	default:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsKeys[spec] = k
-	return k
-}
-
 // issued returns a Notary code-signing leaf for key valid now ± 1h, issued
 // by an intermediate and a root; the root is valid until rootNotAfter.
 func issued(t *testing.T, key crypto.Signer, rootNotAfter time.Time) []*x509.Certificate {
 	t.Helper()
 	now := time.Now()
-	create := func(tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey crypto.Signer) *x509.Certificate {
-		serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.SerialNumber = serial
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+	valid := func(from, to time.Time) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = from, to }
 	}
-	rootKey, intKey := tsKey(t, "root"), tsKey(t, "intermediate")
-	root := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test root"},
-		NotBefore: now.Add(-24 * time.Hour), NotAfter: rootNotAfter,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true, IsCA: true,
-	}, nil, rootKey.Public(), rootKey)
-	intermediate := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test intermediate"},
-		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
-	}, root, intKey.Public(), rootKey)
-	leaf := create(&x509.Certificate{
-		Subject:   pkix.Name{CommonName: "timestamp test signer"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}, intermediate, key.Public(), intKey)
+	rootKey, intKey := envelopetest.Key(t, "root"), envelopetest.Key(t, "intermediate")
+	root := envelopetest.Certificate(t, envelopetest.CATemplate("timestamp test root", valid(now.Add(-24*time.Hour), rootNotAfter)), rootKey.Public(), nil, rootKey)
+	intermediate := envelopetest.Certificate(t, envelopetest.CATemplate("timestamp test intermediate", valid(now.Add(-24*time.Hour), now.Add(365*24*time.Hour)),
+		func(c *x509.Certificate) { c.MaxPathLenZero = true }), intKey.Public(), root, rootKey)
+	leaf := envelopetest.Certificate(t, envelopetest.LeafTemplate(valid(now.Add(-time.Hour), now.Add(time.Hour)),
+		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "timestamp test signer"} }), key.Public(), intermediate, intKey)
 	return []*x509.Certificate{leaf, intermediate, root}
 }
 
@@ -137,20 +66,6 @@ func stamper(tsa *timestamptest.TSA) func([]byte, crypto.Hash) ([]byte, error) {
 	return func(sig []byte, hash crypto.Hash) ([]byte, error) {
 		return cfg.Stamp(context.Background(), sig, hash)
 	}
-}
-
-// countingSigner counts the signatures it makes.
-type countingSigner struct {
-	crypto.Signer
-	mu    sync.Mutex
-	calls int
-}
-
-func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	c.mu.Lock()
-	c.calls++
-	c.mu.Unlock()
-	return c.Signer.Sign(r, digest, opts)
 }
 
 // notaryTimestamp checks the timestamp of env as notation-go v1.3.2
@@ -260,12 +175,12 @@ func TestTimestampRoundTrip(t *testing.T) {
 		for _, s := range specs {
 			for _, shape := range []string{"self-signed", "leaf-intermediate-root"} {
 				t.Run(f.MediaType()+"/"+s.spec+"/"+shape, func(t *testing.T) {
-					key := tsKey(t, s.spec)
+					key := envelopetest.Key(t, s.spec)
 					chain := []*x509.Certificate{leaf(t, key, 10)}
 					if shape != "self-signed" {
 						chain = issued(t, key, time.Now().Add(365*24*time.Hour))
 					}
-					signer := &countingSigner{Signer: key}
+					signer := &envelopetest.CountingSigner{Signer: key}
 					before := tsa.Requests()
 					start := time.Now().Truncate(time.Second)
 					env, err := f.Sign(envelope.SignRequest{
@@ -280,8 +195,8 @@ func TestTimestampRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Sign: %v", err)
 					}
-					if signer.calls != 1 || tsa.Requests()-before != 1 {
-						t.Errorf("%d signatures and %d timestamp requests, want one each", signer.calls, tsa.Requests()-before)
+					if signer.Calls() != 1 || tsa.Requests()-before != 1 {
+						t.Errorf("%d signatures and %d timestamp requests, want one each", signer.Calls(), tsa.Requests()-before)
 					}
 					content, ts := notaryTimestamp(t, f.MediaType(), env, tsa.Roots(), s.hash)
 					if ts.Value.Before(start) || ts.Value.After(time.Now()) {
@@ -311,7 +226,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 func failRequest(t *testing.T, chain []*x509.Certificate, tsa *timestamptest.TSA) envelope.SignRequest {
 	return envelope.SignRequest{
 		Payload:     []byte(`{"targetArtifact":{}}`),
-		Signer:      &countingSigner{Signer: tsKey(t, "EC-256")},
+		Signer:      &envelopetest.CountingSigner{Signer: envelopetest.Key(t, "EC-256")},
 		Chain:       chain,
 		SigningTime: time.Now().Add(-time.Minute),
 		Timestamp:   stamper(tsa),
@@ -331,7 +246,7 @@ func checkFailure(t *testing.T, f envelope.Format, req envelope.SignRequest, wan
 	if env != nil {
 		t.Error("Sign returned an envelope with an error")
 	}
-	if calls := req.Signer.(*countingSigner).calls; calls != signatures {
+	if calls := req.Signer.(*envelopetest.CountingSigner).Calls(); calls != signatures {
 		t.Errorf("the signer signed %d times, want %d", calls, signatures)
 	}
 }
@@ -340,7 +255,7 @@ func checkFailure(t *testing.T, f envelope.Format, req envelope.SignRequest, wan
 // out of the chain's validity, Build returns an error and no envelope.
 func TestTimestampFailures(t *testing.T) {
 	tsa := newTSA(t)
-	key := tsKey(t, "EC-256")
+	key := envelopetest.Key(t, "EC-256")
 	stamp := stamper(tsa)
 	for _, tc := range []struct {
 		name  string
@@ -417,7 +332,7 @@ func TestTimestampFailures(t *testing.T) {
 func TestTimestampSlowTSA(t *testing.T) {
 	tsa := newTSA(t)
 	tsa.SetDelay(time.Minute)
-	key := tsKey(t, "EC-256")
+	key := envelopetest.Key(t, "EC-256")
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: 200 * time.Millisecond}
 	for _, f := range formats {
 		start := time.Now()
@@ -445,7 +360,7 @@ func TestTimestampSlowTSA(t *testing.T) {
 // timestamp, or adds one nobody asked for, is caught.
 func TestBuildTimestampSelfCheck(t *testing.T) {
 	tsa := newTSA(t)
-	key := tsKey(t, "EC-256")
+	key := envelopetest.Key(t, "EC-256")
 	base := envelope.SignRequest{
 		Payload:     []byte(`{"targetArtifact":{}}`),
 		Signer:      key,

@@ -259,12 +259,7 @@ func TestSign(t *testing.T) {
 func TestPINPolicyAlways(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9c")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9c")
 	pin := &countingPIN{pin: card.DefaultPIN}
 	s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
 	if err != nil {
@@ -297,12 +292,7 @@ func TestPINPolicyAlways(t *testing.T) {
 func TestWrongPIN(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{Serial: testSerial})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{Serial: testSerial}, "9a")
 	const wrong = "999888"
 	pin := &countingPIN{pin: wrong}
 	s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
@@ -456,12 +446,7 @@ func signInSession(t *testing.T, slot string, pin PINSource, opts SignerOptions)
 func TestMalformedPIN(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9a")
 	digest := sha256.Sum256([]byte("payload"))
 	for _, bad := range []string{"12345", "123456789"} {
 		s, err := c.Signer(slot, cert, (&countingPIN{pin: bad}).source, SignerOptions{})
@@ -482,12 +467,7 @@ func TestMalformedPIN(t *testing.T) {
 func TestNoPINForPolicyNever(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotCardAuthentication, ecNever)
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	s, err := c.Signer(slot, cert, func(PINRequest) ([]byte, error) {
 		t.Error("PIN source called for a key with PIN policy never")
 		return []byte(card.DefaultPIN), nil
@@ -508,12 +488,7 @@ func TestNoPINForPolicyNever(t *testing.T) {
 func TestNoPINSource(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9a")
 	digest := sha256.Sum256([]byte("payload"))
 	for _, src := range []PINSource{nil, First(FromEnv("NOTATION_PIV_TEST_UNSET"), FromFile(""), Pinentry(""))} {
 		s, err := c.Signer(slot, cert, src, SignerOptions{})
@@ -630,12 +605,7 @@ func TestTimeoutOpen(t *testing.T) {
 func TestTouchNotice(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotCardAuthentication, ecNever)
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	notices := make(chan struct{}, 10)
 	s, err := c.Signer(slot, cert, nil, SignerOptions{TouchNotice: func() { notices <- struct{}{} }})
 	if err != nil {
@@ -668,12 +638,7 @@ func TestKeyMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	s, err := c.Signer(slot, cert, nil, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -34,19 +34,7 @@ func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 80 10 <old> <new>`.
 func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
-	if err := CheckPIN(old); err != nil {
-		return err
-	}
-	if err := CheckNewSecret("the new PIN", new); err != nil {
-		return err
-	}
-	const op = "change PIN"
-	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
-		if err := yk.SetPIN(string(old), string(new)); err != nil {
-			return credentialError(op, SecretPIN, err)
-		}
-		return nil
-	})
+	return c.changeSecret(ctx, "change PIN", SecretPIN, old, SecretPIN, new, (*piv.YubiKey).SetPIN)
 }
 
 // ChangePUK sets a new PUK (checked with CheckNewSecret). A wrong old PUK
@@ -54,37 +42,31 @@ func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 81 10 <old> <new>`.
 func (c *Card) ChangePUK(ctx context.Context, old, new []byte) error {
-	if err := CheckPUK(old); err != nil {
-		return err
-	}
-	if err := CheckNewSecret("the new PUK", new); err != nil {
-		return err
-	}
-	const op = "change PUK"
-	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
-		if err := yk.SetPUK(string(old), string(new)); err != nil {
-			return credentialError(op, SecretPUK, err)
-		}
-		return nil
-	})
+	return c.changeSecret(ctx, "change PUK", SecretPUK, old, SecretPUK, new, (*piv.YubiKey).SetPUK)
 }
 
 // UnblockPIN sets a new PIN with the PUK and restores the PIN's retries,
-// whether or not the PIN is blocked. A wrong PUK gives a *CredentialError and
-// costs exactly one PUK retry.
+// whether or not the PIN is blocked. A wrong PUK gives a *CredentialError
+// and costs exactly one PUK retry.
 //
 // APDU: RESET RETRY COUNTER `00 2C 00 80 10 <PUK> <new PIN>`.
 func (c *Card) UnblockPIN(ctx context.Context, puk, newPIN []byte) error {
-	if err := CheckPUK(puk); err != nil {
+	return c.changeSecret(ctx, "unblock PIN", SecretPUK, puk, SecretPIN, newPIN, (*piv.YubiKey).Unblock)
+}
+
+// changeSecret runs op: call sets the secret set to value, proven with
+// proof, the secret given. Both values are checked before the card sees
+// them; a proof the card refuses gives a *CredentialError for given.
+func (c *Card) changeSecret(ctx context.Context, op string, given Secret, proof []byte, set Secret, value []byte, call func(yk *piv.YubiKey, proof, value string) error) error {
+	if err := checkSecret(given, proof); err != nil {
 		return err
 	}
-	if err := CheckNewSecret("the new PIN", newPIN); err != nil {
+	if err := CheckNewSecret("the new "+set.String(), value); err != nil {
 		return err
 	}
-	const op = "unblock PIN"
 	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
-		if err := yk.Unblock(string(puk), string(newPIN)); err != nil {
-			return credentialError(op, SecretPUK, err)
+		if err := call(yk, string(proof), string(value)); err != nil {
+			return credentialError(op, given, err)
 		}
 		return nil
 	})

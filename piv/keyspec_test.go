@@ -3,34 +3,18 @@ package piv
 import (
 	"crypto"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 func TestKeySpecOf(t *testing.T) {
-	ec := func(c elliptic.Curve) crypto.PublicKey {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Public()
-	}
-	rsaKey := func(bits int) crypto.PublicKey {
-		// Only the modulus size matters: an odd number of that many bits
-		// stands in for a real modulus.
-		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
-		return &rsa.PublicKey{N: n.Add(n, big.NewInt(1)), E: 65537}
-	}
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	key := func(spec string) crypto.PublicKey { return envelopetest.Key(t, spec).Public() }
+	rsaKey := func(bits int) crypto.PublicKey { return envelopetest.RSAPublicKey(bits) }
 	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
 
 	tests := []struct {
@@ -43,12 +27,12 @@ func TestKeySpecOf(t *testing.T) {
 		{"RSA-2048", rsaKey(2048), keyspec.RSA2048, crypto.SHA256, ""},
 		{"RSA-3072", rsaKey(3072), keyspec.RSA3072, crypto.SHA384, ""},
 		{"RSA-4096", rsaKey(4096), keyspec.RSA4096, crypto.SHA512, ""},
-		{"P-256", ec(elliptic.P256()), keyspec.EC256, crypto.SHA256, ""},
-		{"P-384", ec(elliptic.P384()), keyspec.EC384, crypto.SHA384, ""},
+		{"P-256", key("EC-256"), keyspec.EC256, crypto.SHA256, ""},
+		{"P-384", key("EC-384"), keyspec.EC384, crypto.SHA384, ""},
 		{"RSA-1024", rsaKey(1024), keyspec.Spec{}, 0, "RSA-1024"},
-		{"P-521", ec(elliptic.P521()), keyspec.Spec{}, 0, "EC-521"},
-		{"P-224", ec(elliptic.P224()), keyspec.Spec{}, 0, "EC-224"},
-		{"Ed25519", edPub, keyspec.Spec{}, 0, "Ed25519"},
+		{"P-521", key("EC-521"), keyspec.Spec{}, 0, "EC-521"},
+		{"P-224", key("EC-224"), keyspec.Spec{}, 0, "EC-224"},
+		{"Ed25519", key("Ed25519"), keyspec.Spec{}, 0, "Ed25519"},
 		{"X25519", x.PublicKey(), keyspec.Spec{}, 0, "X25519"},
 		{"nil", nil, keyspec.Spec{}, 0, "of type <nil>"},
 	}

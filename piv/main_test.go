@@ -86,6 +86,19 @@ func openTest(t *testing.T, sel Selector) *Card {
 	return c
 }
 
+// openSlot opens the virtual card with openTest and reads the
+// certificate in the slot named id.
+func openSlot(t *testing.T, sel Selector, id string) (*Card, Slot, *x509.Certificate) {
+	t.Helper()
+	c := openTest(t, sel)
+	slot := mustSlot(t, id)
+	cert, err := c.Certificate(context.Background(), slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, slot, cert
+}
+
 // pinRetries returns the PIN retries left on the card, read with piv-go.
 func pinRetries(t *testing.T) int {
 	t.Helper()

@@ -2,21 +2,17 @@ package certchain
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
 func writePEM(t *testing.T, blocks ...*pem.Block) string {
@@ -258,49 +254,14 @@ func reverse(tcs []*testCert) []*testCert {
 func reissue(t *testing.T, root *testCert) *x509.Certificate {
 	t.Helper()
 	tmpl := *root.cert
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, root.key.Public(), root.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return envelopetest.Certificate(t, &tmpl, root.key.Public(), nil, root.key)
 }
 
 // loop returns two CA certificates that issued each other.
 func loop(t *testing.T) (*testCert, *testCert) {
 	t.Helper()
-	keyA, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyB, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := func(name string) *x509.Certificate {
-		serialCounter++
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serialCounter), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-		}
-	}
-	a, b := tmpl("Loop A"), tmpl("Loop B")
-	mk := func(subj, parent *x509.Certificate, key, issuerKey crypto.Signer) *testCert {
-		der, err := x509.CreateCertificate(rand.Reader, subj, parent, key.Public(), issuerKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testCert{cert: cert, key: key}
-	}
-	return mk(a, b, keyA, keyB), mk(b, a, keyB, keyA)
+	keyA, keyB := envelopetest.Key(t, "certchain loop A"), envelopetest.Key(t, "certchain loop B")
+	a, b := envelopetest.CATemplate("Loop A"), envelopetest.CATemplate("Loop B")
+	return &testCert{cert: envelopetest.Certificate(t, a, keyA.Public(), b, keyB), key: keyA},
+		&testCert{cert: envelopetest.Certificate(t, b, keyB.Public(), a, keyA), key: keyB}
 }

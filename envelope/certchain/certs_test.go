@@ -2,15 +2,14 @@ package certchain
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
 // testCert is a certificate with its private key, for tests.
@@ -38,64 +37,41 @@ func nonCriticalKeyUsage(t *x509.Certificate) {
 	t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Value: der})
 }
 
-var serialCounter int64
+// keys counts the keys the tests make, to name them.
+var keys int
 
 // newCA returns a CA certificate issued by parent, or a self-signed root
 // if parent is nil.
 func newCA(t *testing.T, name string, parent *testCert, opts ...certOpt) *testCert {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	return issue(t, tmpl, parent, nil, opts)
+	return issue(t, envelopetest.CATemplate(name), parent, nil, opts)
 }
 
 // newLeaf returns a code signing certificate for pub (a new P-256 key if
 // nil), issued by parent, or self-signed if parent is nil.
 func newLeaf(t *testing.T, name string, parent *testCert, pub crypto.PublicKey, opts ...certOpt) *testCert {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}
-	return issue(t, tmpl, parent, pub, opts)
+	named := func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: name} }
+	return issue(t, envelopetest.LeafTemplate(named), parent, pub, opts)
 }
 
+// issue returns tmpl, valid from an hour ago for a day and changed by
+// opts, for pub, or for a new P-256 key if pub is nil, issued by parent or
+// self-signed.
 func issue(t *testing.T, tmpl *x509.Certificate, parent *testCert, pub crypto.PublicKey, opts []certOpt) *testCert {
 	t.Helper()
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	for _, o := range opts {
 		o(tmpl)
 	}
 	var key crypto.Signer
 	if pub == nil {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, pub = k, k.Public()
+		keys++
+		key = envelopetest.Key(t, fmt.Sprintf("certchain test key %d", keys))
+		pub = key.Public()
 	}
-	issuerCert, issuerKey := tmpl, key
-	if parent != nil {
-		issuerCert, issuerKey = parent.cert, parent.key
+	if parent == nil {
+		return &testCert{cert: envelopetest.Certificate(t, tmpl, pub, nil, key), key: key}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuerCert, pub, issuerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: cert, key: key}
+	return &testCert{cert: envelopetest.Certificate(t, tmpl, pub, parent.cert, parent.key), key: key}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"sync"
 	"testing"
@@ -21,8 +22,9 @@ var (
 	keys   = map[string]crypto.Signer{}
 )
 
-// Key returns the cached key for spec ("RSA-2048", "EC-256", "Ed25519",
-// or any other name for an extra P-256 key, e.g. "root").
+// Key returns the cached key for spec ("RSA-1024" to "RSA-4096", "EC-224",
+// "EC-384", "EC-521", "Ed25519", or any other name for an extra P-256 key,
+// e.g. "root" or "EC-256").
 func Key(t testing.TB, spec string) crypto.Signer {
 	t.Helper()
 	keysMu.Lock()
@@ -43,6 +45,8 @@ func Key(t testing.TB, spec string) crypto.Signer {
 		k, err = rsa.GenerateKey(rand.Reader, 3072)
 	case "RSA-4096":
 		k, err = rsa.GenerateKey(rand.Reader, 4096)
+	case "EC-224":
+		k, err = ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	case "EC-384":
 		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case "EC-521":
@@ -57,6 +61,36 @@ func Key(t testing.TB, spec string) crypto.Signer {
 	}
 	keys[spec] = k
 	return k
+}
+
+// RSAPublicKey returns an RSA public key whose modulus has exactly bits
+// bits, for tests of key sizes: no one can sign with it, but it takes no
+// time to make.
+func RSAPublicKey(bits int) *rsa.PublicKey {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	return &rsa.PublicKey{N: n.SetBit(n, 0, 1), E: 65537}
+}
+
+// CountingSigner counts the signatures its Signer makes.
+type CountingSigner struct {
+	crypto.Signer
+	mu    sync.Mutex
+	calls int
+}
+
+// Sign counts the call and signs with Signer.
+func (c *CountingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Signer.Sign(r, digest, opts)
+}
+
+// Calls returns how many signatures Sign was asked for.
+func (c *CountingSigner) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
 }
 
 // NotBefore and NotAfter bound the validity Certificate gives a template

@@ -2,20 +2,15 @@ package inspect
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/timestamp"
 	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
@@ -27,38 +22,9 @@ var formats = map[string]envelope.Format{
 	envelope.MediaTypeCOSE: cose.Format{},
 }
 
-var (
-	keysMu sync.Mutex
-	keys   = map[string]crypto.Signer{}
-)
-
 // testKey returns a cached key: "RSA-1024", "RSA-2048", or a P-256 key for
 // any other name.
-func testKey(t testing.TB, name string) crypto.Signer {
-	t.Helper()
-	keysMu.Lock()
-	defer keysMu.Unlock()
-	if k, ok := keys[name]; ok {
-		return k
-	}
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch name {
-	case "RSA-1024":
-		k, err = rsa.GenerateKey(rand.Reader, 1024)
-	case "RSA-2048":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys[name] = k
-	return k
-}
+var testKey = envelopetest.Key
 
 // certOpts shape a test certificate; the zero value is a Notary signing
 // leaf valid from an hour ago for a day.
@@ -88,7 +54,6 @@ func issue(t testing.TB, key crypto.Signer, o certOpts, parent *x509.Certificate
 		o.notAfter = time.Now().Add(24 * time.Hour)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"notation-piv"}, CommonName: o.name},
 		NotBefore:             o.notBefore,
 		NotAfter:              o.notAfter,
@@ -117,17 +82,9 @@ func issue(t testing.TB, key crypto.Signer, o certOpts, parent *x509.Certificate
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
 	}
 	if parent == nil {
-		parent, parentKey = tmpl, key
+		parentKey = key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return envelopetest.Certificate(t, tmpl, key.Public(), parent, parentKey)
 }
 
 // keyUsageExtension encodes a key usage extension (RFC 5280 §4.2.1.3),

@@ -1,10 +1,6 @@
 package jws
 
 import (
-	"crypto"
-	"io"
-	"sync"
-
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
@@ -16,17 +12,3 @@ var (
 	threeLevel   = envelopetest.ThreeLevel
 	notBefore    = envelopetest.NotBefore
 )
-
-// countingSigner counts the signatures it makes.
-type countingSigner struct {
-	crypto.Signer
-	mu    sync.Mutex
-	calls int
-}
-
-func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	c.mu.Lock()
-	c.calls++
-	c.mu.Unlock()
-	return c.Signer.Sign(r, digest, opts)
-}

@@ -22,6 +22,7 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
@@ -429,7 +430,7 @@ func TestRejected(t *testing.T) {
 		{"nil certificate in chain", ec, append(threeLevel(t, ec)[:2:2], nil), nil, "certificate 2 of the chain is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			signer := &countingSigner{Signer: tc.signer}
+			signer := &envelopetest.CountingSigner{Signer: tc.signer}
 			req := envelope.SignRequest{Payload: payload, Signer: signer, Chain: tc.chain, SigningTime: now}
 			if tc.mod != nil {
 				tc.mod(&req)
@@ -442,8 +443,8 @@ func TestRejected(t *testing.T) {
 			if env != nil {
 				t.Error("Sign returned an envelope with an error")
 			}
-			if signer.calls != 0 {
-				t.Errorf("the signer was asked to sign %d times before the request was rejected", signer.calls)
+			if n := signer.Calls(); n != 0 {
+				t.Errorf("the signer was asked to sign %d times before the request was rejected", n)
 			}
 			if err.Error() != strings.ToLower(err.Error()[:1])+err.Error()[1:] {
 				t.Errorf("error %q does not start in lower case", err)
