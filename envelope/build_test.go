@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -16,30 +15,19 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
-// leaf returns a self-signed Notary code-signing certificate for key.
-func leaf(t *testing.T, key crypto.Signer, serial int64) *x509.Certificate {
+// leaf returns a self-signed Notary code-signing certificate for key,
+// valid now ± 1h.
+func leaf(t *testing.T, key crypto.Signer) *x509.Certificate {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "build test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return envelopetest.SelfSigned(t, key, func(c *x509.Certificate) {
+		c.Subject = pkix.Name{CommonName: "build test"}
+		c.NotBefore, c.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	})[0]
 }
 
 // TestBuildSelfCheck hands Build an encoder that signs something other than
@@ -53,7 +41,7 @@ func TestBuildSelfCheck(t *testing.T) {
 	req := envelope.SignRequest{
 		Payload:      []byte(`{"targetArtifact":{}}`),
 		Signer:       key,
-		Chain:        []*x509.Certificate{leaf(t, key, 1)},
+		Chain:        []*x509.Certificate{leaf(t, key)},
 		SigningTime:  time.Now().Add(-time.Minute),
 		Expiry:       time.Now().Add(time.Minute),
 		SigningAgent: "notation-piv/test",
@@ -62,7 +50,7 @@ func TestBuildSelfCheck(t *testing.T) {
 	if _, err := envelope.Build(envelope.MediaTypeJWS, req, honest); err != nil {
 		t.Fatalf("honest encoder: %v", err)
 	}
-	otherCert := leaf(t, key, 2) // same key, different certificate
+	otherCert := leaf(t, key) // same key, different certificate
 	for _, tc := range []struct {
 		name string
 		lie  func(*envelope.SignRequest)
@@ -98,7 +86,7 @@ func TestVerifyNotaryRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := signature.NewLocalSigner([]*x509.Certificate{leaf(t, key, 3)}, key)
+	signer, err := signature.NewLocalSigner([]*x509.Certificate{leaf(t, key)}, key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,17 +49,6 @@ func issued(t *testing.T, key crypto.Signer, rootNotAfter time.Time) []*x509.Cer
 	return []*x509.Certificate{leaf, intermediate, root}
 }
 
-// newTSA starts a test TSA that the test closes.
-func newTSA(t *testing.T) *timestamptest.TSA {
-	t.Helper()
-	tsa, err := timestamptest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
-}
-
 // stamper returns a SignRequest.Timestamp that asks tsa.
 func stamper(tsa *timestamptest.TSA) func([]byte, crypto.Hash) ([]byte, error) {
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: 10 * time.Second}
@@ -161,7 +150,7 @@ func wireTimestamp(t *testing.T, mediaType string, env []byte) (token, sig []byt
 // TestTimestampRoundTrip signs with a timestamp in both formats and checks
 // the token as notation verify would.
 func TestTimestampRoundTrip(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	specs := []struct {
 		spec string
 		hash crypto.Hash
@@ -176,7 +165,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 			for _, shape := range []string{"self-signed", "leaf-intermediate-root"} {
 				t.Run(f.MediaType()+"/"+s.spec+"/"+shape, func(t *testing.T) {
 					key := envelopetest.Key(t, s.spec)
-					chain := []*x509.Certificate{leaf(t, key, 10)}
+					chain := []*x509.Certificate{leaf(t, key)}
 					if shape != "self-signed" {
 						chain = issued(t, key, time.Now().Add(365*24*time.Hour))
 					}
@@ -213,7 +202,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 					if !info.GenTime.Equal(ts.Value) || info.Accuracy != ts.Accuracy || info.Hash != s.hash {
 						t.Errorf("VerifyTimestamp = %+v, notation reads %+v", info, ts)
 					}
-					if _, err := envelope.VerifyTimestamp(content, newTSA(t).Roots()); err == nil {
+					if _, err := envelope.VerifyTimestamp(content, envelopetest.NewTSA(t).Roots()); err == nil {
 						t.Error("VerifyTimestamp accepts the token against another TSA root")
 					}
 				})
@@ -254,7 +243,7 @@ func checkFailure(t *testing.T, f envelope.Format, req envelope.SignRequest, wan
 // TestTimestampFailures: whenever the timestamp is missing, faulty or
 // out of the chain's validity, Build returns an error and no envelope.
 func TestTimestampFailures(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	key := envelopetest.Key(t, "EC-256")
 	stamp := stamper(tsa)
 	for _, tc := range []struct {
@@ -278,13 +267,13 @@ func TestTimestampFailures(t *testing.T) {
 		{"token of another hash", func(r *envelope.SignRequest) {
 			r.Timestamp = func(sig []byte, _ crypto.Hash) ([]byte, error) { return stamp(sig, crypto.SHA512) }
 		}, "stamps a digest of algorithm", 1},
-		{"other TSA roots", func(r *envelope.SignRequest) { r.TSARoots = newTSA(t).Roots() },
+		{"other TSA roots", func(r *envelope.SignRequest) { r.TSARoots = envelopetest.NewTSA(t).Roots() },
 			"does not chain to a trusted TSA root", 1},
 		{"no TSA roots", func(r *envelope.SignRequest) { r.TSARoots = nil }, "trusts no TSA root", 0},
 	} {
 		for _, f := range formats {
 			t.Run(f.MediaType()+"/"+tc.name, func(t *testing.T) {
-				req := failRequest(t, []*x509.Certificate{leaf(t, key, 11)}, tsa)
+				req := failRequest(t, []*x509.Certificate{leaf(t, key)}, tsa)
 				tc.mod(&req)
 				checkFailure(t, f, req, tc.want, tc.signs)
 			})
@@ -295,7 +284,7 @@ func TestTimestampFailures(t *testing.T) {
 			t.Run(f.MediaType()+"/TSA fault "+fault.String(), func(t *testing.T) {
 				tsa.SetFault(fault)
 				defer tsa.SetFault(timestamptest.None)
-				req := failRequest(t, []*x509.Certificate{leaf(t, key, 11)}, tsa)
+				req := failRequest(t, []*x509.Certificate{leaf(t, key)}, tsa)
 				checkFailure(t, f, req, "timestamp authority "+tsa.URL+": ", 1)
 			})
 		}
@@ -308,9 +297,9 @@ func TestTimestampFailures(t *testing.T) {
 		want   string
 	}{
 		{"TSA clock 48h ahead, leaf expired", 48 * time.Hour,
-			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key, 11)} }, `certificate "CN=build test"`},
+			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key)} }, `certificate "CN=build test"`},
 		{"TSA clock 48h behind, leaf not yet valid", -48 * time.Hour,
-			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key, 11)} }, `certificate "CN=build test"`},
+			func() []*x509.Certificate { return []*x509.Certificate{leaf(t, key)} }, `certificate "CN=build test"`},
 		// genTime has whole seconds: a root that ends this second ends at
 		// genTime (outside genTime + 1s accuracy) or before it.
 		{"root expires at the time of signing", 0,
@@ -330,7 +319,7 @@ func TestTimestampFailures(t *testing.T) {
 // TestTimestampSlowTSA: a TSA slower than the timeout fails the signature
 // with an error wrapping context.DeadlineExceeded, in time.
 func TestTimestampSlowTSA(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	tsa.SetDelay(time.Minute)
 	key := envelopetest.Key(t, "EC-256")
 	cfg := timestamp.Config{URL: tsa.URL, Roots: tsa.Roots(), Timeout: 200 * time.Millisecond}
@@ -339,7 +328,7 @@ func TestTimestampSlowTSA(t *testing.T) {
 		env, err := f.Sign(envelope.SignRequest{
 			Payload:     []byte(`{"targetArtifact":{}}`),
 			Signer:      key,
-			Chain:       []*x509.Certificate{leaf(t, key, 12)},
+			Chain:       []*x509.Certificate{leaf(t, key)},
 			SigningTime: time.Now(),
 			Timestamp: func(sig []byte, h crypto.Hash) ([]byte, error) {
 				return cfg.Stamp(context.Background(), sig, h)
@@ -359,12 +348,12 @@ func TestTimestampSlowTSA(t *testing.T) {
 // TestBuildTimestampSelfCheck: an encoder that drops the requested
 // timestamp, or adds one nobody asked for, is caught.
 func TestBuildTimestampSelfCheck(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	key := envelopetest.Key(t, "EC-256")
 	base := envelope.SignRequest{
 		Payload:     []byte(`{"targetArtifact":{}}`),
 		Signer:      key,
-		Chain:       []*x509.Certificate{leaf(t, key, 13)},
+		Chain:       []*x509.Certificate{leaf(t, key)},
 		SigningTime: time.Now(),
 	}
 	for _, f := range formats {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
 )
 
 // Test keys are generated once per test binary: RSA-4096 takes a while.
@@ -172,4 +174,15 @@ func ThreeLevel(t testing.TB, key crypto.Signer, mods ...func(*x509.Certificate)
 	intermediate := Certificate(t, CATemplate("notation-piv test intermediate", func(c *x509.Certificate) { c.MaxPathLenZero = true }), intKey.Public(), root, rootKey)
 	leaf := Certificate(t, LeafTemplate(mods...), key.Public(), intermediate, intKey)
 	return []*x509.Certificate{leaf, intermediate, root}
+}
+
+// NewTSA starts a test timestamp authority that the test closes.
+func NewTSA(t testing.TB) *timestamptest.TSA {
+	t.Helper()
+	tsa, err := timestamptest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tsa.Close)
+	return tsa
 }

@@ -174,14 +174,3 @@ func sign(t testing.TB, mediaType string, o signOpts) ([]byte, envelope.SignRequ
 	req.Expiry = req.Expiry.UTC().Truncate(time.Second)
 	return env, req
 }
-
-// newTSA starts a test TSA for one test.
-func newTSA(t testing.TB) *timestamptest.TSA {
-	t.Helper()
-	tsa, err := timestamptest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
-}

@@ -25,7 +25,7 @@ var mediaTypes = []string{envelope.MediaTypeJWS, envelope.MediaTypeCOSE}
 // with a CA chain, with an expiry and a timestamp, and checks every field
 // of the report against what was signed.
 func TestInspect(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	pki := newPKI(t)
 	for _, mt := range mediaTypes {
 		for _, shape := range []string{"self-signed", "CA chain"} {
@@ -57,7 +57,7 @@ func TestInspect(t *testing.T) {
 				if r.Timestamp.Status != StatusValid {
 					t.Errorf("timestamp with the TSA root: %s: %s", r.Timestamp.Status, r.Timestamp.Detail)
 				}
-				if r, _ = Inspect(env, Options{TSARoots: newTSA(t).Roots()}); r.Timestamp.Status != StatusInvalid || !strings.Contains(r.Timestamp.Detail, "trusted TSA root") {
+				if r, _ = Inspect(env, Options{TSARoots: envelopetest.NewTSA(t).Roots()}); r.Timestamp.Status != StatusInvalid || !strings.Contains(r.Timestamp.Detail, "trusted TSA root") {
 					t.Errorf("timestamp with another TSA's root: %s: %s", r.Timestamp.Status, r.Timestamp.Detail)
 				}
 			})
@@ -147,7 +147,7 @@ func checkReport(t *testing.T, r *Report, env []byte, req envelope.SignRequest) 
 
 // TestVerify checks each verdict of Verify on sound envelopes.
 func TestVerify(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	pki := newPKI(t)
 	for _, mt := range mediaTypes {
 		t.Run(mt, func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestVerify(t *testing.T) {
 				{"other root", VerifyOptions{TrustRoots: []*x509.Certificate{issue(t, testKey(t, "other"), certOpts{ca: true, pathLen: -1}, nil, nil)}}, []string{CheckChain}},
 				{"expired signature", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Now: req.Expiry.Add(time.Second)}, []string{CheckExpiry}},
 				{"expired certificate", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Now: pki.leaf.NotAfter.Add(time.Minute)}, []string{CheckExpiry}},
-				{"wrong TSA root", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, TSARoots: newTSA(t).Roots()}, []string{CheckTimestamp}},
+				{"wrong TSA root", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, TSARoots: envelopetest.NewTSA(t).Roots()}, []string{CheckTimestamp}},
 				{"other digest", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Artifact: &Artifact{Name: "x", Digests: []string{"sha256:" + strings.Repeat("0", 64)}, Size: -1}}, []string{CheckArtifact}},
 				{"other size", VerifyOptions{TrustRoots: []*x509.Certificate{pki.root}, Artifact: &Artifact{Name: "x", Digests: artifact.Digests, Size: 1}}, []string{CheckArtifact}},
 			} {
@@ -194,7 +194,7 @@ func TestVerify(t *testing.T) {
 // TestVerifyTimestampOutlivesCertificate: with a verified timestamp, an
 // expired certificate still verifies, as in notation verify.
 func TestVerifyTimestampOutlivesCertificate(t *testing.T) {
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	key := testKey(t, "short-lived")
 	leaf := issue(t, key, certOpts{notAfter: time.Now().Add(time.Hour)}, nil, nil)
 	for _, mt := range mediaTypes {
@@ -317,7 +317,7 @@ func TestHostile(t *testing.T) {
 			expectFailed(t, v, CheckFormat)
 		})
 	}
-	tsa := newTSA(t)
+	tsa := envelopetest.NewTSA(t)
 	for _, mt := range mediaTypes {
 		env, _ := sign(t, mt, signOpts{expiry: time.Hour, tsa: tsa})
 		for n := range len(env) {
