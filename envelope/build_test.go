@@ -13,6 +13,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // leaf returns a self-signed Notary code-signing certificate for key,
@@ -34,7 +35,7 @@ func TestBuildSelfCheck(t *testing.T) {
 		Expiry:       time.Now().Add(time.Minute),
 		SigningAgent: "notation-piv/test",
 	}
-	honest := func(r envelope.SignRequest, _ envelope.Algorithm) ([]byte, error) { return jws.Format{}.Sign(r) }
+	honest := func(r envelope.SignRequest, _ keyspec.Spec) ([]byte, error) { return jws.Format{}.Sign(r) }
 	if _, err := envelope.Build(envelope.MediaTypeJWS, req, honest); err != nil {
 		t.Fatalf("honest encoder: %v", err)
 	}
@@ -51,7 +52,7 @@ func TestBuildSelfCheck(t *testing.T) {
 		{"chain", func(r *envelope.SignRequest) { r.Chain = []*x509.Certificate{otherCert} }, "certificate 0 of the envelope differs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lying := func(r envelope.SignRequest, _ envelope.Algorithm) ([]byte, error) {
+			lying := func(r envelope.SignRequest, _ keyspec.Spec) ([]byte, error) {
 				tc.lie(&r)
 				return jws.Format{}.Sign(r)
 			}

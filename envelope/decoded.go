@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"time"
 	"unicode/utf8"
+
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // MaxEnvelopeSize bounds the envelopes that are decoded for inspection.
@@ -52,7 +54,7 @@ type Decoded struct {
 	// Algorithm is the signature algorithm the protected header names, nil
 	// if it names none that Notary allows; AlgorithmLabel is its value as
 	// text, e.g. "ES256" or "-7".
-	Algorithm      *Algorithm
+	Algorithm      *keyspec.Spec
 	AlgorithmLabel string
 	// ContentType is the payload content type, normally PayloadType.
 	ContentType string
@@ -99,26 +101,6 @@ type Header struct {
 	// Problem says why the value breaks the Notary envelope rules; "" if
 	// it does not, as far as its encoding goes.
 	Problem string
-}
-
-// AlgorithmByJWS returns the algorithm whose JWS "alg" value is name.
-func AlgorithmByJWS(name string) (Algorithm, bool) {
-	for _, a := range algorithms {
-		if a.JWS == name {
-			return a, true
-		}
-	}
-	return Algorithm{}, false
-}
-
-// AlgorithmByCOSE returns the algorithm whose COSE "alg" value is id.
-func AlgorithmByCOSE(id int64) (Algorithm, bool) {
-	for _, a := range algorithms {
-		if int64(a.COSE) == id {
-			return a, true
-		}
-	}
-	return Algorithm{}, false
 }
 
 // Descriptor is an OCI content descriptor, as the Notary payload names

@@ -10,6 +10,8 @@ import (
 
 	"github.com/notaryproject/notation-core-go/signature"
 	nx509 "github.com/notaryproject/notation-core-go/x509"
+
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // SignRequest is what every Format needs to build an envelope.
@@ -66,7 +68,7 @@ type SignRequest struct {
 // signs once and, if req.Timestamp is set, calls it once with the raw
 // signature bytes and alg.Hash, after signing and before it serializes
 // the envelope; it embeds the token it gets and returns any error.
-func Build(mediaType string, req SignRequest, encode func(SignRequest, Algorithm) ([]byte, error)) ([]byte, error) {
+func Build(mediaType string, req SignRequest, encode func(SignRequest, keyspec.Spec) ([]byte, error)) ([]byte, error) {
 	req, alg, err := prepare(req)
 	if err != nil {
 		return nil, err
@@ -91,46 +93,46 @@ func Build(mediaType string, req SignRequest, encode func(SignRequest, Algorithm
 }
 
 // prepare checks req and returns it in canonical form with its algorithm.
-func prepare(req SignRequest) (SignRequest, Algorithm, error) {
+func prepare(req SignRequest) (SignRequest, keyspec.Spec, error) {
 	if len(req.Payload) == 0 {
-		return req, Algorithm{}, errors.New("sign request has an empty payload; pass the notary payload to sign")
+		return req, keyspec.Spec{}, errors.New("sign request has an empty payload; pass the notary payload to sign")
 	}
 	if req.Signer == nil {
-		return req, Algorithm{}, errors.New("sign request has no signer")
+		return req, keyspec.Spec{}, errors.New("sign request has no signer")
 	}
 	if len(req.Chain) == 0 {
-		return req, Algorithm{}, errors.New("sign request has no certificate chain; pass the leaf certificate first, then any intermediates and the root")
+		return req, keyspec.Spec{}, errors.New("sign request has no certificate chain; pass the leaf certificate first, then any intermediates and the root")
 	}
 	for i, c := range req.Chain {
 		if c == nil {
-			return req, Algorithm{}, fmt.Errorf("sign request: certificate %d of the chain is missing", i)
+			return req, keyspec.Spec{}, fmt.Errorf("sign request: certificate %d of the chain is missing", i)
 		}
 	}
 	leaf := req.Chain[0]
-	alg, err := AlgorithmFor(leaf.PublicKey)
+	alg, err := keyspec.Of(leaf.PublicKey)
 	if err != nil {
-		return req, Algorithm{}, fmt.Errorf("leaf certificate %q: %w", leaf.Subject, err)
+		return req, keyspec.Spec{}, fmt.Errorf("leaf certificate %q: %w", leaf.Subject, err)
 	}
 	pub, ok := req.Signer.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(leaf.PublicKey) {
-		return req, Algorithm{}, fmt.Errorf("the signing key does not match the public key of the leaf certificate %q; use the certificate issued for this key", leaf.Subject)
+		return req, keyspec.Spec{}, fmt.Errorf("the signing key does not match the public key of the leaf certificate %q; use the certificate issued for this key", leaf.Subject)
 	}
 	if req.SigningTime.IsZero() {
-		return req, Algorithm{}, errors.New("sign request has no signing time")
+		return req, keyspec.Spec{}, errors.New("sign request has no signing time")
 	}
 	if req.Timestamp != nil && req.TSARoots == nil {
-		return req, Algorithm{}, errors.New("sign request asks for a timestamp but trusts no TSA root: give the root CA certificate of the timestamp authority")
+		return req, keyspec.Spec{}, errors.New("sign request asks for a timestamp but trusts no TSA root: give the root CA certificate of the timestamp authority")
 	}
 	req.SigningTime = req.SigningTime.UTC().Truncate(time.Second)
 	if !req.Expiry.IsZero() {
 		req.Expiry = req.Expiry.UTC().Truncate(time.Second)
 		if !req.Expiry.After(req.SigningTime) {
-			return req, Algorithm{}, fmt.Errorf("expiry %s is not after the signing time %s; choose a later expiry",
+			return req, keyspec.Spec{}, fmt.Errorf("expiry %s is not after the signing time %s; choose a later expiry",
 				req.Expiry.Format(time.RFC3339), req.SigningTime.Format(time.RFC3339))
 		}
 	}
 	if err := nx509.ValidateCodeSigningCertChain(req.Chain, &req.SigningTime); err != nil {
-		return req, Algorithm{}, chainError(err, req.SigningTime)
+		return req, keyspec.Spec{}, chainError(err, req.SigningTime)
 	}
 	return req, alg, nil
 }

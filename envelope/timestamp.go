@@ -7,6 +7,7 @@ import (
 
 	"github.com/notaryproject/notation-core-go/signature"
 
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -27,7 +28,7 @@ func VerifyTimestamp(content *signature.EnvelopeContent, roots *x509.CertPool) (
 	if len(info.CertificateChain) == 0 {
 		return nil, errors.New("the envelope carries no certificate chain")
 	}
-	alg, err := AlgorithmFor(info.CertificateChain[0].PublicKey)
+	alg, err := keyspec.Of(info.CertificateChain[0].PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("leaf certificate %q: %w", info.CertificateChain[0].Subject, err)
 	}

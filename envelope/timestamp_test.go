@@ -23,6 +23,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -351,14 +352,14 @@ func TestBuildTimestampSelfCheck(t *testing.T) {
 	for _, f := range formats {
 		withTimestamp := base
 		withTimestamp.Timestamp, withTimestamp.TSARoots = stamper(tsa), tsa.Roots()
-		drop := func(r envelope.SignRequest, _ envelope.Algorithm) ([]byte, error) {
+		drop := func(r envelope.SignRequest, _ keyspec.Spec) ([]byte, error) {
 			r.Timestamp = nil
 			return f.Sign(r)
 		}
 		if _, err := envelope.Build(f.MediaType(), withTimestamp, drop); err == nil || !strings.Contains(err.Error(), "carries no timestamp") {
 			t.Errorf("%s: encoder dropping the timestamp: %v", f.MediaType(), err)
 		}
-		add := func(r envelope.SignRequest, _ envelope.Algorithm) ([]byte, error) {
+		add := func(r envelope.SignRequest, _ keyspec.Spec) ([]byte, error) {
 			r.Timestamp, r.TSARoots = stamper(tsa), tsa.Roots()
 			return f.Sign(r)
 		}

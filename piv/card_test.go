@@ -15,6 +15,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
@@ -195,8 +196,8 @@ func TestSign(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec, err := KeySpecOf(cert.PublicKey)
-			if err != nil || string(spec) != tt.name {
-				t.Fatalf("KeySpecOf = %q, %v; want %s", spec, err, tt.name)
+			if err != nil || spec.Name != tt.name {
+				t.Fatalf("KeySpecOf = %+v, %v; want %s", spec, err, tt.name)
 			}
 			pin := &countingPIN{pin: card.DefaultPIN}
 			s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
@@ -206,7 +207,7 @@ func TestSign(t *testing.T) {
 			if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(s.Public()) {
 				t.Error("Signer.Public differs from the certificate's key")
 			}
-			h := spec.Hash()
+			h := spec.Hash
 			var opts crypto.SignerOpts = h
 			if _, ok := cert.PublicKey.(*rsa.PublicKey); ok {
 				opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
@@ -258,12 +259,7 @@ func TestSign(t *testing.T) {
 func TestPINPolicyAlways(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9c")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9c")
 	pin := &countingPIN{pin: card.DefaultPIN}
 	s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
 	if err != nil {
@@ -296,12 +292,7 @@ func TestPINPolicyAlways(t *testing.T) {
 func TestWrongPIN(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{Serial: testSerial})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{Serial: testSerial}, "9a")
 	const wrong = "999888"
 	pin := &countingPIN{pin: wrong}
 	s, err := c.Signer(slot, cert, pin.source, SignerOptions{})
@@ -319,9 +310,9 @@ func TestWrongPIN(t *testing.T) {
 
 	env.Card.ResetStats()
 	err = sign()
-	var pe *PINError
-	if !errors.As(err, &pe) || pe.RetriesLeft != 2 || pe.Blocked {
-		t.Fatalf("wrong PIN: %v, want *PINError with 2 retries left", err)
+	var pe *CredentialError
+	if !errors.As(err, &pe) || pe.Secret != SecretPIN || pe.RetriesLeft != 2 || pe.Blocked {
+		t.Fatalf("wrong PIN: %v, want *CredentialError for the PIN with 2 retries left", err)
 	}
 	if pin.calls != 1 || commands("VERIFY", true) != 1 {
 		t.Errorf("wrong PIN: source called %d times, %d PINs sent; want 1 and 1", pin.calls, commands("VERIFY", true))
@@ -379,17 +370,22 @@ func TestLastPINTry(t *testing.T) {
 
 	env.Card.ResetStats()
 	pin, err := sign(SignerOptions{})
-	var pe *PINError
-	if !errors.As(err, &pe) || !pe.LastTry || pe.RetriesLeft != 1 {
-		t.Fatalf("signature with 1 try left: %v, want a *PINError with LastTry", err)
+	var pe *CredentialError
+	if !errors.As(err, &pe) || pe.Secret != SecretPIN || !pe.LastTry || pe.RetriesLeft != 1 {
+		t.Fatalf("signature with 1 try left: %v, want a *CredentialError with LastTry", err)
 	}
 	if pin.calls != 0 || commands("VERIFY", true) != 0 {
 		t.Errorf("with 1 try left: PIN source called %d times, %d PINs sent; want 0 and 0", pin.calls, commands("VERIFY", true))
 	}
-	for _, want := range []string{"1 PIN try left", "allow_last_pin_try=true"} {
+	// What to do is for the program to say: the plugin names its
+	// allow_last_pin_try setting (TestCardErrors in cmd/notation-piv).
+	for _, want := range []string{"sign with slot 9c: no PIN was sent", "1 PIN try left"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "allow_last_pin_try") {
+		t.Errorf("error %q names a setting of the plugin", err)
 	}
 	if n := pinRetries(t); n != 1 {
 		t.Errorf("%d PIN retries left after the refusal, want 1", n)
@@ -450,12 +446,7 @@ func signInSession(t *testing.T, slot string, pin PINSource, opts SignerOptions)
 func TestMalformedPIN(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9a")
 	digest := sha256.Sum256([]byte("payload"))
 	for _, bad := range []string{"12345", "123456789"} {
 		s, err := c.Signer(slot, cert, (&countingPIN{pin: bad}).source, SignerOptions{})
@@ -463,9 +454,9 @@ func TestMalformedPIN(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = s.Sign(rand.Reader, digest[:], crypto.SHA256)
-		var pe *PINError
+		var pe *CredentialError
 		if !errors.As(err, &pe) || !pe.Malformed || pe.RetriesLeft != 3 {
-			t.Errorf("PIN of %d characters: %v, want a malformed *PINError", len(bad), err)
+			t.Errorf("PIN of %d characters: %v, want a malformed *CredentialError", len(bad), err)
 		}
 	}
 	if n := commands("VERIFY", true); n != 0 {
@@ -476,12 +467,7 @@ func TestMalformedPIN(t *testing.T) {
 func TestNoPINForPolicyNever(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotCardAuthentication, ecNever)
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	s, err := c.Signer(slot, cert, func(PINRequest) ([]byte, error) {
 		t.Error("PIN source called for a key with PIN policy never")
 		return []byte(card.DefaultPIN), nil
@@ -502,12 +488,7 @@ func TestNoPINForPolicyNever(t *testing.T) {
 func TestNoPINSource(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotAuthentication, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9a")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9a")
 	digest := sha256.Sum256([]byte("payload"))
 	for _, src := range []PINSource{nil, First(FromEnv("NOTATION_PIV_TEST_UNSET"), FromFile(""), Pinentry(""))} {
 		s, err := c.Signer(slot, cert, src, SignerOptions{})
@@ -624,12 +605,7 @@ func TestTimeoutOpen(t *testing.T) {
 func TestTouchNotice(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotCardAuthentication, ecNever)
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	notices := make(chan struct{}, 10)
 	s, err := c.Signer(slot, cert, nil, SignerOptions{TouchNotice: func() { notices <- struct{}{} }})
 	if err != nil {
@@ -656,18 +632,13 @@ func TestKeyMismatch(t *testing.T) {
 	freshCard(t)
 	_, ca := provision(t, piv.SlotCardAuthentication, ecNever)
 	// Replace the certificate with one for another key.
-	other := newLeaf(t, "Other Key", ca, nil)
+	other := ca.Issue(fixtures.NewKey("EC-256").Public(), fixtures.Name("Other Key"))
 	withPIVGo(t, func(yk *piv.YubiKey) {
-		if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, other.cert); err != nil {
+		if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, other); err != nil {
 			t.Fatal(err)
 		}
 	})
-	c := openTest(t, Selector{})
-	slot := mustSlot(t, "9e")
-	cert, err := c.Certificate(context.Background(), slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, slot, cert := openSlot(t, Selector{}, "9e")
 	s, err := c.Signer(slot, cert, nil, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -683,20 +654,20 @@ func TestKeyMismatch(t *testing.T) {
 func TestSignerChecks(t *testing.T) {
 	var c Card
 	slot := Slot{key: 0x9c}
-	ca := newCA(t, "CA", nil)
-	edLeaf := newLeaf(t, "Ed25519 Leaf", ca, fixtures.Key("Ed25519").Public())
-	_, err := c.Signer(slot, edLeaf.cert, nil, SignerOptions{})
-	var uk *UnsupportedKeyError
+	ca := fixtures.NewRoot("CA")
+	edLeaf := ca.Issue(fixtures.Key("Ed25519").Public(), fixtures.Name("Ed25519 Leaf"))
+	_, err := c.Signer(slot, edLeaf, nil, SignerOptions{})
+	var uk *keyspec.UnsupportedKeyError
 	if !errors.As(err, &uk) || !strings.Contains(err.Error(), `"CN=Ed25519 Leaf"`) {
 		t.Errorf("Signer with an Ed25519 certificate: %v, want *UnsupportedKeyError naming the certificate", err)
 	}
 	if _, err := c.Signer(slot, nil, nil, SignerOptions{}); err == nil {
 		t.Error("Signer without a certificate succeeded")
 	}
-	if _, err := c.Signer(Slot{}, ca.cert, nil, SignerOptions{}); err == nil {
+	if _, err := c.Signer(Slot{}, ca.Cert, nil, SignerOptions{}); err == nil {
 		t.Error("Signer with the zero Slot succeeded")
 	}
-	s, err := c.Signer(slot, newLeaf(t, "EC Leaf", ca, nil).cert, nil, SignerOptions{})
+	s, err := c.Signer(slot, ca.Issue(fixtures.NewKey("EC-256").Public(), fixtures.Name("EC Leaf")), nil, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

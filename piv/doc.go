@@ -10,11 +10,21 @@
 //	defer card.Close()
 //	slot, err := piv.ParseSlot("9c")
 //	cert, err := card.Certificate(ctx, slot)  // ErrSlotEmpty
-//	bundle, err := piv.LoadPEMBundle("ca.pem")
-//	chain, err := piv.BuildChain(cert, bundle, signingTime)
 //	pin := piv.DefaultPINSource(pinFile, pinentryProgram)
 //	signer, err := card.Signer(slot, cert, pin, piv.SignerOptions{})
 //	sig, err := signer.Sign(rand.Reader, digest, &rsa.PSSOptions{...})
+//
+// The certificate's chain, and whether the Notary Project rules accept
+// it, are for package envelope/certchain: this package knows the card.
+//
+// # Errors
+//
+// Errors say what happened, never what to do: the program that shows them
+// knows its commands and settings and adds that. A PIN, PUK or management
+// key the card refused, or that was not sent, is a [*CredentialError]
+// naming the secret and the retries left; a card that did not answer in
+// time, or that another program held, a [*TimeoutError]; any other
+// failed card command a [*CardError] with the card's status word.
 //
 // # PIN
 //

@@ -10,70 +10,114 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 )
 
+// The errors of this package say what happened, not what to do about it:
+// the program that shows them knows which command, flag or setting would
+// help, and adds it.
+
 var (
 	// ErrNoCard means that no reader holds a PIV card that could be
 	// opened. Errors from Open and List wrap it with the reasons per reader.
-	ErrNoCard = errors.New(`no PIV card found: insert a card and run "notation-piv list"`)
+	ErrNoCard = errors.New("no PIV card found")
 
 	// ErrSlotEmpty means that a slot holds no certificate. Certificate wraps
 	// it with the slot name.
-	ErrSlotEmpty = errors.New("no certificate in the slot: generate a key in it and store the key's certificate there")
+	ErrSlotEmpty = errors.New("no certificate in the slot")
 
 	// ErrNoPIN means that the card needs its PIN and no PIN source is
 	// available. A PINSource also returns it, wrapped with the reason, when
 	// it cannot be used here (an unset variable, no terminal); First then
 	// tries the next source.
-	ErrNoPIN = errors.New("the card needs its PIN but no PIN source is available: set NOTATION_PIV_PIN, configure a pin_file or a pinentry program, or run from a terminal")
+	ErrNoPIN = errors.New("the card needs its PIN but no PIN source is available")
 
 	// ErrPINCancelled means that the user cancelled the PIN prompt or
 	// entered nothing.
-	ErrPINCancelled = errors.New("PIN entry was cancelled: sign again and enter the PIN")
+	ErrPINCancelled = errors.New("PIN entry was cancelled")
 
 	// ErrKeyMismatch means that the card's signature does not verify with
 	// the public key of the slot's certificate: the certificate belongs to
 	// another key.
-	ErrKeyMismatch = errors.New("the key in the slot does not match the slot's certificate: store the certificate issued for this key, or generate a new key and certificate")
+	ErrKeyMismatch = errors.New("the key in the slot does not match the slot's certificate")
+
+	// ErrNoProtectedKey means that the card keeps no PIN-protected copy of
+	// its management key.
+	ErrNoProtectedKey = errors.New("the card keeps no PIN-protected management key")
 )
 
-// PINError reports a PIN the card did not accept, or a PIN that was not
-// sent to the card at all (Malformed, LastTry). The PIN is never retried
-// automatically: each wrong PIN costs exactly one of the card's retries.
-type PINError struct {
-	// RetriesLeft is the number of PIN retries the card has left; -1 if
-	// unknown.
+// Secret names a secret the card checks.
+type Secret int
+
+// The secrets of a PIV card.
+const (
+	SecretPIN Secret = iota + 1
+	SecretPUK
+	SecretManagementKey
+)
+
+// String names the secret: "PIN", "PUK" or "management key".
+func (s Secret) String() string {
+	switch s {
+	case SecretPIN:
+		return "PIN"
+	case SecretPUK:
+		return "PUK"
+	case SecretManagementKey:
+		return "management key"
+	}
+	return fmt.Sprintf("secret %d", int(s))
+}
+
+// CredentialError reports a PIN, PUK or management key that the card did
+// not accept, or a PIN or PUK that was not sent to the card at all
+// (Malformed, LastTry). Nothing is retried automatically: each wrong PIN
+// or PUK costs exactly one of the card's retries.
+type CredentialError struct {
+	// Secret is the secret concerned.
+	Secret Secret
+	// RetriesLeft is the number of retries the card has left for it; -1
+	// if unknown, and always for the management key, which has none.
 	RetriesLeft int
-	// Blocked means that no retries are left: the PIN must be unblocked
-	// with the PUK before the card signs again.
+	// Blocked means that no retries are left. A blocked PIN must be
+	// unblocked with the PUK before the card signs again; a blocked PUK
+	// can no longer unblock the PIN, only a reset of the whole card helps.
 	Blocked bool
-	// Malformed means that the PIN was refused before it reached the card
-	// (see CheckPIN); no retry was spent.
+	// Malformed means that the value was refused before it reached the
+	// card (see CheckPIN); no retry was spent.
 	Malformed bool
-	// Problem says why a Malformed PIN was refused, as words that follow
+	// Problem says why a Malformed value was refused, as words that follow
 	// "the PIN", such as "begins or ends with whitespace"; "" means "must
 	// be 6 to 8 characters long".
 	Problem string
-	// LastTry means that the card has one try left and the PIN was not
+	// LastTry means that the card has one try left and the value was not
 	// sent (see SignerOptions.AllowLastPINTry); no retry was spent.
 	LastTry bool
 }
 
-// Error says what happened and what to do, without the PIN.
-func (e *PINError) Error() string {
+// Error says what happened, without the secret.
+func (e *CredentialError) Error() string {
+	s := e.Secret
 	switch {
+	case s == SecretManagementKey:
+		return "the card refused the management key"
+	case e.Blocked && s == SecretPUK:
+		return "the PUK is blocked: the PIN can no longer be unblocked, only the whole card reset"
 	case e.Blocked:
-		return "the PIN is blocked: set a new PIN with the PUK (\"notation-piv pin unblock\") and sign again"
+		return "the PIN is blocked: only the PUK can unblock it"
 	case e.LastTry:
-		return "no PIN was sent to the card: it has 1 PIN try left, and a wrong PIN would block it: check the PIN source, then allow the last try for one signature (pluginConfig allow_last_pin_try=true, or --allow-last-pin-try); a correct PIN restores all the tries"
+		consequence := "block it"
+		if s == SecretPUK {
+			consequence = "block the PUK for good"
+		}
+		return fmt.Sprintf("no %s was sent to the card: it has 1 %s try left, and a wrong %s would %s", s, s, s, consequence)
 	case e.Malformed:
-		return "the PIN " + e.problem() + "; it was not sent to the card: fix the PIN source and sign again"
+		return "the " + s.String() + " " + e.ProblemText() + "; it was not sent to the card"
 	case e.RetriesLeft < 0:
-		return "wrong PIN: check the PIN source and sign again"
+		return "wrong " + s.String()
 	}
-	return fmt.Sprintf("wrong PIN, %d %s left before the PIN is blocked: check the PIN source and sign again", e.RetriesLeft, plural(e.RetriesLeft, "try", "tries"))
+	return fmt.Sprintf("wrong %s, %d %s left before the %s is blocked", s, e.RetriesLeft, plural(e.RetriesLeft, "try", "tries"), s)
 }
 
-// problem returns Problem, or the length rule if it is empty.
-func (e *PINError) problem() string {
+// ProblemText returns Problem, or the length rule if it is empty.
+func (e *CredentialError) ProblemText() string {
 	if e.Problem == "" {
 		return "must be 6 to 8 characters long"
 	}
@@ -89,7 +133,7 @@ type SelectionError struct {
 	Cards []CardInfo
 }
 
-// Error lists the cards found and says how to choose one.
+// Error lists the cards found.
 func (e *SelectionError) Error() string {
 	var b strings.Builder
 	if e.Selector == (Selector{}) {
@@ -98,7 +142,7 @@ func (e *SelectionError) Error() string {
 		fmt.Fprintf(&b, "no PIV card matches %s", e.Selector)
 	}
 	if len(e.Cards) == 0 {
-		b.WriteString("; no PIV card found: insert a card and run \"notation-piv list\"")
+		b.WriteString("; no PIV card found")
 		return b.String()
 	}
 	b.WriteString(": ")
@@ -112,36 +156,28 @@ func (e *SelectionError) Error() string {
 	return b.String()
 }
 
-// UnsupportedKeyError means that a key cannot sign Notary Project
-// signatures.
-type UnsupportedKeyError struct {
-	// Key describes the key, for example "RSA-1024" or "Ed25519".
-	Key string
-}
-
-// Error names the key and the supported key specs.
-func (e *UnsupportedKeyError) Error() string {
-	specs := make([]string, len(supportedKeySpecs))
-	for i, s := range supportedKeySpecs {
-		specs[i] = string(s)
-	}
-	return fmt.Sprintf("unsupported key %s: Notary Project signatures need one of %s; generate a key of one of these types",
-		e.Key, strings.Join(specs, ", "))
-}
-
-// TimeoutError means that the card did not answer in time. The card call
-// goes on in the background; see the package documentation.
+// TimeoutError means that the card did not answer in time, or, with
+// Busy, that another program held it until the deadline. A card call that
+// timed out goes on in the background; see the package documentation. It
+// unwraps to context.DeadlineExceeded.
 type TimeoutError struct {
-	// Op is the operation that timed out, for example "sign with slot 9c".
+	// Op is the operation that timed out, for example "sign with slot 9c"
+	// or `open card in reader "Yubico YubiKey"`.
 	Op string
-	// After is how long the call waited.
+	// Busy means that another program held the card the whole time: the
+	// operation never reached the card.
+	Busy bool
+	// After is how long the operation waited.
 	After time.Duration
 }
 
-// Error names the operation and says what to do.
+// Error names the operation and what it waited for.
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("%s: the card did not answer within %v: if it is waiting for a touch, touch it; otherwise remove and reinsert it and try again",
-		e.Op, e.After.Round(time.Millisecond))
+	after := e.After.Round(time.Millisecond)
+	if e.Busy {
+		return fmt.Sprintf("%s: the card is in use by another program, which did not let it go within %v", e.Op, after)
+	}
+	return fmt.Sprintf("%s: the card did not answer within %v", e.Op, after)
 }
 
 // Unwrap returns context.DeadlineExceeded.
@@ -158,32 +194,30 @@ type CardError struct {
 	Err error
 }
 
-// Error names the operation and the card's answer and says what to do.
+// Error names the operation and the card's answer.
 func (e *CardError) Error() string {
-	var hint string
 	switch {
-	case e.SW == 0 && cardGone(e.Err):
-		return fmt.Sprintf("%s: the card was removed, or lost contact with the reader, in the middle of the command (%v): reinsert the card and try again", e.Op, e.Err)
-	case e.SW == 0:
-		hint = "check that pcscd runs, that the card is inserted and that no other program uses it, then try again"
+	case e.Gone():
+		return fmt.Sprintf("%s: the card was removed, or lost contact with the reader, in the middle of the command (%v)", e.Op, e.Err)
 	case e.SW == 0x6982:
-		hint = "the card refused the operation without authentication; check the slot's PIN policy"
+		return fmt.Sprintf("%s: %v: the card refused the operation without authentication", e.Op, e.Err)
 	case e.SW == 0x6d00 || e.SW == 0x6e00:
-		hint = "the card does not support this command; use a PIV card such as a YubiKey 5"
-	default:
-		hint = `run "notation-piv list" to check the card, then try again`
+		return fmt.Sprintf("%s: %v: the card does not support this command", e.Op, e.Err)
 	}
-	return fmt.Sprintf("%s: %v: %s", e.Op, e.Err, hint)
+	return fmt.Sprintf("%s: %v", e.Op, e.Err)
 }
 
 // Unwrap returns Err.
 func (e *CardError) Unwrap() error { return e.Err }
 
-// cardGone reports whether a PC/SC error means that the card left the
-// reader, or lost power, in the middle of a command. piv-go exports
-// neither the PC/SC codes nor a type, only their messages.
-func cardGone(err error) bool {
-	msg := err.Error()
+// Gone reports whether the card left the reader, or lost power, in the
+// middle of the command. piv-go exports neither the PC/SC codes nor a
+// type, only their messages.
+func (e *CardError) Gone() bool {
+	if e.SW != 0 {
+		return false
+	}
+	msg := e.Err.Error()
 	for _, s := range []string{
 		"smart card has been removed",                // SCARD_W_REMOVED_CARD
 		"no Smart Card is currently in the device",   // SCARD_E_NO_SMARTCARD
@@ -199,25 +233,6 @@ func cardGone(err error) bool {
 	return false
 }
 
-// BusyError means that another program held the card exclusively until
-// the deadline. It unwraps to context.DeadlineExceeded: the plugin maps it
-// to TIMEOUT.
-type BusyError struct {
-	// Reader is the PC/SC name of the card's reader.
-	Reader string
-	// After is how long Open waited for the card.
-	After time.Duration
-}
-
-// Error names the reader and says what to do.
-func (e *BusyError) Error() string {
-	return fmt.Sprintf("the card in reader %q is in use by another program, which did not let it go within %v: close that program or wait for it to finish, then try again",
-		e.Reader, e.After.Round(time.Millisecond))
-}
-
-// Unwrap returns context.DeadlineExceeded.
-func (e *BusyError) Unwrap() error { return context.DeadlineExceeded }
-
 // statusError is implemented by piv-go's APDU errors.
 type statusError interface{ Status() uint16 }
 
@@ -232,14 +247,31 @@ func cardError(op string, err error) *CardError {
 	return ce
 }
 
-// pinError turns a failed VERIFY into a *PINError, or a *CardError if the
-// card did not judge the PIN.
+// pinError turns a failed VERIFY of the PIN into a *CredentialError, or
+// a *CardError if the card did not judge the PIN.
 func pinError(err error) error {
 	var auth piv.AuthErr
 	if !errors.As(err, &auth) {
 		return cardError("verify PIN", err)
 	}
-	return &PINError{RetriesLeft: auth.Retries, Blocked: auth.Retries == 0}
+	return &CredentialError{Secret: SecretPIN, RetriesLeft: auth.Retries, Blocked: auth.Retries == 0}
+}
+
+// credentialError maps the failure of an operation op that sent secret
+// to the card: an authentication failure (63Cx, 6983) to a
+// *CredentialError with the retries left, a refused management key (6982)
+// to one for the management key, anything else to a *CardError. The
+// credential errors are wrapped with op.
+func credentialError(op string, secret Secret, err error) error {
+	var auth piv.AuthErr
+	if errors.As(err, &auth) {
+		return fmt.Errorf("%s: %w", op, &CredentialError{Secret: secret, RetriesLeft: auth.Retries, Blocked: auth.Retries == 0})
+	}
+	ce := cardError(op, err)
+	if ce.SW == 0x6982 {
+		return fmt.Errorf("%s: %w", op, &CredentialError{Secret: SecretManagementKey, RetriesLeft: -1})
+	}
+	return ce
 }
 
 // ctxError returns the error for a call that ctx ended after it had waited

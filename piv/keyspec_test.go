@@ -9,59 +9,62 @@ import (
 	"testing"
 
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 func TestKeySpecOf(t *testing.T) {
-	ec := func(spec string) crypto.PublicKey { return fixtures.Key(spec).Public() }
+	key := func(spec string) crypto.PublicKey { return fixtures.Key(spec).Public() }
 	// Only the modulus size matters: a stand-in of that size will do.
 	rsaKey := func(bits int) crypto.PublicKey { return fixtures.RSAPublicKey(bits) }
-	edPub := fixtures.Key("Ed25519").Public()
 	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
 
 	tests := []struct {
 		name string
 		pub  crypto.PublicKey
-		want KeySpec
+		want keyspec.Spec
 		hash crypto.Hash
 		bad  string
 	}{
-		{"RSA-2048", rsaKey(2048), KeySpecRSA2048, crypto.SHA256, ""},
-		{"RSA-3072", rsaKey(3072), KeySpecRSA3072, crypto.SHA384, ""},
-		{"RSA-4096", rsaKey(4096), KeySpecRSA4096, crypto.SHA512, ""},
-		{"P-256", ec("EC-256"), KeySpecEC256, crypto.SHA256, ""},
-		{"P-384", ec("EC-384"), KeySpecEC384, crypto.SHA384, ""},
-		{"RSA-1024", rsaKey(1024), "", 0, "RSA-1024"},
-		{"P-521", ec("EC-521"), "", 0, "ECDSA P-521"},
-		{"P-224", ec("EC-224"), "", 0, "ECDSA P-224"},
-		{"Ed25519", edPub, "", 0, "Ed25519"},
-		{"X25519", x.PublicKey(), "", 0, "X25519"},
-		{"nil", nil, "", 0, "of type <nil>"},
+		{"RSA-2048", rsaKey(2048), keyspec.RSA2048, crypto.SHA256, ""},
+		{"RSA-3072", rsaKey(3072), keyspec.RSA3072, crypto.SHA384, ""},
+		{"RSA-4096", rsaKey(4096), keyspec.RSA4096, crypto.SHA512, ""},
+		{"P-256", key("EC-256"), keyspec.EC256, crypto.SHA256, ""},
+		{"P-384", key("EC-384"), keyspec.EC384, crypto.SHA384, ""},
+		{"RSA-1024", rsaKey(1024), keyspec.Spec{}, 0, "RSA-1024"},
+		{"P-521", key("EC-521"), keyspec.Spec{}, 0, "EC-521"},
+		{"P-224", key("EC-224"), keyspec.Spec{}, 0, "EC-224"},
+		{"Ed25519", key("Ed25519"), keyspec.Spec{}, 0, "Ed25519"},
+		{"X25519", x.PublicKey(), keyspec.Spec{}, 0, "X25519"},
+		{"nil", nil, keyspec.Spec{}, 0, "of type <nil>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := KeySpecOf(tt.pub)
 			if tt.bad == "" {
 				if err != nil || got != tt.want {
-					t.Fatalf("KeySpecOf = %q, %v; want %q", got, err, tt.want)
+					t.Fatalf("KeySpecOf = %+v, %v; want %+v", got, err, tt.want)
 				}
-				if h := got.Hash(); h != tt.hash {
-					t.Errorf("%s.Hash() = %v, want %v", got, h, tt.hash)
+				if h := got.Hash; h != tt.hash {
+					t.Errorf("%s.Hash = %v, want %v", got.Name, h, tt.hash)
+				}
+				if s, ok := LookupKeySpec(got.Name); !ok || s != got {
+					t.Errorf("LookupKeySpec(%s) = %+v, %v", got.Name, s, ok)
 				}
 				return
 			}
-			var uk *UnsupportedKeyError
+			var uk *keyspec.UnsupportedKeyError
 			if !errors.As(err, &uk) {
-				t.Fatalf("KeySpecOf = %q, %v; want an *UnsupportedKeyError", got, err)
+				t.Fatalf("KeySpecOf = %+v, %v; want an *UnsupportedKeyError", got, err)
 			}
 			if uk.Key != tt.bad {
 				t.Errorf("UnsupportedKeyError.Key = %q, want %q", uk.Key, tt.bad)
 			}
-			if msg := err.Error(); !strings.Contains(msg, "RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384") {
+			if msg := err.Error(); !strings.HasSuffix(msg, "need one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384") {
 				t.Errorf("error %q does not name the supported key specs", msg)
 			}
 		})
 	}
-	if h := KeySpec("EC-521").Hash(); h != 0 {
-		t.Errorf("unknown spec hash = %v, want 0", h)
+	if s, ok := LookupKeySpec("EC-521"); ok {
+		t.Errorf("LookupKeySpec(EC-521) = %+v: a PIV card holds no P-521 key", s)
 	}
 }

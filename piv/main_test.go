@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
@@ -61,15 +62,15 @@ func withPIVGo(t *testing.T, f func(yk *piv.YubiKey)) {
 
 // provision generates a key in slot on the card and stores a certificate
 // for it, issued by a new test CA. It returns the certificate and the CA.
-func provision(t *testing.T, slot piv.Slot, key piv.Key) (leaf *x509.Certificate, ca *testCert) {
+func provision(t *testing.T, slot piv.Slot, key piv.Key) (leaf *x509.Certificate, ca *fixtures.CA) {
 	t.Helper()
-	ca = newCA(t, "Test CA "+t.Name(), nil)
+	ca = fixtures.NewRoot("Test CA " + t.Name())
 	withPIVGo(t, func(yk *piv.YubiKey) {
 		pub, err := yk.GenerateKey(piv.DefaultManagementKey, slot, key)
 		if err != nil {
 			t.Fatalf("generate key in slot %s: %v", slot, err)
 		}
-		leaf = newLeaf(t, "Test Leaf "+t.Name(), ca, pub).cert
+		leaf = ca.Issue(pub, fixtures.Name("Test Leaf "+t.Name()))
 		if err := yk.SetCertificate(piv.DefaultManagementKey, slot, leaf); err != nil {
 			t.Fatalf("store certificate in slot %s: %v", slot, err)
 		}
@@ -84,6 +85,19 @@ func openTest(t *testing.T, sel Selector) *Card {
 	c := retry(t, "Open", func() (*Card, error) { return Open(context.Background(), sel) })
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// openSlot opens the virtual card with openTest and reads the
+// certificate in the slot named id.
+func openSlot(t *testing.T, sel Selector, id string) (*Card, Slot, *x509.Certificate) {
+	t.Helper()
+	c := openTest(t, sel)
+	slot := mustSlot(t, id)
+	cert, err := c.Certificate(context.Background(), slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, slot, cert
 }
 
 // pinRetries returns the PIN retries left on the card, read with piv-go.

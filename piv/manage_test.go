@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 )
 
@@ -166,7 +165,7 @@ func TestPINAndPUK(t *testing.T) {
 	c := openTest(t, Selector{Serial: testSerial})
 	ctx := context.Background()
 
-	var pinErr *PINError
+	var pinErr, pukErr *CredentialError
 	if err := c.ChangePIN(ctx, []byte("12345"), []byte("24681357")); !errors.As(err, &pinErr) || !pinErr.Malformed {
 		t.Fatalf("ChangePIN with a 5-character PIN: %v", err)
 	}
@@ -176,7 +175,6 @@ func TestPINAndPUK(t *testing.T) {
 	// PINs and PUKs with whitespace at an end or a control character
 	// never reach the card.
 	env.Card.ResetStats()
-	var pukErr *PUKError
 	for _, bad := range []string{factoryPIN + " ", " " + factoryPIN, factoryPIN + "\n", "123\t456"} {
 		if err := c.VerifyPIN(ctx, []byte(bad)); !errors.As(err, &pinErr) || !pinErr.Malformed {
 			t.Errorf("VerifyPIN(%q): %v", bad, err)
@@ -187,7 +185,7 @@ func TestPINAndPUK(t *testing.T) {
 		if err := c.ChangePIN(ctx, []byte(factoryPIN), []byte(bad)); err == nil || !strings.Contains(err.Error(), "the new PIN") {
 			t.Errorf("ChangePIN to %q: %v", bad, err)
 		}
-		if err := c.UnblockPIN(ctx, []byte(bad+"78"), []byte("24681357")); !errors.As(err, &pukErr) || !pukErr.Malformed {
+		if err := c.UnblockPIN(ctx, []byte(bad+"78"), []byte("24681357")); !errors.As(err, &pukErr) || pukErr.Secret != SecretPUK || !pukErr.Malformed {
 			t.Errorf("UnblockPIN with PUK %q: %v", bad+"78", err)
 		}
 		if err := c.ChangePUK(ctx, []byte("12345678"), []byte(bad)); err == nil || !strings.Contains(err.Error(), "the new PUK") {
@@ -260,11 +258,12 @@ func TestManagementKey(t *testing.T) {
 	if st.ManagementKey.Default || st.ManagementKey.Algorithm != "AES-192" {
 		t.Fatalf("management key after --protect: %+v", st.ManagementKey)
 	}
-	if _, err := c.GenerateKey(ctx, def, slot, KeyOptions{KeySpecEC256, PolicyNever, PolicyNever}); !errors.Is(err, ErrManagementKey) {
+	var credErr *CredentialError
+	if _, err := c.GenerateKey(ctx, def, slot, KeyOptions{keyspec.EC256, PolicyNever, PolicyNever}); !errors.As(err, &credErr) || credErr.Secret != SecretManagementKey {
 		t.Fatalf("GenerateKey with the old key: %v", err)
 	}
 
-	var pinErr *PINError
+	var pinErr *CredentialError
 	wrong := func() ([]byte, error) { return []byte("654321"), nil }
 	if _, _, err := c.ManagementKey(ctx, st, nil, wrong); !errors.As(err, &pinErr) || pinErr.RetriesLeft != 2 {
 		t.Fatalf("protected key with a wrong PIN: %v", err)
@@ -277,7 +276,7 @@ func TestManagementKey(t *testing.T) {
 	if !bytes.Equal(key, snapshot(t).MgmtKey) {
 		t.Fatal("the protected copy is not the card's management key")
 	}
-	pub, err := c.GenerateKey(ctx, key, slot, KeyOptions{KeySpecEC256, PolicyNever, PolicyNever})
+	pub, err := c.GenerateKey(ctx, key, slot, KeyOptions{keyspec.EC256, PolicyNever, PolicyNever})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,34 +330,5 @@ func TestParseManagementKey(t *testing.T) {
 	}
 	if k, err := ParseManagementKey(" " + strings.Repeat("Ab", 24) + "\n"); err != nil || len(k) != 24 {
 		t.Errorf("ParseManagementKey: %x %v", k, err)
-	}
-}
-
-func TestCheckNotaryLeaf(t *testing.T) {
-	now := time.Now()
-	ca := newCA(t, "CA", nil)
-	isCA := func(c *x509.Certificate) { c.IsCA = true }
-	for _, tc := range []struct {
-		name string
-		cert *x509.Certificate
-		want string
-	}{
-		{"CA-issued", newLeaf(t, "leaf", ca, nil).cert, ""},
-		{"self-signed", newLeaf(t, "self", nil, nil).cert, ""},
-		{"non-critical key usage", newLeaf(t, "nc", ca, nil, fixtures.NonCriticalKeyUsage).cert, "must be marked critical"},
-		{"self-signed non-critical key usage", newLeaf(t, "nc", nil, nil, fixtures.NonCriticalKeyUsage).cert, "must be marked critical"},
-		{"server auth", newLeaf(t, "tls", ca, nil, fixtures.ServerAuth).cert, "ServerAuth"},
-		{"CA flag", newLeaf(t, "ca", ca, nil, isCA).cert, "ca field must be set to false"},
-		{"expired", newLeaf(t, "old", ca, nil, fixtures.Expired).cert, "invalid at signing time"},
-	} {
-		err := CheckNotaryLeaf(tc.cert, now)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
-		case err != nil && strings.Contains(err.Error(), "leaf check"):
-			t.Errorf("%s: the error names the throwaway CA: %v", tc.name, err)
-		}
 	}
 }

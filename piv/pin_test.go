@@ -78,10 +78,10 @@ func TestFromFile(t *testing.T) {
 			}
 			return l
 		}, secret, ""},
-		{"world-readable", func(t *testing.T) string { return writePINFile(t, secret, 0o644) }, "", "chmod 600"},
+		{"world-readable", func(t *testing.T) string { return writePINFile(t, secret, 0o644) }, "", "accessible to group or others (mode 0644)"},
 		{"group-readable", func(t *testing.T) string { return writePINFile(t, secret, 0o640) }, "", "accessible to group or others (mode 0640)"},
-		{"group-writable", func(t *testing.T) string { return writePINFile(t, secret, 0o620) }, "", "chmod 600"},
-		{"world-executable", func(t *testing.T) string { return writePINFile(t, secret, 0o601) }, "", "chmod 600"},
+		{"group-writable", func(t *testing.T) string { return writePINFile(t, secret, 0o620) }, "", "accessible to group or others (mode 0620)"},
+		{"world-executable", func(t *testing.T) string { return writePINFile(t, secret, 0o601) }, "", "accessible to group or others (mode 0601)"},
 		{"65 bytes", func(t *testing.T) string { return writePINFile(t, strings.Repeat("1", 65), 0o600) }, "", "more than the limit of 64"},
 		{"empty", func(t *testing.T) string { return writePINFile(t, "", 0o600) }, "", "is empty"},
 		{"only a newline", func(t *testing.T) string { return writePINFile(t, "\n", 0o600) }, "", "is empty"},
@@ -126,10 +126,10 @@ func TestFromFile(t *testing.T) {
 			if strings.Contains(msg, "864") || strings.Contains(msg, "1111") || strings.Contains(msg, "213") {
 				t.Errorf("error %q contains the PIN", err)
 			}
-			var pe *PINError
+			var pe *CredentialError
 			if strings.Contains(tt.wantErr, "character") || strings.Contains(tt.wantErr, "whitespace") {
 				if !errors.As(err, &pe) || !pe.Malformed || !strings.Contains(err.Error(), "it was not sent to the card") {
-					t.Errorf("error %q is not a malformed *PINError saying that it was not sent", err)
+					t.Errorf("error %q is not a malformed *CredentialError saying that it was not sent", err)
 				}
 			}
 		})
@@ -171,9 +171,9 @@ func TestFromEnv(t *testing.T) {
 			}
 			continue
 		}
-		var pe *PINError
+		var pe *CredentialError
 		if !errors.As(err, &pe) || !pe.Malformed || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s=%q: FromEnv = %q, %v; want a *PINError naming %s: %s", name, v, pin, err, name, want)
+			t.Errorf("%s=%q: FromEnv = %q, %v; want a *CredentialError naming %s: %s", name, v, pin, err, name, want)
 		}
 		if err != nil && strings.Contains(err.Error(), "2468013") {
 			t.Errorf("error %q contains the PIN", err)
@@ -200,8 +200,7 @@ func TestCheckSecrets(t *testing.T) {
 		"123456\x7f":   "holds a control character",
 		"123456\u0085": "holds a control character",
 	} {
-		var pe *PINError
-		var ue *PUKError
+		var pe, ue *CredentialError
 		pinErr, pukErr, newErr := CheckPIN([]byte(v)), CheckPUK([]byte(v)), CheckNewSecret("the new PIN", []byte(v))
 		if want == "" {
 			if pinErr != nil || pukErr != nil || newErr != nil {
@@ -209,13 +208,13 @@ func TestCheckSecrets(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.As(pinErr, &pe) || !pe.Malformed || pe.RetriesLeft != -1 || !strings.HasPrefix(pe.Problem, want) ||
-			!strings.HasPrefix(pinErr.Error(), "the PIN "+want) || !strings.HasSuffix(pinErr.Error(), "; it was not sent to the card: fix the PIN source and sign again") {
-			t.Errorf("CheckPIN(%q) = %v, want a malformed *PINError: %s", v, pinErr, want)
+		if !errors.As(pinErr, &pe) || pe.Secret != SecretPIN || !pe.Malformed || pe.RetriesLeft != -1 || !strings.HasPrefix(pe.Problem, want) ||
+			!strings.HasPrefix(pinErr.Error(), "the PIN "+want) || !strings.HasSuffix(pinErr.Error(), "; it was not sent to the card") {
+			t.Errorf("CheckPIN(%q) = %v, want a malformed *CredentialError: %s", v, pinErr, want)
 		}
 		problem := secretProblem([]byte(v))
-		if !errors.As(pukErr, &ue) || !ue.Malformed || pukErr.Error() != "the PUK "+problem+"; it was not sent to the card" {
-			t.Errorf("CheckPUK(%q) = %v, want a malformed *PUKError: %s", v, pukErr, want)
+		if !errors.As(pukErr, &ue) || ue.Secret != SecretPUK || !ue.Malformed || pukErr.Error() != "the PUK "+problem+"; it was not sent to the card" {
+			t.Errorf("CheckPUK(%q) = %v, want a malformed *CredentialError: %s", v, pukErr, want)
 		}
 		if newErr == nil || newErr.Error() != "the new PIN "+problem {
 			t.Errorf("CheckNewSecret(%q) = %v, want %q", v, newErr, "the new PIN "+want)
@@ -226,19 +225,36 @@ func TestCheckSecrets(t *testing.T) {
 	}
 }
 
-// TestPINErrorMessages checks that the errors of PINs that were not sent
-// say so.
-func TestPINErrorMessages(t *testing.T) {
-	last := (&PINError{RetriesLeft: 1, LastTry: true}).Error()
+// TestCredentialErrorMessages checks that the errors of PINs that were
+// not sent say so, and that no credential error says what to do: the
+// program that shows it knows its commands and settings, and adds them.
+func TestCredentialErrorMessages(t *testing.T) {
+	last := (&CredentialError{Secret: SecretPIN, RetriesLeft: 1, LastTry: true}).Error()
 	if !strings.HasPrefix(last, "no PIN was sent to the card") || !strings.Contains(last, "1 PIN try left") ||
-		!strings.Contains(last, "allow_last_pin_try=true") || strings.Contains(last, "wrong PIN,") || strings.Contains(last, "wrong PIN:") {
+		strings.Contains(last, "allow_last_pin_try") || strings.Contains(last, "wrong PIN,") || strings.Contains(last, "wrong PIN:") {
 		t.Errorf("last-try error %q", last)
 	}
-	if m := (&PINError{RetriesLeft: 2, Malformed: true}).Error(); !strings.Contains(m, "must be 6 to 8 characters long; it was not sent to the card") {
+	if m := (&CredentialError{Secret: SecretPIN, RetriesLeft: 2, Malformed: true}).Error(); !strings.HasSuffix(m, "must be 6 to 8 characters long; it was not sent to the card") {
 		t.Errorf("malformed PIN error %q", m)
 	}
-	if m := (&PUKError{RetriesLeft: 1, LastTry: true}).Error(); !strings.HasPrefix(m, "no PUK was sent to the card") || !strings.Contains(m, "1 PUK try left") {
+	if m := (&CredentialError{Secret: SecretPUK, RetriesLeft: 1, LastTry: true}).Error(); !strings.HasPrefix(m, "no PUK was sent to the card") || !strings.Contains(m, "1 PUK try left") {
 		t.Errorf("last-try PUK error %q", m)
+	}
+	for _, tc := range []struct {
+		err  CredentialError
+		want string
+	}{
+		{CredentialError{Secret: SecretPIN, RetriesLeft: 2}, "wrong PIN, 2 tries left before the PIN is blocked"},
+		{CredentialError{Secret: SecretPUK, RetriesLeft: 1}, "wrong PUK, 1 try left before the PUK is blocked"},
+		{CredentialError{Secret: SecretPIN, RetriesLeft: -1}, "wrong PIN"},
+		{CredentialError{Secret: SecretPIN, Blocked: true}, "the PIN is blocked: only the PUK can unblock it"},
+		{CredentialError{Secret: SecretPUK, Blocked: true}, "the PUK is blocked: the PIN can no longer be unblocked, only the whole card reset"},
+		{CredentialError{Secret: SecretManagementKey, RetriesLeft: -1}, "the card refused the management key"},
+		{CredentialError{Secret: SecretPUK, RetriesLeft: 1, LastTry: true}, "no PUK was sent to the card: it has 1 PUK try left, and a wrong PUK would block the PUK for good"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
 
@@ -285,9 +301,10 @@ func TestFirst(t *testing.T) {
 			}
 		})
 	}
-	if msg := ErrNoPIN.Error(); !strings.Contains(msg, "NOTATION_PIV_PIN") || !strings.Contains(msg, "pin_file") ||
-		!strings.Contains(msg, "pinentry") || !strings.Contains(msg, "terminal") {
-		t.Errorf("ErrNoPIN %q does not list the safe PIN sources", msg)
+	// The PIN sources to configure are for the program to list, in the
+	// names of its settings (TestAdvice in cmd/notation-piv).
+	if msg := ErrNoPIN.Error(); msg != "the card needs its PIN but no PIN source is available" {
+		t.Errorf("ErrNoPIN %q", msg)
 	}
 }
 

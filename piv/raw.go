@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -41,19 +42,26 @@ func (e *rawStatusError) Status() uint16 { return e.sw }
 var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08}
 
 // openRaw connects to the card in reader and selects the PIV application.
+// With wait set, while another program holds the card it tries again
+// until ctx ends, as Open does (see whileBusy).
 //
 // APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08`.
-func openRaw(reader string) (*rawSession, error) {
-	ctx, err := scard.EstablishContext()
+func openRaw(ctx context.Context, reader string, wait bool) (*rawSession, error) {
+	sc, err := scard.EstablishContext()
 	if err != nil {
 		return nil, fmt.Errorf("connect to pcscd: %w", err)
 	}
-	card, err := ctx.Connect(reader, scard.ShareExclusive, scard.ProtocolT1)
+	var card *scard.Card
+	err = whileBusy(ctx, wait, func() (bool, error) {
+		var err error
+		card, err = sc.Connect(reader, scard.ShareExclusive, scard.ProtocolT1)
+		return errors.Is(err, scard.ErrSharingViolation), err
+	})
 	if err != nil {
-		ctx.Release()
+		sc.Release()
 		return nil, fmt.Errorf("connect to the card in reader %q: %w", reader, err)
 	}
-	s := &rawSession{ctx: ctx, card: card}
+	s := &rawSession{ctx: sc, card: card}
 	if _, err := s.command("select PIV application", 0xA4, 0x04, 0x00, pivAID); err != nil {
 		s.close()
 		return nil, err

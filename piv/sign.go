@@ -42,8 +42,8 @@ type SignerOptions struct {
 	// goroutine, and should write to /dev/tty, never to stdout or stderr.
 	TouchNotice func()
 	// AllowLastPINTry lets a signature try the PIN when the card has only
-	// one try left. Without it the signer refuses with a *PINError whose
-	// LastTry is set, before the PIN source is asked: a wrong PIN would
+	// one try left. Without it the signer refuses with a *CredentialError
+	// whose LastTry is set, before the PIN source is asked: a wrong PIN would
 	// block the card, so a misconfigured pipeline must not be the one to
 	// try it.
 	AllowLastPINTry bool
@@ -51,8 +51,8 @@ type SignerOptions struct {
 
 // Signer returns a crypto.Signer for the key in slot, whose certificate is
 // cert (from Certificate). The key spec comes from the certificate's
-// public key: keys other than RSA-2048/3072/4096 and EC-256/384 get an
-// *UnsupportedKeyError. pin is asked for the PIN only if the card needs it
+// public key: keys of other than KeySpecs get a
+// *keyspec.UnsupportedKeyError. pin is asked for the PIN only if the card needs it
 // (nil means ErrNoPIN in that case).
 //
 // Signer sends nothing to the card. Each signature is verified with the
@@ -101,14 +101,15 @@ func (s *signer) Public() crypto.PublicKey { return s.pub }
 //     session, stops here: the PIN is not asked.
 //  2. If the card answers 6982 (security status not satisfied), VERIFY
 //     `00 20 00 80 00` reads the PIN status: 63Cx gives the retries left
-//     for the prompt; 6983 or 63C0 means blocked (a *PINError, no prompt);
+//     for the prompt; 6983 or 63C0 means blocked (a *CredentialError, no
+//     prompt);
 //     9000 means verified, yet the key has PIN policy "always" and needs
 //     a VERIFY right before each use.
 //  3. With one try left and SignerOptions.AllowLastPINTry unset, the
-//     signature stops with a *PINError whose LastTry is set. Otherwise
+//     signature stops with a *CredentialError whose LastTry is set. Otherwise
 //     the PINSource is called, once.
 //  4. VERIFY `00 20 00 80 08 <PIN padded with FF>`. A wrong PIN stops here
-//     with a *PINError; it is never retried.
+//     with a *CredentialError; it is never retried.
 //  5. GENERAL AUTHENTICATE as in 1, straight after the VERIFY as policy
 //     "always" requires.
 //
@@ -168,7 +169,7 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 		switch {
 		case err == nil && n == 0:
 			// 6983 or 63C0.
-			return &PINError{Blocked: true}
+			return fmt.Errorf("%s: %w", op, &CredentialError{Secret: SecretPIN, Blocked: true})
 		case err == nil:
 			retries = n
 		case errors.Unwrap(err) != nil:
@@ -184,28 +185,28 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 		return nil, err
 	}
 	if retries == 1 && !s.opts.AllowLastPINTry {
-		return nil, &PINError{RetriesLeft: 1, LastTry: true}
+		return nil, fmt.Errorf("%s: %w", op, &CredentialError{Secret: SecretPIN, RetriesLeft: 1, LastTry: true})
 	}
 	if s.pin == nil {
 		return nil, fmt.Errorf("%s: %w", op, ErrNoPIN)
 	}
 	pin, err := s.pin(PINRequest{Serial: s.card.Serial(), Slot: s.slot, RetriesLeft: retries})
-	defer wipe(pin)
+	defer clear(pin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if err := CheckPIN(pin); err != nil {
-		var pe *PINError
-		if errors.As(err, &pe) {
-			pe.RetriesLeft = retries
+		var ce *CredentialError
+		if errors.As(err, &ce) {
+			ce.RetriesLeft = retries
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var sig []byte
 	s.card.resetOnClose = true
 	err = s.exchange(l, op, func(yk *piv.YubiKey) error {
 		if err := yk.VerifyPIN(string(pin)); err != nil {
-			return pinError(err)
+			return fmt.Errorf("%s: %w", op, pinError(err))
 		}
 		var err error
 		sig, err = s.sign(yk, op, rand, digest, opts, notice)

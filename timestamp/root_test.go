@@ -62,7 +62,7 @@ func TestLoadRoot(t *testing.T) {
 	}{
 		{"missing", filepath.Join(dir, "missing.pem"), "no such file or directory"},
 		{"directory", dir, "is a directory"},
-		{"FIFO", fifo, "is not a regular file (a FIFO): give the path of a regular PEM file"},
+		{"FIFO", fifo, "is not a regular file (a FIFO)"},
 		{"device", "/dev/zero", "is not a regular file (a character device)"},
 		{"too large", write("large.pem", append(tsa.RootPEM, make([]byte, 1<<20)...)), "more than the limit of 1048576"},
 		{"sparse 64 MiB", sparse(t, dir, 64<<20), "is 67108864 bytes, more than the limit of 1048576"},
@@ -71,7 +71,7 @@ func TestLoadRoot(t *testing.T) {
 		{"two certificates", write("two.pem", append(append([]byte{}, tsa.RootPEM...), tsaCert...)), "holds more than one certificate"},
 		{"private key", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})), `PEM block 1 is a "PRIVATE KEY"`},
 		{"damaged block", write("damaged.pem", tsa.RootPEM[:len(tsa.RootPEM)-30]), "is damaged"},
-		{"bad DER", write("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0}})), "replace it with a valid certificate"},
+		{"bad DER", write("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0}})), "bad.pem: certificate 1: x509: "},
 		{"not self-issued", write("tsa.pem", tsaCert), "so it is no root"},
 		{"not self-signed", write("fake.pem", fakeRoot), "is not validly self-signed"},
 	} {

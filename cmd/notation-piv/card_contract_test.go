@@ -166,6 +166,11 @@ func TestCardErrors(t *testing.T) {
 		if perr.Metadata["retriesLeft"] != "2" {
 			t.Errorf("metadata %v, want retriesLeft 2", perr.Metadata)
 		}
+		// Each layer names only what its callee did not: the signing
+		// step once, then what the card said.
+		if want := "sign with slot 9c: wrong PIN, 2 tries left before the PIN is blocked: check the PIN source and sign again"; perr.Message != want {
+			t.Errorf("message %q, want %q", perr.Message, want)
+		}
 		if n := pinRetries(t, env); n != 2 {
 			t.Errorf("%d retries left, want 2", n)
 		}

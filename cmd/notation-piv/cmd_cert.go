@@ -11,10 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/internal/inputfile"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -107,15 +108,15 @@ func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFi
 	now := time.Now()
 	var bundle []*x509.Certificate
 	if caCerts != "" {
-		if bundle, err = piv.LoadPEMBundle(caCerts); err != nil {
+		if bundle, err = certchain.LoadBundle(caCerts); err != nil {
 			return err
 		}
 		if caCerts, err = filepath.Abs(caCerts); err != nil {
 			return err
 		}
-		_, err = piv.BuildChain(cert, bundle, now)
+		_, err = certchain.Build(cert, bundle, now)
 	} else {
-		err = piv.CheckNotaryLeaf(cert, now)
+		err = certchain.CheckLeaf(cert, now)
 	}
 	if err != nil {
 		return failure(fmt.Sprintf("%s cannot sign Notary Project signatures: %v", path, err),
@@ -154,7 +155,7 @@ func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFi
 	}
 	fmt.Fprintf(u.stdout, "Stored the certificate for %q in slot %s of PIV card %d.\n", cert.Subject.String(), slot, serial)
 	keyName := notationKeyName(serial, slot)
-	if piv.IsSelfSigned(cert) {
+	if certchain.SelfSigned(cert) {
 		abs, _ := filepath.Abs(path)
 		fmt.Fprintf(u.stdout, "\nNext steps:\n   %s\n   %s\n",
 			keyAddLine(keyName, serial, slot, ""),
@@ -212,15 +213,15 @@ func checkKeyMatch(ctx context.Context, card *piv.Card, st *piv.Status, slot piv
 
 // readCertificateFile reads one certificate, PEM or DER.
 func readCertificateFile(path string) (*x509.Certificate, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxCertFile {
+	b, err := inputfile.ReadAll(path, maxCertFile)
+	var (
+		notRegular *inputfile.NotRegularError
+		large      *inputfile.TooLargeError
+	)
+	switch {
+	case errors.As(err, &notRegular), errors.As(err, &large):
 		return nil, failure(fmt.Sprintf("%s is not a certificate file (a regular file of at most 1 MiB)", path))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	der := b

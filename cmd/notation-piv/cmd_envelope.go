@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/pemcert"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -352,7 +352,7 @@ func runEnvelopeSign(ctx context.Context, args []string, stdout, stderr io.Write
 	desc, _ := envelope.ParsePayload(job.payload)
 	fmt.Fprintf(stdout, "wrote %s: a %s envelope of %d bytes\n", o.out, strings.ToUpper(o.format), len(signed.envelope))
 	fmt.Fprintf(stdout, "  artifact  %s, %d bytes, %s\n", desc.Digest, desc.Size, terminalSafe(desc.MediaType))
-	fmt.Fprintf(stdout, "  signer    %q, %s key in slot %s of card %d\n", leafSubject(signed.chain[0]), signed.spec, signed.slot, signed.serial)
+	fmt.Fprintf(stdout, "  signer    %q, %s key in slot %s of card %d\n", leafSubject(signed.chain[0]), signed.spec.Name, signed.slot, signed.serial)
 	fmt.Fprintf(stdout, "verify it with:\n  %s\n", commandLine("notation-piv", "envelope", "verify", o.out, "--trust-root", rootHint(signed.chain)))
 	return 0
 }
@@ -550,7 +550,7 @@ func inputFailure(option string, err error, instead string) error {
 	var notRegular *inputfile.NotRegularError
 	switch {
 	case errors.As(err, &notRegular):
-		return failure(prefix+notRegular.Error(), instead)
+		return failure(fmt.Sprintf("%s%s is %s, not a regular file", prefix, notRegular.Path, inputfile.Type(notRegular.Mode)), instead)
 	case errors.Is(err, errInterrupted):
 		return failure(err.Error(), `pipe a complete envelope into "-", or give the envelope's file`)
 	}
@@ -662,43 +662,28 @@ func checkPin(path string, roots []*x509.Certificate, pin string) error {
 		"this is not the trust root that was published, or the fingerprint is wrong: compare with the published fingerprint, and do not trust what this file vouches for")
 }
 
-// maxTrustRootFile bounds a --trust-root file.
-const maxTrustRootFile = 1 << 20
-
 // loadTrustRoots reads the PEM certificates of --trust-root, a regular
 // file. As notation's trust stores do, it accepts only CA and self-signed
 // certificates.
 func loadTrustRoots(path string) ([]*x509.Certificate, error) {
-	b, err := inputfile.ReadAll(path, maxTrustRootFile)
-	var large *inputfile.TooLargeError
+	roots, err := pemcert.Load(path, 0)
+	var (
+		large      *inputfile.TooLargeError
+		notRegular *inputfile.NotRegularError
+	)
 	switch {
 	case errors.As(err, &large):
-		return nil, failure(fmt.Sprintf("--trust-root %s is more than %d bytes", path, maxTrustRootFile), "give a PEM file with the root certificates only")
-	case err != nil:
+		return nil, failure(fmt.Sprintf("--trust-root %s is more than %d bytes", path, pemcert.MaxFileSize), "give a PEM file with the root certificates only")
+	case errors.As(err, &notRegular), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return nil, inputFailure("--trust-root", err, "give the PEM file of the trust root itself")
+	case err != nil:
+		return nil, failure("--trust-root "+err.Error(), "give the root CA certificate in PEM form (-----BEGIN CERTIFICATE-----), and only CERTIFICATE blocks")
 	}
-	var roots []*x509.Certificate
-	for rest := b; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		n := len(roots) + 1
-		if block.Type != "CERTIFICATE" {
-			return nil, failure(fmt.Sprintf("--trust-root %s: PEM block %d is a %q, not a certificate", path, n, block.Type), "keep only CERTIFICATE blocks in the file")
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d: %v", path, n, err))
-		}
+	for i, c := range roots {
 		if !(c.BasicConstraintsValid && c.IsCA) && string(c.RawIssuer) != string(c.RawSubject) {
-			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d (%q) is neither a CA nor self-signed", path, n, leafSubject(c)),
+			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d (%q) is neither a CA nor self-signed", path, i+1, leafSubject(c)),
 				"as in notation's trust stores, give the root CA certificate, or the signer's own certificate if it is self-signed")
 		}
-		roots = append(roots, c)
-	}
-	if len(roots) == 0 {
-		return nil, failure(fmt.Sprintf("--trust-root %s holds no PEM certificate", path), "give the root CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
 	}
 	return roots, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -189,7 +190,7 @@ func describeCert(cert *x509.Certificate, key *piv.KeyStatus, keysKnown bool, no
 	lc := &listCert{
 		Subject:    cert.Subject.String(),
 		Issuer:     cert.Issuer.String(),
-		SelfSigned: piv.IsSelfSigned(cert),
+		SelfSigned: certchain.SelfSigned(cert),
 		NotBefore:  cert.NotBefore.UTC(),
 		NotAfter:   cert.NotAfter.UTC(),
 		SHA256:     hex.EncodeToString(sum[:]),
@@ -206,7 +207,7 @@ func describeCert(cert *x509.Certificate, key *piv.KeyStatus, keysKnown bool, no
 			return lc
 		}
 	}
-	if err := piv.CheckNotaryLeaf(cert, now); err != nil {
+	if err := certchain.CheckLeaf(cert, now); err != nil {
 		lc.NotaryProblem = err.Error()
 		return lc
 	}

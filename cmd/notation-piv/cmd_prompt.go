@@ -134,7 +134,7 @@ func (s *secrets) get(k secretKind, retries int) ([]byte, error) {
 }
 
 // check returns an error if v cannot be a secret of kind k: a
-// *piv.PINError or *piv.PUKError for the current PIN or PUK.
+// *piv.CredentialError for the current PIN or PUK.
 func (k secretKind) check(v []byte) error {
 	switch {
 	case k.isNew:
@@ -149,9 +149,9 @@ func (k secretKind) check(v []byte) error {
 // try left.
 func lastTry(k secretKind) error {
 	if k == secretPUK {
-		return &piv.PUKError{RetriesLeft: 1, LastTry: true}
+		return &piv.CredentialError{Secret: piv.SecretPUK, RetriesLeft: 1, LastTry: true}
 	}
-	return &piv.PINError{RetriesLeft: 1, LastTry: true}
+	return &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 1, LastTry: true}
 }
 
 // prompt asks for the secret on /dev/tty, twice for a new value.

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -83,7 +85,7 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var o setupOptions
 	fs := u.flags()
 	slot := fs.String("slot", "9c", "")
-	alg := fs.String("algorithm", string(piv.KeySpecEC256), "")
+	alg := fs.String("algorithm", keyspec.EC256.Name, "")
 	fs.StringVar(&o.key.PINPolicy, "pin-policy", piv.PolicyAlways, "")
 	fs.StringVar(&o.key.TouchPolicy, "touch-policy", piv.PolicyNever, "")
 	subject := fs.String("subject", "", "")
@@ -102,7 +104,10 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if o.slot, err = piv.ParseSlot(*slot); err != nil {
 		return u.fail(err)
 	}
-	o.key.Spec = piv.KeySpec(strings.ToUpper(*alg))
+	var ok bool
+	if o.key.Spec, ok = piv.LookupKeySpec(strings.ToUpper(*alg)); !ok {
+		return u.fail(fmt.Errorf("unknown key algorithm %q: use one of %s", strings.ToUpper(*alg), keyspec.Names(piv.KeySpecs())))
+	}
 	o.key.PINPolicy, o.key.TouchPolicy = strings.ToLower(o.key.PINPolicy), strings.ToLower(o.key.TouchPolicy)
 	if err := o.key.Check(); err != nil {
 		return u.fail(err)
@@ -257,7 +262,7 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		return nil, err
 	}
 	broken := func(err error) error {
-		return failure(fmt.Sprintf("slot %s of card %d now holds a new %s key but no certificate for it: %s", o.slot, serial, o.key.Spec, err),
+		return failure(fmt.Sprintf("slot %s of card %d now holds a new %s key but no certificate for it: %s", o.slot, serial, o.key.Spec.Name, err),
 			"fix the cause and run setup again with --force")
 	}
 	// The PIN source guards the last try.
@@ -395,20 +400,20 @@ func parseSubject(s string) (pkix.Name, error) {
 // signatureAlgorithm is the certificate signature algorithm for a key spec:
 // ECDSA, or RSASSA-PSS as Notary Project signatures use, with the spec's
 // hash.
-func signatureAlgorithm(spec piv.KeySpec) x509.SignatureAlgorithm {
-	return map[piv.KeySpec]x509.SignatureAlgorithm{
-		piv.KeySpecEC256:   x509.ECDSAWithSHA256,
-		piv.KeySpecEC384:   x509.ECDSAWithSHA384,
-		piv.KeySpecRSA2048: x509.SHA256WithRSAPSS,
-		piv.KeySpecRSA3072: x509.SHA384WithRSAPSS,
-		piv.KeySpecRSA4096: x509.SHA512WithRSAPSS,
+func signatureAlgorithm(spec keyspec.Spec) x509.SignatureAlgorithm {
+	return map[keyspec.Spec]x509.SignatureAlgorithm{
+		keyspec.EC256:   x509.ECDSAWithSHA256,
+		keyspec.EC384:   x509.ECDSAWithSHA384,
+		keyspec.RSA2048: x509.SHA256WithRSAPSS,
+		keyspec.RSA3072: x509.SHA384WithRSAPSS,
+		keyspec.RSA4096: x509.SHA512WithRSAPSS,
 	}[spec]
 }
 
 // selfSignedCertificate makes a Notary Project code-signing certificate for
 // the card key behind signer, signed by that key, and checks it as notation
 // will.
-func selfSignedCertificate(signer crypto.Signer, spec piv.KeySpec, subject pkix.Name, days int) (*x509.Certificate, error) {
+func selfSignedCertificate(signer crypto.Signer, spec keyspec.Spec, subject pkix.Name, days int) (*x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return nil, err
@@ -432,7 +437,7 @@ func selfSignedCertificate(signer crypto.Signer, spec piv.KeySpec, subject pkix.
 	if err != nil {
 		return nil, err
 	}
-	if err := piv.CheckNotaryLeaf(cert, time.Now()); err != nil {
+	if err := certchain.CheckLeaf(cert, time.Now()); err != nil {
 		return nil, fmt.Errorf("the new certificate fails the Notary Project rules: %w", err)
 	}
 	return cert, nil
@@ -440,7 +445,7 @@ func selfSignedCertificate(signer crypto.Signer, spec piv.KeySpec, subject pkix.
 
 // certificateRequest makes a certificate signing request (DER) for the
 // card key behind signer.
-func certificateRequest(signer crypto.Signer, spec piv.KeySpec, subject pkix.Name) ([]byte, error) {
+func certificateRequest(signer crypto.Signer, spec keyspec.Spec, subject pkix.Name) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:            subject,
 		SignatureAlgorithm: signatureAlgorithm(spec),
@@ -497,7 +502,7 @@ func trustPolicy(name string, cert *x509.Certificate) string {
 func printSetupDone(w io.Writer, serial uint32, o *setupOptions, cert *x509.Certificate, certPath, csrPath string) {
 	sum := sha256.Sum256(cert.Raw)
 	fmt.Fprintf(w, "Slot %s of PIV card %d now holds a new %s key (PIN %s, touch %s) and a self-signed\ncode-signing certificate:\n",
-		o.slot, serial, o.key.Spec, o.key.PINPolicy, o.key.TouchPolicy)
+		o.slot, serial, o.key.Spec.Name, o.key.PINPolicy, o.key.TouchPolicy)
 	fmt.Fprintf(w, "  subject    %s\n  valid      %s to %s\n  sha256     %s\n  file       %s\n",
 		cert.Subject, cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02"), hex.EncodeToString(sum[:]), certPath)
 	if csrPath != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -245,18 +246,13 @@ func checkConfig(m map[string]string) (config, error) {
 // Sig_structure, so that the card key is never asked to sign other data.
 // Whether the slot holds a key of that keySpec is checked with the card.
 func checkSignatureRequest(r *plugin.GenerateSignatureRequest) error {
-	spec := piv.KeySpec(r.KeySpec)
-	if spec.Hash() == 0 {
-		specs := []piv.KeySpec{piv.KeySpecRSA2048, piv.KeySpecRSA3072, piv.KeySpecRSA4096, piv.KeySpecEC256, piv.KeySpecEC384}
-		names := make([]string, len(specs))
-		for i, s := range specs {
-			names[i] = string(s)
-		}
+	spec, ok := piv.LookupKeySpec(string(r.KeySpec))
+	if !ok {
 		return plugin.NewValidationErrorf("keySpec %s is not a key a PIV card holds for Notary signatures (%s): notation sends the keySpec describe-key answered, so check what is calling the plugin",
-			quote(string(r.KeySpec)), strings.Join(names, ", "))
+			quote(string(r.KeySpec)), keyspec.Names(piv.KeySpecs()))
 	}
-	if want := hashName(spec.Hash()); string(r.Hash) != want {
-		return plugin.NewValidationErrorf("hashAlgorithm %s does not fit keySpec %s, which signs with %s: check what is calling the plugin", quote(string(r.Hash)), spec, want)
+	if want := hashName(spec.Hash); string(r.Hash) != want {
+		return plugin.NewValidationErrorf("hashAlgorithm %s does not fit keySpec %s, which signs with %s: check what is calling the plugin", quote(string(r.Hash)), spec.Name, want)
 	}
 	if len(r.Payload) > maxSigningInput {
 		return plugin.NewValidationErrorf("payload is %d bytes, more than the limit of %d: notation asks to sign the JWS signing input or COSE Sig_structure of a Notary payload, a few hundred bytes; "+

@@ -321,7 +321,7 @@ func TestHostileBundle(t *testing.T) {
 	dir := t.TempDir()
 
 	t.Run("the right certificates in the wrong order", func(t *testing.T) {
-		// LoadPEMBundle orders a bundle that is one chain, so the
+		// certchain.LoadBundle orders a bundle that is one chain, so the
 		// envelope carries leaf, intermediate, root.
 		req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "reversed.pem"), ca.root, ca.intermediate)})
 		r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456")

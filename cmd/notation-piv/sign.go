@@ -15,6 +15,8 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/piv"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
@@ -37,7 +39,7 @@ type signingKey struct {
 	card   *piv.Card
 	slot   piv.Slot
 	leaf   *x509.Certificate
-	spec   piv.KeySpec
+	spec   keyspec.Spec
 	chain  []*x509.Certificate
 	phases phases
 }
@@ -93,13 +95,13 @@ func preflight(keyID string, cfg config, from settings) (piv.Slot, []*x509.Certi
 	}
 	var bundle []*x509.Certificate
 	if cfg.caCerts != "" {
-		if bundle, err = piv.LoadPEMBundle(cfg.caCerts); err != nil {
-			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgCACerts), err)
+		if bundle, err = certchain.LoadBundle(cfg.caCerts); err != nil {
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %s", from.name(cfgCACerts), withAdvice(err))
 		}
 	}
 	if cfg.pinFile != "" {
 		if err := piv.CheckPINFile(cfg.pinFile); err != nil {
-			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgPINFile), err)
+			return piv.Slot{}, nil, plugin.NewValidationErrorf("%s: %s", from.name(cfgPINFile), withAdvice(err))
 		}
 	}
 	if cfg.pinentry != "" {
@@ -126,7 +128,7 @@ func openSigningKey(ctx context.Context, slot piv.Slot, bundle []*x509.Certifica
 		card.Close()
 		return nil, err
 	}
-	log.Printf("slot %s: %s key, certificate %q, chain of %d", slot, key.spec, key.leaf.Subject, len(key.chain))
+	log.Printf("slot %s: %s key, certificate %q, chain of %d", slot, key.spec.Name, key.leaf.Subject, len(key.chain))
 	return key, nil
 }
 
@@ -142,7 +144,7 @@ func (k *signingKey) load(ctx context.Context, bundle []*x509.Certificate, signi
 		return err
 	}
 	start = time.Now()
-	chain, err := piv.BuildChain(leaf, bundle, signingTime)
+	chain, err := certchain.Build(leaf, bundle, signingTime)
 	if err != nil {
 		return plugin.NewValidationErrorf("the certificate chain of slot %s cannot sign: %v", k.slot, err)
 	}
@@ -198,8 +200,8 @@ func describeKey(ctx context.Context, req plugin.DescribeKeyRequest, cfg config,
 	if err != nil {
 		return nil, err
 	}
-	log.Printf("describe-key: slot %s of the card in %q holds an %s key", slot, card.Reader(), spec)
-	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec)}, nil
+	log.Printf("describe-key: slot %s of the card in %q holds an %s key", slot, card.Reader(), spec.Name)
+	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec.Name)}, nil
 }
 
 // generateSignature answers generate-signature (RAW mode): notation builds
@@ -214,15 +216,12 @@ func generateSignature(ctx context.Context, req plugin.GenerateSignatureRequest,
 		return nil, err
 	}
 	defer key.card.Close()
-	alg, err := envelope.AlgorithmFor(key.leaf.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	if string(req.KeySpec) != alg.KeySpec {
-		return nil, plugin.NewValidationErrorf("the request is for an %s key but slot %s holds an %s key; run notation sign again so that it describes the key afresh", req.KeySpec, slot, alg.KeySpec)
+	alg := key.spec
+	if string(req.KeySpec) != alg.Name {
+		return nil, plugin.NewValidationErrorf("the request is for an %s key but slot %s holds an %s key; run notation sign again so that it describes the key afresh", req.KeySpec, slot, alg.Name)
 	}
 	if want := hashName(alg.Hash); string(req.Hash) != want {
-		return nil, plugin.NewValidationErrorf("hashAlgorithm %s does not fit an %s key, which signs with %s", req.Hash, alg.KeySpec, want)
+		return nil, plugin.NewValidationErrorf("hashAlgorithm %s does not fit an %s key, which signs with %s", req.Hash, alg.Name, want)
 	}
 	signer, err := key.signer(cfg)
 	if err != nil {
@@ -253,7 +252,7 @@ func timestamper(cfg config, from settings) (*timestamp.Config, error) {
 	}
 	roots, err := timestamp.LoadRoot(cfg.tsaRoot)
 	if err != nil {
-		return nil, plugin.NewValidationErrorf("%s: %v", from.name(cfgTSARoot), err)
+		return nil, plugin.NewValidationErrorf("%s: %s", from.name(cfgTSARoot), withAdvice(err))
 	}
 	tsa := &timestamp.Config{URL: cfg.tsaURL, Roots: roots, Timeout: cfg.tsaWait}
 	if err := tsa.Validate(); err != nil {
@@ -284,7 +283,7 @@ func generateEnvelope(ctx context.Context, req plugin.GenerateEnvelopeRequest, c
 	}
 	annotations := map[string]string{
 		annotationSlot:    signed.slot.String(),
-		annotationKeySpec: string(signed.spec),
+		annotationKeySpec: signed.spec.Name,
 	}
 	if signed.serial != 0 {
 		annotations[annotationSerial] = strconv.FormatUint(uint64(signed.serial), 10)
@@ -312,7 +311,7 @@ type signedEnvelope struct {
 	envelope []byte
 	serial   uint32 // 0 unless the card was picked by serial number
 	slot     piv.Slot
-	spec     piv.KeySpec
+	spec     keyspec.Spec
 	chain    []*x509.Certificate
 }
 

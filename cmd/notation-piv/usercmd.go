@@ -95,15 +95,15 @@ func (u *ui) warn(format string, args ...any) {
 // explain turns an error into a message and hints for people.
 func explain(err error) (string, []string) {
 	var (
-		ue        *userError
-		pinErr    *piv.PINError
-		pukErr    *piv.PUKError
-		selection *piv.SelectionError
+		ue         *userError
+		credential *piv.CredentialError
+		selection  *piv.SelectionError
 	)
 	switch {
 	case errors.As(err, &ue):
 		return ue.msg, ue.hints
-	case errors.As(err, &pinErr):
+	case errors.As(err, &credential) && credential.Secret == piv.SecretPIN:
+		pinErr := credential
 		switch {
 		case pinErr.Blocked:
 			return "the PIN is blocked", []string{`set a new PIN with the PUK: "notation-piv pin unblock"`}
@@ -113,17 +113,14 @@ func explain(err error) (string, []string) {
 					"or unset " + piv.EnvPIN + " and type the PIN at the prompt on the terminal",
 					`if you do not know the PIN, set a new one with the PUK: "notation-piv pin unblock"`}
 		case pinErr.Malformed:
-			problem := pinErr.Problem
-			if problem == "" {
-				problem = "must be 6 to 8 characters long"
-			}
-			return "the PIN " + problem + "; it was not sent to the card", []string{malformedHint(piv.EnvPIN, "PIN")}
+			return pinErr.Error(), []string{malformedHint(piv.EnvPIN, "PIN")}
 		case pinErr.RetriesLeft < 0:
 			return "wrong PIN", []string{"check the PIN and run the command again"}
 		}
 		return fmt.Sprintf("wrong PIN: %s left before the PIN is blocked", tries(pinErr.RetriesLeft)),
 			[]string{"check the PIN and run the command again", `if you forgot it, set a new one with the PUK: "notation-piv pin unblock"`}
-	case errors.As(err, &pukErr):
+	case errors.As(err, &credential) && credential.Secret == piv.SecretPUK:
+		pukErr := credential
 		switch {
 		case pukErr.Blocked:
 			return "the PUK is blocked", []string{`the PIN can no longer be unblocked; if it is blocked too, only "notation-piv reset" (which erases every key) makes the card usable again`}
@@ -136,10 +133,18 @@ func explain(err error) (string, []string) {
 		}
 		return fmt.Sprintf("wrong PUK: %s left before the PUK is blocked", tries(pukErr.RetriesLeft)),
 			[]string{"check the PUK and run the command again; a new card's PUK is 12345678"}
-	case errors.Is(err, piv.ErrManagementKey), errors.Is(err, piv.ErrNoProtectedKey):
+	case errors.As(err, &credential), errors.Is(err, piv.ErrNoProtectedKey):
+		// The management key.
 		return err.Error(), []string{"give the card's management key with --management-key-file FILE (the key in hex, in a file only you can read)"}
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection):
-		return err.Error(), []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
+		hints := []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
+		if a := advice(err); a != "" {
+			hints = append([]string{a}, hints...)
+		}
+		return err.Error(), hints
+	}
+	if a := advice(err); a != "" {
+		return err.Error(), []string{a}
 	}
 	return err.Error(), nil
 }

@@ -32,6 +32,7 @@ import (
 	gocose "github.com/veraison/go-cose"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Labels of the Notary headers go-cose does not know.
@@ -62,7 +63,7 @@ func (Format) Sign(req envelope.SignRequest) ([]byte, error) {
 
 // encode signs req with go-cose, has the signature timestamped if req asks
 // for it, and adds the unprotected header.
-func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
+func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 	crit := []any{headerSigningScheme}
 	msg := gocose.NewSign1Message()
 	msg.Headers.Protected = gocose.ProtectedHeader{
@@ -77,7 +78,13 @@ func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	}
 	msg.Headers.Protected[gocose.HeaderLabelCritical] = crit
 	msg.Payload = req.Payload
-	if err := msg.Sign(rand.Reader, nil, signer{req.Signer, alg}); err != nil {
+	key := &signer{key: req.Signer, alg: alg}
+	err := msg.Sign(rand.Reader, nil, key)
+	switch {
+	case key.err != nil:
+		// The signer names what it signed with.
+		return nil, key.err
+	case err != nil:
 		return nil, fmt.Errorf("sign cose: %w", err)
 	}
 	// The unprotected header is not signed: it may be filled in afterwards.
@@ -114,16 +121,19 @@ func epoch(t time.Time) cbor.Tag {
 // ECDSA as fixed-width r‖s, RSA as PSS with the salt as long as the hash.
 type signer struct {
 	key crypto.Signer
-	alg envelope.Algorithm
+	alg keyspec.Spec
+	err error // what the signer failed with, if it did
 }
 
 // Algorithm returns the COSE algorithm the leaf key fixes.
-func (s signer) Algorithm() gocose.Algorithm { return gocose.Algorithm(s.alg.COSE) }
+func (s *signer) Algorithm() gocose.Algorithm { return gocose.Algorithm(s.alg.COSE) }
 
 // Sign signs the Sig_structure go-cose passes as content. envelope.SignMessage
 // draws its own randomness, so the reader go-cose hands over is not used.
-func (s signer) Sign(_ io.Reader, content []byte) ([]byte, error) {
-	return envelope.SignMessage(s.key, s.alg, content)
+func (s *signer) Sign(_ io.Reader, content []byte) ([]byte, error) {
+	sig, err := envelope.SignMessage(s.key, s.alg, content)
+	s.err = err
+	return sig, err
 }
 
 // decMode reads envelopes for Headers: duplicate labels are an error, as in

@@ -16,6 +16,7 @@ import (
 	gocose "github.com/veraison/go-cose"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Decode takes a COSE envelope apart for inspection, without verifying
@@ -232,7 +233,7 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 				break
 			}
 			d.AlgorithmLabel = strconv.FormatInt(id, 10)
-			if alg, ok := envelope.AlgorithmByCOSE(id); ok {
+			if alg, ok := keyspec.ByCOSE(id); ok {
 				d.Algorithm = &alg
 				h.Value += " (" + alg.JWS + ")"
 			} else {

@@ -73,7 +73,7 @@ func CheckDecode(t *testing.T, format envelope.Format, decode Decoder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.MediaType != format.MediaType() || d.Algorithm == nil || d.Algorithm.KeySpec != "EC-256" || !bytes.Equal(d.Payload, payload) ||
+	if d.MediaType != format.MediaType() || d.Algorithm == nil || d.Algorithm.Name != "EC-256" || !bytes.Equal(d.Payload, payload) ||
 		!d.SigningTime.Equal(signingTime) || !d.Expiry.Equal(signingTime.Add(time.Hour)) || d.SigningAgent != agent ||
 		d.ContentType != envelope.PayloadType || d.SigningScheme != envelope.SigningScheme || len(d.Problems) != 0 ||
 		len(d.Certificates) != 1 || !bytes.Equal(d.Certificates[0], chain[0].Raw) || len(d.Signature) != 64 || d.Timestamp != nil ||

@@ -20,6 +20,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Checks that the tests of every envelope format share. Each format
@@ -305,7 +306,7 @@ func Rejections() []Rejection {
 
 // CheckRejected has format sign each rejection: each must fail with its
 // error, in lower case, without an envelope, before the signer signs. An
-// Ed25519 key must fail with an *envelope.UnsupportedKeyError, and a
+// Ed25519 key must fail with an *keyspec.UnsupportedKeyError, and a
 // request without a signer too.
 func CheckRejected(t *testing.T, format envelope.Format, rejections []Rejection) {
 	now := time.Now()
@@ -333,9 +334,9 @@ func CheckRejected(t *testing.T, format envelope.Format, rejections []Rejection)
 		})
 	}
 	ed := fixtures.Key("Ed25519")
-	var ue *envelope.UnsupportedKeyError
+	var ue *keyspec.UnsupportedKeyError
 	if _, err := format.Sign(envelope.SignRequest{Payload: NotaryPayload, Signer: ed, Chain: []*x509.Certificate{fixtures.SelfSigned(ed)}, SigningTime: now}); !errors.As(err, &ue) {
-		t.Errorf("Ed25519 error %v is not an *envelope.UnsupportedKeyError", err)
+		t.Errorf("Ed25519 error %v is not an *keyspec.UnsupportedKeyError", err)
 	}
 	good := []*x509.Certificate{fixtures.SelfSigned(fixtures.Key("EC-256"))}
 	if _, err := format.Sign(envelope.SignRequest{Payload: NotaryPayload, Chain: good, SigningTime: now}); err == nil || !strings.Contains(err.Error(), "no signer") {
@@ -345,14 +346,14 @@ func CheckRejected(t *testing.T, format envelope.Format, rejections []Rejection)
 
 // Encoder is the private encoder of a format package: what its Sign does
 // after envelope.Build's checks.
-type Encoder func(envelope.SignRequest, envelope.Algorithm) ([]byte, error)
+type Encoder func(envelope.SignRequest, keyspec.Spec) ([]byte, error)
 
 // CheckSelfCheck shows that envelope.Verify stops the envelopes of
 // mediaType that the checks of envelope.Build would have refused, had they
 // been skipped: encode signs them directly.
 func CheckSelfCheck(t *testing.T, mediaType string, encode Encoder) {
 	ec := fixtures.Key("EC-256")
-	alg, err := envelope.AlgorithmFor(ec.Public())
+	alg, err := keyspec.Of(ec.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

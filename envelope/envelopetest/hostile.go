@@ -17,6 +17,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Hostile is the shape of a validly signed envelope built to be costly to
@@ -100,10 +101,10 @@ func HostileKey(t testing.TB) crypto.Signer {
 
 // hostileSigner returns a function that signs with the key of HostileRoot,
 // its algorithm and the DER chain h asks for.
-func hostileSigner(t testing.TB, h Hostile) (sign func([]byte) []byte, alg envelope.Algorithm, chain [][]byte) {
+func hostileSigner(t testing.TB, h Hostile) (sign func([]byte) []byte, alg keyspec.Spec, chain [][]byte) {
 	t.Helper()
 	key := HostileKey(t)
-	alg, err := envelope.AlgorithmFor(key.Public())
+	alg, err := keyspec.Of(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +13,8 @@ import (
 	nx509 "github.com/notaryproject/notation-core-go/x509"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // CertificateInfo is one certificate of the chain.
@@ -33,6 +34,9 @@ type CertificateInfo struct {
 	NotAfter     time.Time `json:"notAfter"`
 	// KeySpec is the key's Notary key spec, e.g. "EC-256", or a
 	// description such as "RSA-1024" for keys Notary does not support.
+	// The signatures of a key Notary does not support are not checked:
+	// SelfSigned is then false, and the certificates it issued are not
+	// judged against it.
 	KeySpec string `json:"keySpec"`
 	// SHA256 is the SHA-256 thumbprint of the DER certificate in hex, as
 	// notation lists it in the io.cncf.notary.x509chain.thumbprint#S256
@@ -52,7 +56,14 @@ type CertificateInfo struct {
 	Problems         []string `json:"problems"`
 }
 
-// certificates describes the chain and judges it.
+// certificates describes the chain and judges it. Before any signature of
+// the chain is checked, here or by notation-core-go, each certificate's
+// key must be one the Notary rules allow (keyspec.All): checking a
+// signature costs time in the square of the key's size, and an envelope
+// within MaxEnvelopeSize can carry 32 certificates of RSA keys of many
+// thousand bits. A certificate with another key is flagged and the
+// signatures it would check are skipped, and so are notation-core-go's
+// checks of the chain and of the envelope (see integrity).
 func (r *Report) certificates(d *envelope.Decoded, now time.Time) {
 	r.Certificates = []CertificateInfo{}
 	chain := make([]*x509.Certificate, len(d.Certificates))
@@ -70,9 +81,13 @@ func (r *Report) certificates(d *envelope.Decoded, now time.Time) {
 			info.Subject, info.Issuer = c.Subject.String(), c.Issuer.String()
 			info.SerialNumber = c.SerialNumber.String()
 			info.NotBefore, info.NotAfter = c.NotBefore.UTC(), c.NotAfter.UTC()
-			info.KeySpec, _ = keySpec(c)
+			var allowed bool
+			info.KeySpec, allowed = keySpec(c)
+			if !allowed && r.unchecked == "" {
+				r.unchecked = fmt.Sprintf("certificate %d (%q) has an %s key, which the Notary rules do not allow, so no signature it makes is checked", i, subject(c), info.KeySpec)
+			}
 			info.SHA256 = hex.EncodeToString(sum[:])
-			info.SelfSigned = selfSigned(c)
+			info.SelfSigned = allowed && certchain.SelfSigned(c)
 			info.IsCA = c.BasicConstraintsValid && c.IsCA
 			info.ValidNow = within(now, c)
 			info.ValidAtSigningTime = !d.SigningTime.IsZero() && within(d.SigningTime, c)
@@ -91,6 +106,10 @@ func (r *Report) certificates(d *envelope.Decoded, now time.Time) {
 	for i := range chain {
 		r.Certificates[i].Problems = append(r.Certificates[i].Problems, certProblems(chain, i)...)
 		r.Certificates[i].MeetsNotaryRules = len(r.Certificates[i].Problems) == 0
+	}
+	if r.unchecked != "" {
+		r.Chain = ChainInfo{Problem: r.unchecked}
+		return
 	}
 	if err := nx509.ValidateCodeSigningCertChain(chain, nil); err != nil {
 		r.Chain = ChainInfo{Problem: err.Error()}
@@ -119,29 +138,22 @@ func within(t time.Time, c *x509.Certificate) bool {
 // keySpec returns the Notary key spec of c's key and whether Notary
 // supports it; for other keys, a description such as "RSA-1024".
 func keySpec(c *x509.Certificate) (string, bool) {
-	alg, err := envelope.AlgorithmFor(c.PublicKey)
-	var unsupported *envelope.UnsupportedKeyError
-	switch {
-	case err == nil:
-		return alg.KeySpec, true
-	case errors.As(err, &unsupported):
-		return unsupported.Key, false
+	alg, err := keyspec.Of(c.PublicKey)
+	if err != nil {
+		return keyspec.Describe(c.PublicKey), false
 	}
-	return c.PublicKeyAlgorithm.String(), false
+	return alg.Name, true
 }
 
-// selfSigned reports whether c is issued and validly signed by itself.
-func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+// allowedKey reports whether the Notary rules allow c's key, and so
+// whether signatures made with it may be checked.
+func allowedKey(c *x509.Certificate) bool {
+	_, ok := keySpec(c)
+	return ok
 }
 
 // subject names a certificate for messages.
-func subject(c *x509.Certificate) string {
-	if s := c.Subject.String(); s != "" {
-		return s
-	}
-	return "serial " + c.SerialNumber.String()
-}
+var subject = certchain.Subject
 
 // oidKeyUsage is the key usage extension (RFC 5280 §4.2.1.3).
 var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
@@ -177,27 +189,39 @@ var leafOnlyUsages = []struct {
 // (https://github.com/notaryproject/specifications/blob/main/specs/signature-specification.md#certificate-requirements),
 // leaving out validity periods: those depend on the time of verification.
 // Unlike notation-core-go it does not stop at the first broken rule, so
-// that every certificate gets a verdict.
+// that every certificate gets a verdict. Signatures are checked only with
+// keys the rules allow (see certificates).
 func certProblems(chain []*x509.Certificate, i int) []string {
 	c, n := chain[i], len(chain)
 	var p []string
 	selfIssued := bytes.Equal(c.RawIssuer, c.RawSubject)
+	checkable := allowedKey(c)
+	if !checkable && i > 0 {
+		p = append(p, fmt.Sprintf("the key (%s) is not one the Notary rules allow (%s): no signature it makes is checked", keyspec.Describe(c.PublicKey), keyspec.Names(keyspec.All())))
+	}
 	switch {
-	case i == n-1 && selfIssued && !selfSigned(c):
+	case !checkable && selfIssued:
+		// Whether it signed itself is not checked.
+	case i == n-1 && selfIssued && !certchain.SelfSigned(c):
 		p = append(p, "it names itself as its issuer, but its self-signature is invalid: "+c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature).Error())
 	case n == 1 && !selfIssued:
 		p = append(p, fmt.Sprintf("a chain of one certificate must be a self-signed certificate, but this one is issued by %q: add the certificates of its issuers up to the root", c.Issuer))
 	case i == n-1 && n > 1 && !selfIssued:
 		p = append(p, fmt.Sprintf("the chain ends here, but this certificate is issued by %q: add the certificates of its issuers up to the self-signed root", c.Issuer))
-	case i < n-1 && selfSigned(c):
+	case i < n-1 && certchain.SelfSigned(c):
 		p = append(p, "self-signed, but certificates follow it: a chain ends with its only self-signed certificate")
 	}
 	if i < n-1 {
 		parent := chain[i+1]
-		if !bytes.Equal(c.RawIssuer, parent.RawSubject) {
+		switch {
+		case !bytes.Equal(c.RawIssuer, parent.RawSubject):
 			p = append(p, fmt.Sprintf("issued by %q, not by the next certificate %q", c.Issuer, parent.Subject))
-		} else if err := c.CheckSignatureFrom(parent); err != nil {
-			p = append(p, fmt.Sprintf("not validly signed by the next certificate: %v", err))
+		case !allowedKey(parent):
+			// The parent is flagged; its signature is not checked.
+		default:
+			if err := c.CheckSignatureFrom(parent); err != nil {
+				p = append(p, fmt.Sprintf("not validly signed by the next certificate: %v", err))
+			}
 		}
 	}
 	ku := keyUsageProblem(c)

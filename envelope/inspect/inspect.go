@@ -89,6 +89,9 @@ type Report struct {
 
 	decoded *envelope.Decoded
 	chain   []*x509.Certificate // nil unless every certificate parses
+	// unchecked says which certificate has a key the Notary rules do not
+	// allow, if one has: no signature is then checked with it.
+	unchecked string
 }
 
 // Integrity statuses.
@@ -326,7 +329,7 @@ func (r *Report) leaf() *x509.Certificate {
 func (r *Report) algorithm(d *envelope.Decoded, leaf *x509.Certificate) {
 	a := AlgorithmInfo{Header: d.AlgorithmLabel}
 	if d.Algorithm != nil {
-		a.Name, a.SigningAlgorithm, a.KeySpec = d.Algorithm.JWS, d.Algorithm.SigningAlgorithm, d.Algorithm.KeySpec
+		a.Name, a.SigningAlgorithm, a.KeySpec = d.Algorithm.JWS, d.Algorithm.SigningAlgorithm, d.Algorithm.Name
 	}
 	if leaf != nil {
 		a.LeafKeySpec, _ = keySpec(leaf)
@@ -345,6 +348,12 @@ func (r *Report) algorithm(d *envelope.Decoded, leaf *x509.Certificate) {
 // and the chain. So when the leaf certificate parses and holds a key
 // Notary supports, any other error comes after a valid signature.
 func (r *Report) integrity(env []byte, leaf *x509.Certificate) error {
+	if r.unchecked != "" {
+		// notation-core-go checks the signature and then every
+		// signature of the chain, whatever its keys.
+		r.Integrity = Integrity{StatusUnchecked, r.unchecked}
+		return nil
+	}
 	e, err := signature.ParseEnvelope(r.MediaType, env)
 	if err != nil {
 		r.Integrity = Integrity{StatusUnchecked, "notation-core-go cannot read the envelope: " + err.Error()}

@@ -18,6 +18,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 var mediaTypes = []string{envelope.MediaTypeJWS, envelope.MediaTypeCOSE}
@@ -79,8 +80,8 @@ func checkReport(t *testing.T, r *Report, env []byte, req envelope.SignRequest) 
 	if len(r.Problems) != 0 {
 		t.Errorf("problems: %q", r.Problems)
 	}
-	alg, _ := envelope.AlgorithmFor(req.Chain[0].PublicKey)
-	want := AlgorithmInfo{Name: alg.JWS, SigningAlgorithm: alg.SigningAlgorithm, KeySpec: alg.KeySpec, LeafKeySpec: alg.KeySpec, MatchesLeaf: true, Header: alg.JWS}
+	alg, _ := keyspec.Of(req.Chain[0].PublicKey)
+	want := AlgorithmInfo{Name: alg.JWS, SigningAlgorithm: alg.SigningAlgorithm, KeySpec: alg.Name, LeafKeySpec: alg.Name, MatchesLeaf: true, Header: alg.JWS}
 	if format == "cose" {
 		want.Header = map[string]string{"ES256": "-7", "PS256": "-37"}[alg.JWS]
 	}

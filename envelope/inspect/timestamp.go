@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
@@ -94,7 +95,7 @@ func inspectTimestamp(d *envelope.Decoded, chain []*x509.Certificate, roots *x50
 		ti.Status, ti.Detail = StatusInvalid, "cannot verify it: the certificate chain of the envelope is missing or does not parse"
 		return ti
 	}
-	alg, err := envelope.AlgorithmFor(chain[0].PublicKey)
+	alg, err := keyspec.Of(chain[0].PublicKey)
 	if err != nil {
 		ti.Status, ti.Detail = StatusInvalid, fmt.Sprintf("cannot verify it: leaf certificate %q: %v", subject(chain[0]), err)
 		return ti

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Decode takes a JWS envelope apart for inspection, without verifying
@@ -143,7 +144,7 @@ func decodeProtected(d *envelope.Decoded, raw []byte) {
 			h.Name = envelope.HeaderAlgorithm
 			if s, ok := str(&h, value); ok {
 				d.AlgorithmLabel = envelope.ValueText(s)
-				if alg, ok := envelope.AlgorithmByJWS(s); ok {
+				if alg, ok := keyspec.ByJWS(s); ok {
 					d.Algorithm = &alg
 				} else {
 					h.Problem = "not an algorithm Notary allows: PS256, PS384, PS512, ES256, ES384 or ES512"

@@ -28,6 +28,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
 // Names of the Notary protected headers go-jose does not know.
@@ -67,7 +68,7 @@ type flattened struct {
 
 // encode signs req with go-jose, has the signature timestamped if req asks
 // for it, and adds the unprotected header.
-func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
+func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 	// notation-core-go reads the payload as JWT claims, so it must be a
 	// JSON object; say so before the signer is asked for anything.
 	var claims map[string]json.RawMessage
@@ -83,12 +84,17 @@ func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 	if !req.Expiry.IsZero() {
 		opts = opts.WithHeader(headerExpiry, req.Expiry.Format(time.RFC3339)).WithCritical(headerExpiry)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg.JWS), Key: opaque{req.Signer, alg}}, opts)
+	key := &opaque{signer: req.Signer, alg: alg}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg.JWS), Key: key}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("set up %s jws signer: %w", alg.JWS, err)
 	}
 	obj, err := signer.Sign(req.Payload)
-	if err != nil {
+	switch {
+	case key.err != nil:
+		// The signer names what it signed with.
+		return nil, key.err
+	case err != nil:
 		return nil, fmt.Errorf("sign jws: %w", err)
 	}
 	// go-jose has no API for unprotected headers: take its flattened
@@ -120,21 +126,24 @@ func encode(req envelope.SignRequest, alg envelope.Algorithm) ([]byte, error) {
 // go-jose writes neither "kid" nor "jwk"; the key travels in "x5c".
 type opaque struct {
 	signer crypto.Signer
-	alg    envelope.Algorithm
+	alg    keyspec.Spec
+	err    error // what the signer failed with, if it did
 }
 
 // Public returns nil: Notary envelopes identify the key by x5c only.
-func (o opaque) Public() *jose.JSONWebKey { return nil }
+func (o *opaque) Public() *jose.JSONWebKey { return nil }
 
 // Algs returns the single algorithm the leaf key fixes.
-func (o opaque) Algs() []jose.SignatureAlgorithm {
+func (o *opaque) Algs() []jose.SignatureAlgorithm {
 	return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(o.alg.JWS)}
 }
 
 // SignPayload signs the JWS signing input b64url(protected).b64url(payload)
 // with the algorithm of Algs, the only one go-jose can ask for.
-func (o opaque) SignPayload(payload []byte, _ jose.SignatureAlgorithm) ([]byte, error) {
-	return envelope.SignMessage(o.signer, o.alg, payload)
+func (o *opaque) SignPayload(payload []byte, _ jose.SignatureAlgorithm) ([]byte, error) {
+	sig, err := envelope.SignMessage(o.signer, o.alg, payload)
+	o.err = err
+	return sig, err
 }
 
 // Headers decodes the protected and unprotected headers of a JWS envelope

@@ -1,13 +1,19 @@
-// Package inputfile opens the files a command reads so that no file can
-// hang it: only regular files are read. A directory, a FIFO, a socket or a
-// device such as /dev/zero is refused before it is opened (stat follows
-// symbolic links; opening some devices has effects, and opening a FIFO
-// blocks until it has a writer), the open is non-blocking, and fstat
-// checks again what was opened, so that a FIFO swapped in between cannot
-// hang the open or the reads either.
+// Package inputfile reads the files a command is given, so that no file
+// can hang it or make it read without bound: only regular files are read,
+// up to a limit. A directory, a FIFO, a socket or a device such as
+// /dev/zero is refused before it is opened (stat follows symbolic links;
+// opening some devices has effects, and opening a FIFO blocks until it has
+// a writer), the open is non-blocking, and fstat checks again what was
+// opened, so that a FIFO swapped in between cannot hang the open or the
+// reads either. A file that holds a secret is read with ReadPrivate, which
+// also refuses a file that someone else could read.
+//
+// Errors say what is wrong with the file, naming it; what to do about it
+// is for the caller to say, who knows which setting named the file.
 package inputfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,20 +30,52 @@ type NotRegularError struct {
 	Mode fs.FileMode
 }
 
+// Error names the path and the type of file it names.
 func (e *NotRegularError) Error() string {
-	return fmt.Sprintf("%s is %s, not a regular file", e.Path, Type(e.Mode))
+	if e.Mode.IsDir() {
+		return e.Path + " is a directory, not a file"
+	}
+	return fmt.Sprintf("%s is not a regular file (%s)", e.Path, Type(e.Mode))
 }
 
 // TooLargeError says that a file holds more than a limit.
 type TooLargeError struct {
 	// Path is the path as given.
 	Path string
+	// Size is the file's size as stat gave it; 0 if it was within Limit
+	// then and grew beyond it while it was read.
+	Size int64
 	// Limit is the limit in bytes.
 	Limit int64
 }
 
+// Error names the path, its size if known, and the limit.
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is more than %d bytes", e.Path, e.Limit)
+	if e.Size > 0 {
+		return fmt.Sprintf("%s is %d bytes, more than the limit of %d bytes", e.Path, e.Size, e.Limit)
+	}
+	return fmt.Sprintf("%s is more than the limit of %d bytes", e.Path, e.Limit)
+}
+
+// NotPrivateError says that someone other than the current user could
+// read a file that holds a secret: its mode lets group or others access
+// it, or another user owns it (and so can read it, whatever its mode).
+type NotPrivateError struct {
+	// Path is the path as given.
+	Path string
+	// Mode is the file's permission bits.
+	Mode fs.FileMode
+	// Owner is the user ID of the file's owner, and User that of the
+	// current (effective) user.
+	Owner, User int
+}
+
+// Error names the path and who else can read it.
+func (e *NotPrivateError) Error() string {
+	if e.Owner != e.User {
+		return fmt.Sprintf("%s belongs to user %d, who can read it", e.Path, e.Owner)
+	}
+	return fmt.Sprintf("%s is accessible to group or others (mode %04o)", e.Path, e.Mode)
 }
 
 // Type names the type of a file for messages: "a regular file", "a
@@ -94,21 +132,57 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 // opens it. A larger file gives a *TooLargeError; one that stat already
 // shows larger is not read at all.
 func ReadAll(path string, limit int64) ([]byte, error) {
+	return read(path, limit, false)
+}
+
+// ReadPrivate reads, as ReadAll does, a file that holds a secret such as
+// a PIN or a key. A file that someone other than the current user could
+// read gives a *NotPrivateError before anything is read (checkPrivate says
+// who; on Windows nothing is checked). Whatever it read is wiped when it
+// fails; the caller wipes what it returns once done with it.
+func ReadPrivate(path string, limit int64) ([]byte, error) {
+	return read(path, limit, true)
+}
+
+// read reads the regular file at path, of at most limit bytes, checking
+// with private that only the current user can read it. Every buffer it
+// gives up, on growth or on failure, is wiped.
+func read(path string, limit int64, private bool) ([]byte, error) {
 	f, fi, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if private {
+		if err := checkPrivate(path, fi); err != nil {
+			return nil, err
+		}
+	}
 	if fi.Size() > limit {
-		return nil, &TooLargeError{Path: path, Limit: limit}
+		return nil, &TooLargeError{Path: path, Size: fi.Size(), Limit: limit}
 	}
-	// The file may grow after fstat: read one byte more than allowed.
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	// The file may grow after fstat: read up to one byte more than
+	// allowed, growing the buffer from what fstat said.
+	b := make([]byte, 0, min(fi.Size(), limit)+1)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > limit {
+				clear(b)
+				return nil, &TooLargeError{Path: path, Limit: limit}
+			}
+			grown := make([]byte, len(b), min(2*int64(cap(b)), limit+1))
+			copy(grown, b)
+			clear(b)
+			b = grown
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			clear(b)
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
-	if int64(len(b)) > limit {
-		return nil, &TooLargeError{Path: path, Limit: limit}
-	}
-	return b, nil
 }

@@ -1,4 +1,4 @@
-package piv
+package certchain
 
 import (
 	"bytes"
@@ -15,79 +15,6 @@ import (
 
 	"github.com/notation-piv/notation-piv/fixtures"
 )
-
-func TestBuildChain(t *testing.T) {
-	now := time.Now()
-	root := newCA(t, "Test Root", nil)
-	inter := newCA(t, "Test Intermediate", root)
-	leaf := newLeaf(t, "Test Leaf", inter, nil)
-	rootLeaf := newLeaf(t, "Leaf Under Root", root, nil)
-	selfSignedLeaf := newLeaf(t, "Self-Signed Leaf", nil, nil)
-	otherRoot := newCA(t, "Other Root", nil)
-	expiredInter := newCA(t, "Expired Intermediate", root, fixtures.Expired)
-	leafOfExpired := newLeaf(t, "Leaf Of Expired", expiredInter, nil, fixtures.ValidBetween(now.Add(-30*time.Hour), now.Add(24*time.Hour)))
-	noCriticalKU := newLeaf(t, "Leaf Without Critical KU", inter, nil, fixtures.NonCriticalKeyUsage)
-	selfSignedCA := newCA(t, "Self-Signed CA Leaf", nil)
-
-	certs := func(tcs ...*testCert) []*x509.Certificate {
-		var out []*x509.Certificate
-		for _, tc := range tcs {
-			out = append(out, tc.cert)
-		}
-		return out
-	}
-	tests := []struct {
-		name    string
-		leaf    *testCert
-		bundle  []*x509.Certificate
-		at      time.Time
-		wantErr string // substring; "" means success
-	}{
-		{"self-signed leaf", selfSignedLeaf, nil, now, ""},
-		{"leaf, intermediate, root", leaf, certs(inter, root), now, ""},
-		{"leaf, root", rootLeaf, certs(root), now, ""},
-		{"self-signed leaf with a bundle", selfSignedLeaf, certs(root), now, `"CN=Self-Signed Leaf" is self-signed, so it needs no CA bundle`},
-		{"issued leaf without bundle", leaf, nil, now, `"CN=Test Leaf" is not self-signed and no CA bundle completes its chain`},
-		{"wrong order", leaf, certs(root, inter), now, `"CN=Test Leaf" is issued by "CN=Test Intermediate", but the CA bundle starts with "CN=Test Root"`},
-		{"bundle of another chain", leaf, certs(otherRoot), now, `but the CA bundle starts with "CN=Other Root", which is not part of its chain`},
-		{"chain of eleven", leaf, append(certs(inter, root), certs(ladder(t, otherRoot, 8)...)...), now, "at most 10"},
-		{"unrelated certificate", leaf, certs(inter, otherRoot), now, `"CN=Test Intermediate" is issued by "CN=Test Root", not by "CN=Other Root"`},
-		{"unrelated certificate in between", leaf, certs(inter, otherRoot, root), now, `not by "CN=Other Root"`},
-		{"missing root", leaf, certs(inter), now, `ends with "CN=Test Intermediate", which is not a self-signed root`},
-		{"extra certificate after the root", rootLeaf, certs(root, otherRoot), now, `after the root "CN=Test Root"`},
-		{"leaf without critical key usage", noCriticalKU, certs(inter, root), now, "key usage extension must be marked critical"},
-		{"expired intermediate", leafOfExpired, certs(expiredInter, root), now, `"CN=Expired Intermediate" is not valid at the signing time`},
-		{"signing time after expiry", leaf, certs(inter, root), now.Add(48 * time.Hour), `"CN=Test Leaf" is not valid at the signing time`},
-		{"signing time before validity", leaf, certs(inter, root), now.Add(-48 * time.Hour), "is not valid at the signing time"},
-		{"CA certificate as self-signed leaf", selfSignedCA, nil, now, "does not meet the Notary Project certificate requirements"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			chain, err := BuildChain(tt.leaf.cert, tt.bundle, tt.at)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("BuildChain: %v", err)
-				}
-				want := append([]*x509.Certificate{tt.leaf.cert}, tt.bundle...)
-				if len(chain) != len(want) {
-					t.Fatalf("chain has %d certificates, want %d", len(chain), len(want))
-				}
-				for i := range want {
-					if !chain[i].Equal(want[i]) {
-						t.Errorf("chain[%d] = %q, want %q", i, chain[i].Subject, want[i].Subject)
-					}
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("BuildChain succeeded, want error containing %q", tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q\ndoes not contain %q", err, tt.wantErr)
-			}
-		})
-	}
-}
 
 func writePEM(t *testing.T, blocks ...*pem.Block) string {
 	t.Helper()
@@ -127,7 +54,7 @@ func ladder(t *testing.T, root *testCert, n int) []*testCert {
 	return out
 }
 
-func TestLoadPEMBundle(t *testing.T) {
+func TestLoadBundle(t *testing.T) {
 	root := newCA(t, "Bundle Root", nil)
 	inter := newCA(t, "Bundle Intermediate", root)
 
@@ -136,7 +63,7 @@ func TestLoadPEMBundle(t *testing.T) {
 		// Text between blocks, as openssl writes it, is fine.
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, append([]byte("subject=CN=Bundle Intermediate\n"), b...), 0o644)
-		certs, err := LoadPEMBundle(p)
+		certs, err := LoadBundle(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,21 +132,21 @@ func TestLoadPEMBundle(t *testing.T) {
 			done := make(chan error, 1)
 			p := tt.path(t)
 			go func() {
-				_, err := LoadPEMBundle(p)
+				_, err := LoadBundle(p)
 				done <- err
 			}()
 			var err error
 			select {
 			case err = <-done:
 			case <-time.After(5 * time.Second):
-				t.Fatal("LoadPEMBundle hangs")
+				t.Fatal("LoadBundle hangs")
 			}
 			switch {
 			case tt.wantErr == "" && err != nil:
-				t.Fatalf("LoadPEMBundle: %v", err)
+				t.Fatalf("LoadBundle: %v", err)
 			case tt.wantErr == "":
 			case err == nil:
-				t.Fatalf("LoadPEMBundle succeeded, want error containing %q", tt.wantErr)
+				t.Fatalf("LoadBundle succeeded, want error containing %q", tt.wantErr)
 			case !strings.Contains(err.Error(), tt.wantErr):
 				t.Errorf("error %q\ndoes not contain %q", err, tt.wantErr)
 			}
@@ -227,11 +154,11 @@ func TestLoadPEMBundle(t *testing.T) {
 	}
 }
 
-// TestLoadPEMBundleOrder checks that LoadPEMBundle puts the certificates
+// TestLoadBundleOrder checks that LoadBundle puts the certificates
 // of one chain in order, whatever their order in the file, and refuses a
 // bundle that is not one chain up to a self-signed root, naming the
 // certificates that do not fit.
-func TestLoadPEMBundleOrder(t *testing.T) {
+func TestLoadBundleOrder(t *testing.T) {
 	root := newCA(t, "Order Root", nil)
 	inter := newCA(t, "Order Intermediate", root)
 	lower := newCA(t, "Order Lower Intermediate", inter)
@@ -276,10 +203,10 @@ func TestLoadPEMBundleOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := writePEM(t, blocks(tt.file)...)
-			got, err := LoadPEMBundle(p)
+			got, err := LoadBundle(p)
 			if tt.want == nil {
 				if err == nil {
-					t.Fatalf("LoadPEMBundle succeeded, want an error with %q", tt.wantErr)
+					t.Fatalf("LoadBundle succeeded, want an error with %q", tt.wantErr)
 				}
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {
@@ -292,7 +219,7 @@ func TestLoadPEMBundleOrder(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("LoadPEMBundle: %v", err)
+				t.Fatalf("LoadBundle: %v", err)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("%d certificates, want %d", len(got), len(tt.want))
@@ -304,14 +231,14 @@ func TestLoadPEMBundleOrder(t *testing.T) {
 			}
 		})
 	}
-	// What LoadPEMBundle returns, BuildChain accepts as it is.
+	// What LoadBundle returns, Build accepts as it is.
 	leaf := newLeaf(t, "Order Leaf", lower, nil)
-	bundle, err := LoadPEMBundle(writePEM(t, certBlock(root), certBlock(lower), certBlock(inter)))
+	bundle, err := LoadBundle(writePEM(t, certBlock(root), certBlock(lower), certBlock(inter)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := BuildChain(leaf.cert, bundle, time.Now()); err != nil {
-		t.Errorf("BuildChain of a reordered bundle: %v", err)
+	if _, err := Build(leaf.cert, bundle, time.Now()); err != nil {
+		t.Errorf("Build of a reordered bundle: %v", err)
 	}
 }
 

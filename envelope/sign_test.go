@@ -1,71 +1,19 @@
-package envelope
+package envelope_test
 
 import (
 	"crypto"
-	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
-	"errors"
 	"io"
 	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
-
-func TestAlgorithmFor(t *testing.T) {
-	for _, tc := range []struct {
-		pub                   crypto.PublicKey
-		spec, jws, signingAlg string
-		hash                  crypto.Hash
-		cose                  int
-	}{
-		{fixtures.RSAPublicKey(2048), "RSA-2048", "PS256", "RSASSA-PSS-SHA-256", crypto.SHA256, -37},
-		{fixtures.RSAPublicKey(3072), "RSA-3072", "PS384", "RSASSA-PSS-SHA-384", crypto.SHA384, -38},
-		{fixtures.RSAPublicKey(4096), "RSA-4096", "PS512", "RSASSA-PSS-SHA-512", crypto.SHA512, -39},
-		{fixtures.Key("EC-256").Public(), "EC-256", "ES256", "ECDSA-SHA-256", crypto.SHA256, -7},
-		{fixtures.Key("EC-384").Public(), "EC-384", "ES384", "ECDSA-SHA-384", crypto.SHA384, -35},
-		{fixtures.Key("EC-521").Public(), "EC-521", "ES512", "ECDSA-SHA-512", crypto.SHA512, -36},
-	} {
-		alg, err := AlgorithmFor(tc.pub)
-		if err != nil {
-			t.Errorf("%s: %v", tc.spec, err)
-			continue
-		}
-		if alg.KeySpec != tc.spec || alg.JWS != tc.jws || alg.SigningAlgorithm != tc.signingAlg || alg.Hash != tc.hash || alg.COSE != tc.cose {
-			t.Errorf("AlgorithmFor(%s) = %+v", tc.spec, alg)
-		}
-	}
-}
-
-func TestAlgorithmForUnsupported(t *testing.T) {
-	edPub := fixtures.Key("Ed25519").Public()
-	x, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	for _, tc := range []struct {
-		pub  crypto.PublicKey
-		name string
-	}{
-		{fixtures.RSAPublicKey(1024), "RSA-1024"},
-		{fixtures.RSAPublicKey(8192), "RSA-8192"},
-		{fixtures.Key("EC-224").Public(), "EC-224"},
-		{edPub, "Ed25519"},
-		{x.PublicKey(), "*ecdh.PublicKey"},
-	} {
-		_, err := AlgorithmFor(tc.pub)
-		var ue *UnsupportedKeyError
-		if !errors.As(err, &ue) || ue.Key != tc.name {
-			t.Errorf("AlgorithmFor(%s) error = %v, want *UnsupportedKeyError for %s", tc.name, err, tc.name)
-			continue
-		}
-		want := "unsupported signing key " + tc.name + ": notary signatures need one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521; generate or import such a key"
-		if err.Error() != want {
-			t.Errorf("error = %q, want %q", err, want)
-		}
-	}
-}
 
 func TestSignMessageECDSA(t *testing.T) {
 	msg := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
@@ -74,25 +22,25 @@ func TestSignMessageECDSA(t *testing.T) {
 		size int
 	}{{"EC-256", 64}, {"EC-384", 96}, {"EC-521", 132}} {
 		key := fixtures.Key(tc.spec).(*ecdsa.PrivateKey)
-		alg, err := AlgorithmFor(key.Public())
+		alg, err := keyspec.Of(key.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Repeat so that short r or s values (leading zero bytes) occur.
 		for range 50 {
-			sig, err := SignMessage(key, alg, msg)
+			sig, err := envelope.SignMessage(key, alg, msg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(sig) != tc.size {
-				t.Fatalf("%s: signature is %d bytes, want r||s of %d", alg.KeySpec, len(sig), tc.size)
+				t.Fatalf("%s: signature is %d bytes, want r||s of %d", alg.Name, len(sig), tc.size)
 			}
 			h := alg.Hash.New()
 			h.Write(msg)
 			r := new(big.Int).SetBytes(sig[:tc.size/2])
 			s := new(big.Int).SetBytes(sig[tc.size/2:])
 			if !ecdsa.Verify(&key.PublicKey, h.Sum(nil), r, s) {
-				t.Fatalf("%s: r||s does not verify", alg.KeySpec)
+				t.Fatalf("%s: r||s does not verify", alg.Name)
 			}
 		}
 	}
@@ -100,12 +48,12 @@ func TestSignMessageECDSA(t *testing.T) {
 
 func TestSignMessageRSAPSS(t *testing.T) {
 	key := fixtures.Key("RSA-2048").(*rsa.PrivateKey)
-	alg, err := AlgorithmFor(key.Public())
+	alg, err := keyspec.Of(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := []byte("signing input")
-	sig, err := SignMessage(key, alg, msg)
+	sig, err := envelope.SignMessage(key, alg, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +92,11 @@ func der(t *testing.T, r, s *big.Int, trailer ...byte) []byte {
 
 func TestSignMessageConversion(t *testing.T) {
 	pub := fixtures.Key("EC-256").Public()
-	alg, _ := AlgorithmFor(pub)
+	alg, _ := keyspec.Of(pub)
 
 	// Short values are left-padded to 32 bytes each.
 	f := &fakeSigner{pub: pub, out: der(t, big.NewInt(1), big.NewInt(0x0203))}
-	sig, err := SignMessage(f, alg, []byte("m"))
+	sig, err := envelope.SignMessage(f, alg, []byte("m"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +117,7 @@ func TestSignMessageConversion(t *testing.T) {
 		"zero s":                  der(t, big.NewInt(1), big.NewInt(0)),
 		"negative r":              der(t, big.NewInt(-1), big.NewInt(1)),
 	} {
-		if _, err := SignMessage(&fakeSigner{pub: pub, out: out}, alg, []byte("m")); err == nil || !strings.HasPrefix(err.Error(), "sign with EC-256 key: ecdsa signature") {
+		if _, err := envelope.SignMessage(&fakeSigner{pub: pub, out: out}, alg, []byte("m")); err == nil || !strings.HasPrefix(err.Error(), "sign with EC-256 key: ecdsa signature") {
 			t.Errorf("%s: error = %v", name, err)
 		}
 	}
@@ -177,9 +125,9 @@ func TestSignMessageConversion(t *testing.T) {
 
 func TestSignMessageRSAWidth(t *testing.T) {
 	pub := fixtures.RSAPublicKey(2048)
-	alg, _ := AlgorithmFor(pub)
+	alg, _ := keyspec.Of(pub)
 	f := &fakeSigner{pub: pub, out: []byte{1, 2, 3}}
-	sig, err := SignMessage(f, alg, []byte("m"))
+	sig, err := envelope.SignMessage(f, alg, []byte("m"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,21 +138,21 @@ func TestSignMessageRSAWidth(t *testing.T) {
 		t.Errorf("RSA signer got opts %#v, want PSS with salt = hash length and SHA-256", f.opts)
 	}
 	f.out = make([]byte, 257)
-	if _, err := SignMessage(f, alg, []byte("m")); err == nil {
+	if _, err := envelope.SignMessage(f, alg, []byte("m")); err == nil {
 		t.Error("a signature wider than the modulus was accepted")
 	}
 }
 
 func TestSignMessageMisuse(t *testing.T) {
 	ec := fixtures.Key("EC-256")
-	if _, err := SignMessage(ec, Algorithm{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "AlgorithmFor") {
+	if _, err := envelope.SignMessage(ec, keyspec.Spec{}, []byte("m")); err == nil || !strings.Contains(err.Error(), "keyspec.Of") {
 		t.Errorf("zero algorithm: error = %v", err)
 	}
-	alg384, _ := AlgorithmFor(fixtures.Key("EC-384").Public())
-	if _, err := SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
+	alg384, _ := keyspec.Of(fixtures.Key("EC-384").Public())
+	if _, err := envelope.SignMessage(ec, alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "holds an EC-256 key but the algorithm is for EC-384") {
 		t.Errorf("mismatched algorithm: error = %v", err)
 	}
-	if _, err := SignMessage(fixtures.Key("Ed25519"), alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
+	if _, err := envelope.SignMessage(fixtures.Key("Ed25519"), alg384, []byte("m")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
 		t.Errorf("Ed25519 signer: error = %v", err)
 	}
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+// TestAdvice checks what the two edges add to the errors of the
+// libraries, which say only what happened: the contract appends what to
+// do to the message, with the pluginConfig keys and commands it takes,
+// under the error code of the failure; the commands for people print it
+// as a hint.
+func TestAdvice(t *testing.T) {
+	wrongPIN := fmt.Errorf("sign with slot 9c: %w", &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 2})
+	for _, tc := range []struct {
+		err     error
+		code    plugin.ErrorCode
+		message string
+	}{
+		{wrongPIN, plugin.ErrorCodeAccessDenied,
+			"sign with slot 9c: wrong PIN, 2 tries left before the PIN is blocked: check the PIN source and sign again"},
+		{fmt.Errorf("sign with slot 9c: %w", &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 1, LastTry: true}), plugin.ErrorCodeAccessDenied,
+			"sign with slot 9c: no PIN was sent to the card: it has 1 PIN try left, and a wrong PIN would block it: check the PIN source, then allow the last try for one signature (pluginConfig allow_last_pin_try=true, or --allow-last-pin-try); a correct PIN restores all the tries"},
+		{fmt.Errorf("sign with slot 9c: %w", &piv.CredentialError{Secret: piv.SecretPIN, Blocked: true}), plugin.ErrorCodeAccessDenied,
+			`sign with slot 9c: the PIN is blocked: only the PUK can unblock it: set a new PIN with the PUK ("notation-piv pin unblock") and sign again`},
+		{fmt.Errorf("sign with slot 9c: %w", piv.ErrNoPIN), plugin.ErrorCodeAccessDenied,
+			"sign with slot 9c: the card needs its PIN but no PIN source is available: set NOTATION_PIV_PIN, configure a pin_file or a pinentry program, or run from a terminal"},
+		{&piv.TimeoutError{Op: "sign with slot 9c", After: 5 * time.Second}, plugin.ErrorCodeTimeout,
+			"sign with slot 9c: the card did not answer within 5s: if it is waiting for a touch, touch it; otherwise remove and reinsert it and try again"},
+		{&piv.TimeoutError{Op: `open card in reader "R"`, Busy: true, After: time.Second}, plugin.ErrorCodeTimeout,
+			`open card in reader "R": the card is in use by another program, which did not let it go within 1s: close that program or wait for it to finish, then try again`},
+		{&piv.CardError{Op: "sign with slot 9c", Err: errors.New("scard: the smart card has been removed")}, plugin.ErrorCodeGeneric,
+			"sign with slot 9c: the card was removed, or lost contact with the reader, in the middle of the command (scard: the smart card has been removed): reinsert the card and try again"},
+		{fmt.Errorf("%w (no smart card reader found)", piv.ErrNoCard), plugin.ErrorCodeValidation,
+			`no PIV card found (no smart card reader found): insert a card and run "notation-piv list"`},
+		{fmt.Errorf("slot 9d: %w", piv.ErrSlotEmpty), plugin.ErrorCodeValidation,
+			"slot 9d: no certificate in the slot: generate a key in it and store the key's certificate there"},
+		{fmt.Errorf("PIN file: %w", &inputfile.NotPrivateError{Path: "/p", Mode: 0o644, Owner: 1, User: 1}), plugin.ErrorCodeGeneric,
+			`PIN file: /p is accessible to group or others (mode 0644): run "chmod 600 /p"`},
+		{fmt.Errorf("CA bundle: %w", &inputfile.NotRegularError{Path: "/d", Mode: fs.ModeDir}), plugin.ErrorCodeGeneric,
+			"CA bundle: /d is a directory, not a file: give the path of the file itself"},
+	} {
+		perr := toPluginError(tc.err)
+		if perr.ErrCode != tc.code || perr.Message != tc.message {
+			t.Errorf("%v:\ngot  %s %q\nwant %s %q", tc.err, perr.ErrCode, perr.Message, tc.code, tc.message)
+		}
+		// The commands for people word some errors their own way, with
+		// their flags; the others get the same advice as a hint.
+		msg, hints := explain(tc.err)
+		if len(hints) == 0 || msg == tc.message {
+			t.Errorf("%v: explained as %q with hints %q", tc.err, msg, hints)
+		}
+		if a := advice(tc.err); strings.HasPrefix(tc.message, msg) && !slices.Contains(hints, a) {
+			t.Errorf("%v: explained as %q with hints %q, want the hint %q", tc.err, msg, hints, a)
+		}
+	}
+	if perr := toPluginError(wrongPIN); strings.Count(perr.Message, "sign") != 2 || perr.Metadata["retriesLeft"] != "2" {
+		t.Errorf("wrong PIN: %q, metadata %v; want the signing step named once", perr.Message, perr.Metadata)
+	}
+}
