@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	flag.Parse() // for testing.Short
 	dir, err := os.MkdirTemp("", "notation-piv-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
