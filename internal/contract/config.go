@@ -91,6 +91,8 @@ func parseConfig(m map[string]string) (config, error) {
 	}
 	c := config{mode: modeEnvelope}
 	s := &c.settings
+	// The keys whose value is taken as it is: a path, a URL, a name.
+	verbatim := map[string]*string{cfgReader: &s.Reader, cfgCACerts: &s.CACerts, cfgPINFile: &s.PINFile, cfgPinentry: &s.Pinentry, cfgTSAURL: &s.TSAURL, cfgTSARoot: &s.TSARoot}
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") && !pinKeys[k] {
@@ -100,6 +102,10 @@ func parseConfig(m map[string]string) (config, error) {
 		if v == "" {
 			return config{}, plugin.NewValidationErrorf("pluginConfig key %s has an empty value; give it a value or remove it", quote(k))
 		}
+		if p, ok := verbatim[k]; ok {
+			*p = v
+			continue
+		}
 		var err error
 		switch k {
 		case cfgSerial:
@@ -107,18 +113,6 @@ func parseConfig(m map[string]string) (config, error) {
 			if err != nil || s.Serial == 0 {
 				return config{}, plugin.NewValidationErrorf("pluginConfig serial %s is not a card serial number; %s", quote(v), adviceSerial)
 			}
-		case cfgReader:
-			s.Reader = v
-		case cfgCACerts:
-			s.CACerts = v
-		case cfgPINFile:
-			s.PINFile = v
-		case cfgPinentry:
-			s.Pinentry = v
-		case cfgTSAURL:
-			s.TSAURL = v
-		case cfgTSARoot:
-			s.TSARoot = v
 		case cfgTSATime:
 			if s.TSATimeout, err = time.ParseDuration(v); err != nil {
 				return config{}, plugin.NewValidationErrorf("pluginConfig tsa_timeout %s is not a duration, such as 15s", quote(v))

@@ -84,16 +84,18 @@ var settingAdvice = map[signing.Setting]string{
 	signing.SettingExpiry:      "choose a shorter notation sign --expiry",
 }
 
+// requestFields name the settings that come from a request's fields.
+var requestFields = map[signing.Setting]string{
+	signing.SettingSlot:   "keyId",
+	signing.SettingFormat: "signatureEnvelopeType",
+	signing.SettingExpiry: "expiryDurationInSeconds",
+}
+
 // settingName names a setting as notation's user knows it: a field of the
 // request, or a pluginConfig key.
 func settingName(s signing.Setting) string {
-	switch s {
-	case signing.SettingSlot:
-		return "keyId"
-	case signing.SettingFormat:
-		return "signatureEnvelopeType"
-	case signing.SettingExpiry:
-		return "expiryDurationInSeconds"
+	if field, ok := requestFields[s]; ok {
+		return field
 	}
 	return "pluginConfig " + string(s) // the settings are named as pluginConfig keys
 }
