@@ -51,8 +51,7 @@ func (c *command) run(ctx context.Context, env ui, args []string) int {
 	if c.subs != nil {
 		return c.dispatch(ctx, u, args)
 	}
-	f := &flagSet{set: flag.NewFlagSet(c.name, flag.ContinueOnError)}
-	f.set.SetOutput(io.Discard)
+	f := newFlagSet(c.name)
 	act := c.flags(f)
 	pos, code, done := u.parse(c, f, args)
 	if done {
@@ -180,6 +179,14 @@ type flagSet struct {
 	set *flag.FlagSet
 	// options are the flags in the order they are defined.
 	options []option
+}
+
+// newFlagSet returns an empty flag set for the command name. Errors are
+// not printed: ui.parse reports them.
+func newFlagSet(name string) *flagSet {
+	f := &flagSet{set: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.set.SetOutput(io.Discard)
+	return f
 }
 
 // option is a flag as the help shows it.
