@@ -104,7 +104,7 @@ func defaultCredentials(st *piv.Status) []string {
 	return out
 }
 
-// slotFlag defines --slot, of default 9c.
-func slotFlag(f *flagSet, slot *string) {
+// defineSlot defines --slot, of default 9c.
+func defineSlot(f *flagSet, slot *string) {
 	f.stringVar(slot, "slot", "SLOT", "9c", "the slot: 9a, 9c, 9d, 9e or 82 to 95")
 }

@@ -47,7 +47,7 @@ on the terminal.
 ` + secretRulesUsage,
 		flags: func(f *flagSet) action {
 			var o certImportOptions
-			slotFlag(f, &o.slot)
+			defineSlot(f, &o.slot)
 			f.stringVar(&o.caCerts, "ca-certs", "FILE", "", "PEM file with the CA certificates that complete the chain, the issuer first and the root last")
 			defineManagementKeyFile(f, &o.mgmtFile)
 			defineLastTry(f, &o.allowLastTry)
@@ -61,7 +61,7 @@ on the terminal.
 		flags: func(f *flagSet) action {
 			var slot, output string
 			var cf cardFlags
-			slotFlag(f, &slot)
+			defineSlot(f, &slot)
 			f.stringVar(&output, "output", "FILE", "", "write to FILE instead of stdout, replacing a regular file there; a symbolic link, a FIFO, a device or a directory is refused before the card is touched")
 			cf.define(f)
 			return func(ctx context.Context, u *ui, _ []string) error { return certExport(ctx, u, slot, output, cf) }

@@ -52,13 +52,7 @@ func printReport(w io.Writer, r *inspect.Report) {
 	if len(r.Problems) == 0 {
 		row("Problems", "none: the headers and the payload meet the Notary envelope rules")
 	}
-	for i, p := range r.Problems {
-		label := ""
-		if i == 0 {
-			label = "Problems"
-		}
-		row(label, "! %s", p)
-	}
+	problems(row, "Problems", r.Problems)
 	tw.Flush()
 
 	printHeaders(w, "Protected headers (signed)", r.ProtectedHeaders)
@@ -113,13 +107,7 @@ func printReport(w io.Writer, r *inspect.Report) {
 		if c.MeetsNotaryRules {
 			row("      notary", "meets the certificate rules for a %s", c.Role)
 		}
-		for i, p := range c.Problems {
-			label := ""
-			if i == 0 {
-				label = "      notary"
-			}
-			row(label, "! %s", p)
-		}
+		problems(row, "      notary", c.Problems)
 		tw.Flush()
 	}
 	if r.Chain.MeetsNotaryRules {
@@ -161,6 +149,14 @@ func printReport(w io.Writer, r *inspect.Report) {
 		row("  verified", "%s", ts.Detail)
 	}
 	tw.Flush()
+}
+
+// problems prints each problem as a row, the first one labelled.
+func problems(row func(label, format string, args ...any), label string, list []string) {
+	for _, p := range list {
+		row(label, "! %s", p)
+		label = ""
+	}
 }
 
 // printHeaders prints one header bucket.

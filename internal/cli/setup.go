@@ -41,7 +41,7 @@ Example:
 	flags: func(f *flagSet) action {
 		var fl setupFlags
 		o := &fl.options
-		slotFlag(f, &fl.slot)
+		defineSlot(f, &fl.slot)
 		f.stringVar(&fl.algorithm, "algorithm", "ALG", string(piv.KeySpecEC256), "EC-256, EC-384, RSA-2048, RSA-3072 or RSA-4096")
 		f.stringVar(&o.key.PINPolicy, "pin-policy", "POLICY", piv.PolicyAlways, "when the key needs the PIN: always, once or never")
 		f.stringVar(&o.key.TouchPolicy, "touch-policy", "POLICY", piv.PolicyNever, "when the key needs a touch: never, always or cached")

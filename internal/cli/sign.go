@@ -46,7 +46,7 @@ Example:
 		f.stringVar(&o.mediaType, "media-type", "TYPE", "", "the file's media type (default application/octet-stream)")
 		f.stringVar(&o.descriptor, "descriptor", "JSON", "", `sign the artifact this OCI descriptor names, such as '{"mediaType":"...","digest":"sha256:...","size":123}'`)
 		f.stringVar(&o.format, "format", "FORMAT", "jws", "jws or cose")
-		slotFlag(f, &s.Slot)
+		defineSlot(f, &s.Slot)
 		f.stringVar(&s.CACerts, "ca-certs", "FILE", "", "PEM file with the CA certificates that complete the chain, the leaf's issuer first and the root last")
 		f.durationVar(&s.Expiry, "expiry", "the signature expires after DURATION, such as 720h")
 		f.stringVar(&s.TSAURL, "tsa-url", "URL", "", "timestamp the signature with this RFC 3161 authority")
