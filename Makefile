@@ -71,7 +71,7 @@ fuzz:
 	go test ./envelope/cose -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./envelope/inspect -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	for target in FuzzRequest FuzzGetMetadata FuzzDescribeKey FuzzGenerateSignature FuzzGenerateEnvelope; do \
-		go test ./cmd/notation-piv -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; \
+		go test ./internal/contract -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; \
 	done
 
 # The notation CLI the end-to-end tests drive: v1.3.2, pinned by the tools

@@ -225,6 +225,36 @@ func TestCardErrors(t *testing.T) {
 	})
 }
 
+// TestWrongPINMessage checks that a wrong PIN's message, through the
+// plugin (JWS) and through "envelope sign" (COSE), names the signing step
+// at most once and none of the envelope code's steps around it.
+func TestWrongPINMessage(t *testing.T) {
+	needCard(t)
+	provision(t, piv.AlgorithmEC256, nil)
+	wrongOnce := func(what, msg string) {
+		t.Helper()
+		t.Logf("%s: %s", what, msg)
+		if !strings.Contains(msg, "wrong PIN") || strings.Count(msg, "wrong PIN") > 1 || strings.Count(msg, "sign with slot") > 1 {
+			t.Errorf("%s: %q names the wrong PIN or the signing step more than once", what, msg)
+		}
+		for _, step := range []string{"sign jws", "sign cose", "sign with EC-256 key"} {
+			if strings.Contains(msg, step) {
+				t.Errorf("%s: %q names the envelope step %q", what, msg, step)
+			}
+		}
+	}
+	perr := expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=999999"), plugin.ErrorCodeAccessDenied, "2")
+	wrongOnce("generate-envelope", perr.Message)
+	dir := t.TempDir()
+	artifact := filepath.Join(dir, "artifact")
+	if err := os.WriteFile(artifact, []byte("signed with a wrong PIN\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runUser(t, dir, []string{"NOTATION_PIV_PIN=999999"}, "envelope", "sign", "--format", "cose", "--out", "a.sig", "--artifact", artifact, serialFlag)
+	mustFail(t, "envelope sign", r, "wrong PIN: 1 try left")
+	wrongOnce("envelope sign", r.stderr)
+}
+
 // TestCanaryPIN signs with a PIN no other test uses and checks that it
 // appears nowhere: not on stdout, stderr, in the debug log, the
 // annotations or the envelope, in any of the encodings they use.

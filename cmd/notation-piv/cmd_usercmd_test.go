@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/internal/cli"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
@@ -136,28 +137,6 @@ func sent(env *vcardtest.Env, name string) int {
 	return n
 }
 
-func TestUserHelp(t *testing.T) {
-	for _, args := range [][]string{
-		{"list", "--help"}, {"setup", "--help"}, {"cert", "--help"}, {"cert", "import", "--help"}, {"cert", "export", "--help"},
-		{"pin", "--help"}, {"pin", "change", "--help"}, {"pin", "unblock", "--help"}, {"puk", "change", "--help"},
-		{"management-key", "--help"}, {"management-key", "set", "--help"}, {"reset", "--help"},
-	} {
-		r := runUser(t, "", nil, args...)
-		if r.code != 0 || !strings.HasPrefix(r.stdout, "Usage") || r.stderr != "" {
-			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
-		}
-	}
-	r := runUser(t, "", nil, "--help")
-	for name, c := range userCommands {
-		if !strings.Contains(r.stdout, "notation-piv "+name) || !strings.Contains(r.stdout, c.summary) {
-			t.Errorf("--help does not list %s", name)
-		}
-	}
-	mustFail(t, "pin", runUser(t, "", nil, "pin"), "needs a subcommand", "notation-piv pin --help")
-	mustFail(t, "unknown flag", runUser(t, "", nil, "list", "--jsn"), "-jsn", `"notation-piv list --help"`)
-	mustFail(t, "extra argument", runUser(t, "", nil, "reset", "now"), "takes no arguments")
-}
-
 func TestUserList(t *testing.T) {
 	env := needCard(t)
 	r := runUser(t, "", nil, "list")
@@ -195,11 +174,11 @@ func TestUserList(t *testing.T) {
 	if r.stderr != "" {
 		t.Errorf("list --json wrote to stderr: %s", r.stderr)
 	}
-	var out listOutput
+	var out cli.ListOutput
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("list --json: %v\n%s", err, r.stdout)
 	}
-	var c *listCard
+	var c *cli.ListCard
 	for i := range out.Cards {
 		if out.Cards[i].Serial == testSerial {
 			c = &out.Cards[i]
@@ -323,7 +302,7 @@ func TestUserPINCommands(t *testing.T) {
 	if st := readCardState(t, env); !hasSecret(st.PUK, "24681357") || st.PUKRetries != 3 {
 		t.Fatalf("PUK not changed")
 	}
-	var out listOutput
+	var out cli.ListOutput
 	if err := json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out); err != nil {
 		t.Fatal(err)
 	}

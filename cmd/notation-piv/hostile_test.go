@@ -20,6 +20,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-piv/notation-piv/internal/contract"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
@@ -49,7 +50,7 @@ func expectRefused(t *testing.T, env *vcardtest.Env, command, request string, co
 	if n := pinRetries(t, env); n != retries {
 		t.Errorf("%s: %d PIN retries left, %d before", command, n, retries)
 	}
-	if len(r.stderr) > maxMessage+200 {
+	if len(r.stderr) > contract.MaxMessage+200 {
 		t.Errorf("%s: %d bytes on stderr", command, len(r.stderr))
 	}
 	if elapsed > hostileDeadline {
@@ -60,7 +61,7 @@ func expectRefused(t *testing.T, env *vcardtest.Env, command, request string, co
 }
 
 // hostileRequest returns the request notation sent for command
-// (testdata/requests: the JWS one for the signing commands), with keyId
+// (internal/contract/testdata/requests: the JWS one for the signing commands), with keyId
 // 9c and config, which also picks the virtual card by its serial number.
 func hostileRequest(t *testing.T, command string, config map[string]string) string {
 	t.Helper()
@@ -69,7 +70,7 @@ func hostileRequest(t *testing.T, command string, config map[string]string) stri
 		"generate-signature": "generate-signature.jws.json",
 		"generate-envelope":  "generate-envelope.jws.json",
 	}[command]
-	b, err := os.ReadFile(filepath.Join("testdata", "requests", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "contract", "testdata", "requests", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +247,9 @@ func TestHostileRequests(t *testing.T) {
 		code                   plugin.ErrorCode
 		fragments              []string
 	}{
-		{"request over 1 MiB", "generate-envelope", `{"contractVersion":"1.0","keyId":"9c","x":"` + strings.Repeat("x", maxRequestSize) + `"}`,
+		{"request over 1 MiB", "generate-envelope", `{"contractVersion":"1.0","keyId":"9c","x":"` + strings.Repeat("x", contract.MaxRequestSize) + `"}`,
 			plugin.ErrorCodeValidation, []string{"larger than 1048576 bytes", "check what is calling the plugin"}},
-		{"envelope payload over 64 KiB", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["payload"] = descriptor(maxPayloadSize) }),
+		{"envelope payload over 64 KiB", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["payload"] = descriptor(contract.MaxPayloadSize) }),
 			plugin.ErrorCodeValidation, []string{"payload is 65", "more than the limit of 65536 for a Notary payload", "fewer or shorter annotations"}},
 		{"envelope payload not a Notary payload", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["payload"] = []byte(`{"targetArtifact":{},"x":1}`) }),
 			plugin.ErrorCodeValidation, []string{"payload: the payload is not a Notary payload", "check what is calling the plugin"}},
@@ -258,7 +259,7 @@ func TestHostileRequests(t *testing.T) {
 			plugin.ErrorCodeValidation, []string{`payloadType "application/json" is not supported`}},
 		{"expiry over 100 years", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["expiryDurationInSeconds"] = uint64(1) << 62 }),
 			plugin.ErrorCodeValidation, []string{"more than 100 years"}},
-		{"signature payload over 128 KiB", "generate-signature", set("generate-signature", func(r map[string]any) { r["payload"] = []byte("e30." + strings.Repeat("A", maxSigningInput)) }),
+		{"signature payload over 128 KiB", "generate-signature", set("generate-signature", func(r map[string]any) { r["payload"] = []byte("e30." + strings.Repeat("A", contract.MaxSigningInput)) }),
 			plugin.ErrorCodeValidation, []string{"payload is 131076 bytes, more than the limit of 131072"}},
 		{"signature payload of another shape", "generate-signature", set("generate-signature", func(r map[string]any) { r["payload"] = []byte("\x30\x31 a TLS handshake hash, say") }),
 			plugin.ErrorCodeValidation, []string{"neither a JWS signing input", "nor a COSE Sig_structure"}},
@@ -291,11 +292,11 @@ func TestHostileRequests(t *testing.T) {
 		})
 	}
 	t.Run("the largest payloads notation could send still sign", func(t *testing.T) {
-		// A Notary payload of maxPayloadSize bytes passes the check before
+		// A Notary payload of contract.MaxPayloadSize bytes passes the check before
 		// the card, and so does the JWS signing input notation would
 		// build around it.
-		payload := descriptor(maxPayloadSize - len(descriptor(0)))
-		if len(payload) != maxPayloadSize {
+		payload := descriptor(contract.MaxPayloadSize - len(descriptor(0)))
+		if len(payload) != contract.MaxPayloadSize {
 			t.Fatalf("payload of %d bytes", len(payload))
 		}
 		req := set("generate-envelope", func(r map[string]any) { r["payload"] = payload })

@@ -10,9 +10,15 @@
 // card by pluginConfig; see README.md for every pluginConfig key and for the
 // PIN sources.
 //
+// Any other argument runs a command for people, such as "notation-piv
+// list" or "notation-piv envelope sign": "notation-piv --help" lists them.
+//
 // On Linux the process makes no core dump and cannot be traced by other
 // processes of the user. SIGINT and SIGTERM end every command within a
 // second, whatever it waits for, with exit status 1.
+//
+// This package holds main alone: it registers the envelope formats, sets
+// up the signals, and runs internal/contract or internal/cli.
 package main
 
 import (
@@ -25,11 +31,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
-
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/internal/cli"
+	"github.com/notation-piv/notation-piv/internal/contract"
 )
 
 // interruptGrace is how long main waits, after SIGINT or SIGTERM, for the
@@ -67,27 +73,28 @@ func main() {
 	os.Exit(code)
 }
 
+// run runs the contract command or the command for people that args
+// name and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if isContract(args) {
+		return contract.Run(ctx, pluginVersion(), args, stdin, stdout, stderr)
+	}
+	return cli.Run(ctx, pluginVersion(), args, stdin, stdout, stderr)
+}
+
 // isContract reports whether args run a contract command, whose errors
 // are JSON.
 func isContract(args []string) bool {
-	if len(args) == 0 {
-		return false
-	}
-	switch plugin.Command(args[0]) {
-	case plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope:
-		return true
-	}
-	return false
+	return len(args) > 0 && contract.IsCommand(args[0])
 }
 
 // failEarly reports msg on stderr as the command run by args reports
 // errors, a JSON error for a contract command, and returns exit status 1.
 func failEarly(args []string, stderr io.Writer, msg string) int {
 	if isContract(args) {
-		return writeError(stderr, toPluginError(plugin.NewGenericError(msg)))
+		return contract.Fail(stderr, msg)
 	}
-	fmt.Fprintf(stderr, "notation-piv: error: %s\n", msg)
-	return 1
+	return cli.Fail(stderr, msg)
 }
 
 // stdinReader reads stdin only when asked, and gives up when ctx ends: a

@@ -33,14 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	// A fuzz worker (go test -fuzz) runs TestMain too, but only a fuzz
-	// target, which needs neither the binaries nor the card: the card
-	// belongs to the coordinating process, and a worker that waited for it
-	// would never fuzz.
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		return m.Run()
-	}
+	flag.Parse() // for testing.Short
 	dir, err := os.MkdirTemp("", "notation-piv-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,4 +1,4 @@
-package main
+package contract
 
 // Fuzz targets for the contract requests, run through checkRequest: all
 // the plugin does with a request before it touches the card. A request
@@ -14,11 +14,14 @@ package main
 // settings that name good and hostile files.
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,12 +29,25 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/cose"
+	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/signing"
 )
 
 // contractCommands are the four commands notation runs.
 var contractCommands = []plugin.Command{
 	plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope,
 }
+
+// testVersion is the plugin version the tests check requests with.
+const testVersion = "0.1.0"
+
+// registerFormats registers the envelope formats, as main does.
+var registerFormats = sync.OnceFunc(func() {
+	envelope.Register(jws.Format{})
+	envelope.Register(cose.Format{})
+})
 
 // realRequests returns the requests notation sent, by file name (which
 // starts with the command). It registers the envelope formats, as main
@@ -58,10 +74,7 @@ func realRequests(f *testing.F) map[string][]byte {
 func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 	t.Helper()
 	if err != nil {
-		perr, ok := asPluginError(err)
-		if !ok {
-			t.Fatalf("%s: %T is not a contract error: %v", cmd, err, err)
-		}
+		perr := toPluginError(err)
 		if perr.ErrCode != plugin.ErrorCodeValidation && perr.ErrCode != plugin.ErrorCodeUnsupportedContractVersion {
 			t.Fatalf("%s: error code %s for a bad request: %s", cmd, perr.ErrCode, perr.Message)
 		}
@@ -69,7 +82,7 @@ func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 			t.Fatalf("%s: error %+v with request %v", cmd, perr, req)
 		}
 		b, err := json.Marshal(toPluginError(err))
-		if err != nil || len(b) > maxMessage+200 {
+		if err != nil || len(b) > MaxMessage+200 {
 			t.Fatalf("%s: the error on stderr would be %d bytes (%v)", cmd, len(b), err)
 		}
 		return
@@ -90,7 +103,7 @@ func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 		if cmd != plugin.CommandGenerateSignature {
 			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
 		}
-		if len(r.Payload) == 0 || len(r.Payload) > maxSigningInput || !slices.Contains([]string{"SHA-256", "SHA-384", "SHA-512"}, string(r.Hash)) {
+		if len(r.Payload) == 0 || len(r.Payload) > MaxSigningInput || !slices.Contains([]string{"SHA-256", "SHA-384", "SHA-512"}, string(r.Hash)) {
 			t.Fatalf("accepted a signature request for %d bytes with %q", len(r.Payload), r.Hash)
 		}
 		keyID = r.KeyID
@@ -98,8 +111,8 @@ func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 		if cmd != plugin.CommandGenerateEnvelope {
 			t.Fatalf("%s: checkRequest returned a %T", cmd, req)
 		}
-		if len(r.Payload) == 0 || len(r.Payload) > maxPayloadSize || r.PayloadType != envelope.PayloadType ||
-			!slices.Contains(envelope.MediaTypes(), r.SignatureEnvelopeType) || r.ExpiryDurationInSeconds > uint64(maxExpiry/time.Second) {
+		if len(r.Payload) == 0 || len(r.Payload) > MaxPayloadSize || r.PayloadType != envelope.PayloadType ||
+			!slices.Contains(envelope.MediaTypes(), r.SignatureEnvelopeType) || r.ExpiryDurationInSeconds > uint64(signing.MaxExpiry/time.Second) {
 			t.Fatalf("accepted an envelope request of %d bytes, %q, %q, expiry %d", len(r.Payload), r.PayloadType, r.SignatureEnvelopeType, r.ExpiryDurationInSeconds)
 		}
 		keyID = r.KeyID
@@ -113,15 +126,24 @@ func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 
 // checkTwice runs checkRequest twice, checks that both answers are the
 // same, and returns the first.
-func checkTwice(t *testing.T, cmd plugin.Command, body []byte) (any, config, error) {
+func checkTwice(t *testing.T, cmd plugin.Command, body []byte) (*request, error) {
 	t.Helper()
-	req, cfg, err := checkRequest(cmd, body)
-	_, _, again := checkRequest(cmd, body)
+	req, err := checkRequest(cmd, body, testVersion)
+	other, again := checkRequest(cmd, body, testVersion)
+	for _, r := range []*request{req, other} {
+		if r != nil {
+			r.close()
+		}
+	}
 	if (err == nil) != (again == nil) || (err != nil && err.Error() != again.Error()) {
 		t.Fatalf("%s: two checks of one request differ: %v, then %v", cmd, err, again)
 	}
-	checkOutcome(t, cmd, req, err)
-	return req, cfg, err
+	var decoded any
+	if req != nil {
+		decoded = req.body
+	}
+	checkOutcome(t, cmd, decoded, err)
+	return req, err
 }
 
 // TestRealRequests checks that every request notation sent passes
@@ -138,9 +160,12 @@ func TestRealRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd, _, _ := strings.Cut(filepath.Base(p), ".")
-		if _, _, err := checkRequest(plugin.Command(cmd), body); err != nil {
+		req, err := checkRequest(plugin.Command(cmd), body, testVersion)
+		if err != nil {
 			t.Errorf("%s: %v", p, err)
+			continue
 		}
+		req.close()
 	}
 }
 
@@ -204,16 +229,17 @@ func seedSettings(f *testing.F) []string {
 	f.Helper()
 	registerFormats()
 	dir := f.TempDir()
-	ca := newTestCA(f)
-	other := newTestCA(f)
-	bundle := writePEM(f, filepath.Join(dir, "ca.pem"), ca.intermediate, ca.root)
-	reversed := writePEM(f, filepath.Join(dir, "reversed.pem"), ca.root, ca.intermediate)
-	unrelated := writePEM(f, filepath.Join(dir, "unrelated.pem"), ca.intermediate, ca.root, other.root)
-	root := writePEM(f, filepath.Join(dir, "tsa-root.pem"), other.root)
+	chain := fixtures.Chain(fixtures.Key("EC-256").Public())
+	intermediate, caRoot := chain[1], chain[2]
+	other := fixtures.NewRoot("other root").Cert
+	bundle := writePEM(f, filepath.Join(dir, "ca.pem"), intermediate, caRoot)
+	reversed := writePEM(f, filepath.Join(dir, "reversed.pem"), caRoot, intermediate)
+	unrelated := writePEM(f, filepath.Join(dir, "unrelated.pem"), intermediate, caRoot, other)
+	root := writePEM(f, filepath.Join(dir, "tsa-root.pem"), other)
 	pin := filepath.Join(dir, "pin")
 	open := filepath.Join(dir, "pin-readable")
-	write(f, pin, []byte("123456\n"))
-	write(f, open, []byte("123456\n"))
+	writeFile(f, pin, []byte("123456\n"))
+	writeFile(f, open, []byte("123456\n"))
 	if err := os.Chmod(pin, 0o600); err != nil {
 		f.Fatal(err)
 	}
@@ -222,7 +248,7 @@ func seedSettings(f *testing.F) []string {
 		f.Fatal(err)
 	}
 	huge := filepath.Join(dir, "huge")
-	write(f, huge, nil)
+	writeFile(f, huge, nil)
 	if err := os.Truncate(huge, 64<<20); err != nil {
 		f.Fatal(err)
 	}
@@ -247,7 +273,7 @@ func FuzzGetMetadata(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, config string) {
 		body := marshal(t, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
-		_, cfg, err := checkTwice(t, plugin.CommandGetMetadata, body)
+		req, err := checkTwice(t, plugin.CommandGetMetadata, body)
 		if err != nil {
 			return
 		}
@@ -255,7 +281,7 @@ func FuzzGetMetadata(f *testing.F) {
 		if fuzzedConfig(config)[cfgMode] == modeRaw {
 			want = plugin.CapabilitySignatureGenerator
 		}
-		if md := metadata(cfg); len(md.Capabilities) != 1 || md.Capabilities[0] != want {
+		if md := metadata(testVersion, req.config); len(md.Capabilities) != 1 || md.Capabilities[0] != want {
 			t.Fatalf("config %q: capabilities %v, want %s", config, md.Capabilities, want)
 		}
 	})
@@ -303,7 +329,7 @@ func FuzzGenerateSignature(f *testing.F) {
 				add(plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "9c", KeySpec: plugin.KeySpec(spec), Hash: plugin.HashAlgorithm(hash), Payload: r.Payload}, "")
 			}
 		}
-		for _, payload := range [][]byte{nil, []byte("."), []byte("e30."), []byte("e30.e30="), []byte("a.b.c"), r.Payload[:12], []byte("e30." + strings.Repeat("A", maxSigningInput))} {
+		for _, payload := range [][]byte{nil, []byte("."), []byte("e30."), []byte("e30.e30="), []byte("a.b.c"), r.Payload[:12], []byte("e30." + strings.Repeat("A", MaxSigningInput))} {
 			add(plugin.GenerateSignatureRequest{ContractVersion: "1.0", KeyID: "9c", KeySpec: r.KeySpec, Hash: r.Hash, Payload: payload}, "")
 		}
 	}
@@ -342,7 +368,7 @@ func FuzzGenerateEnvelope(f *testing.F) {
 		hostile[1].PayloadType = "application/json"
 		hostile[2].Payload = []byte(`{"targetArtifact":{}}`)
 		hostile[3].Payload = append(r.Payload[:len(r.Payload)-1:len(r.Payload)-1], `,"extra":1}`...)
-		hostile[4].Payload = []byte(`{"targetArtifact":{"mediaType":"m","digest":"sha256:` + strings.Repeat("0", 64) + `","size":1,"annotations":{"k":"` + strings.Repeat("v", maxPayloadSize) + `"}}}`)
+		hostile[4].Payload = []byte(`{"targetArtifact":{"mediaType":"m","digest":"sha256:` + strings.Repeat("0", 64) + `","size":1,"annotations":{"k":"` + strings.Repeat("v", MaxPayloadSize) + `"}}}`)
 		hostile[5].ExpiryDurationInSeconds = 1 << 63
 		hostile[6].KeyID = "9f"
 		hostile[7].ContractVersion = strings.Repeat("2", 1000)
@@ -357,4 +383,23 @@ func FuzzGenerateEnvelope(f *testing.F) {
 		})
 		checkTwice(t, plugin.CommandGenerateEnvelope, body)
 	})
+}
+
+// writePEM writes certificates to a PEM file.
+func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
+	t.Helper()
+	var b []byte
+	for _, c := range certs {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	writeFile(t, path, b)
+	return path
+}
+
+// writeFile writes a file of mode 0644.
+func writeFile(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

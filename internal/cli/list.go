@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -16,26 +15,33 @@ import (
 	"github.com/notation-piv/notation-piv/piv"
 )
 
-const listUsage = `Usage: notation-piv list [--json]
-
-Shows every PIV card in the PC/SC readers, without asking for a PIN: the
+// listCommand is "notation-piv list".
+var listCommand = &command{
+	name:    "list",
+	args:    "[--json]",
+	summary: "show the cards, PIN and PUK retries, keys and certificates",
+	about: `Shows every PIV card in the PC/SC readers, without asking for a PIN: the
 reader, serial number and firmware, the PIN and PUK retries left, and every
 slot that holds a key or a certificate, with the key type, PIN and touch
 policies, the certificate's subject, issuer, expiry and SHA-256 thumbprint,
 and whether the certificate meets the Notary Project certificate rules.
 Factory PINs, PUKs and management keys left on a card are warned about.
-
-Options:
-  --json            print one JSON document instead of text
-`
-
-// listOutput is the JSON document of "list --json".
-type listOutput struct {
-	Cards []listCard `json:"cards"`
+`,
+	flags: func(f *flagSet) action {
+		var asJSON bool
+		f.boolVar(&asJSON, "json", "print one JSON document instead of text")
+		return func(ctx context.Context, u *ui, _ []string) error { return list(ctx, u, asJSON) }
+	},
 }
 
-// listCard is one card of "list --json".
-type listCard struct {
+// ListOutput is the JSON document "notation-piv list --json" prints
+// (README.md describes its fields).
+type ListOutput struct {
+	Cards []ListCard `json:"cards"`
+}
+
+// ListCard is one card of ListOutput.
+type ListCard struct {
 	Reader   string `json:"reader"`
 	Serial   uint32 `json:"serial"`
 	Firmware string `json:"firmware"`
@@ -45,42 +51,47 @@ type listCard struct {
 	// KeysKnown is whether the card reports its slots' keys (YubiKey GET
 	// METADATA, firmware 5.3 and later); without it a slot shows only its
 	// certificate.
-	KeysKnown     bool         `json:"keysKnown"`
-	PIN           *listCounter `json:"pin,omitempty"`
-	PUK           *listCounter `json:"puk,omitempty"`
-	ManagementKey *listMgmtKey `json:"managementKey,omitempty"`
-	Slots         []listSlot   `json:"slots"`
-	Warnings      []string     `json:"warnings,omitempty"`
+	KeysKnown     bool               `json:"keysKnown"`
+	PIN           *ListCounter       `json:"pin,omitempty"`
+	PUK           *ListCounter       `json:"puk,omitempty"`
+	ManagementKey *ListManagementKey `json:"managementKey,omitempty"`
+	Slots         []ListSlot         `json:"slots"`
+	Warnings      []string           `json:"warnings,omitempty"`
 }
 
-// listCounter is the PIN or PUK; nil fields are unknown.
-type listCounter struct {
+// ListCounter is the PIN or PUK of a ListCard; nil fields are unknown.
+type ListCounter struct {
 	RetriesLeft *int  `json:"retriesLeft"`
 	MaxRetries  *int  `json:"maxRetries,omitempty"`
 	Default     *bool `json:"default,omitempty"`
 }
 
-type listMgmtKey struct {
+// ListManagementKey is the management key of a ListCard, on cards that
+// report it.
+type ListManagementKey struct {
 	Algorithm string `json:"algorithm"`
 	Default   bool   `json:"default"`
 	Touch     bool   `json:"touch"`
 }
 
-type listSlot struct {
-	Slot             string    `json:"slot"`
-	Key              *listKey  `json:"key,omitempty"`
-	Certificate      *listCert `json:"certificate,omitempty"`
-	CertificateError string    `json:"certificateError,omitempty"`
+// ListSlot is a slot of a ListCard that holds a key or a certificate.
+type ListSlot struct {
+	Slot             string           `json:"slot"`
+	Key              *ListKey         `json:"key,omitempty"`
+	Certificate      *ListCertificate `json:"certificate,omitempty"`
+	CertificateError string           `json:"certificateError,omitempty"`
 }
 
-type listKey struct {
+// ListKey is the key in a ListSlot, on cards that report it.
+type ListKey struct {
 	Algorithm   string `json:"algorithm"`
 	PINPolicy   string `json:"pinPolicy,omitempty"`
 	TouchPolicy string `json:"touchPolicy,omitempty"`
 	Origin      string `json:"origin"`
 }
 
-type listCert struct {
+// ListCertificate is the certificate in a ListSlot.
+type ListCertificate struct {
 	Subject    string    `json:"subject"`
 	Issuer     string    `json:"issuer"`
 	SelfSigned bool      `json:"selfSigned"`
@@ -96,48 +107,38 @@ type listCert struct {
 	NotaryProblem    string `json:"notaryProblem,omitempty"`
 }
 
-func runList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	u := &ui{name: "list", stdout: stdout, stderr: stderr}
-	fs := u.flags()
-	asJSON := fs.Bool("json", false, "")
-	if _, code, done := u.parse(fs, listUsage, args, 0); done {
-		return code
-	}
+// list shows the cards.
+func list(ctx context.Context, u *ui, asJSON bool) error {
 	cards, err := piv.List(ctx)
 	if err != nil {
-		return u.fail(err)
+		return err
 	}
-	out := listOutput{Cards: []listCard{}}
+	out := ListOutput{Cards: []ListCard{}}
 	now := time.Now()
 	for _, info := range cards {
 		st, err := piv.Inspect(ctx, info)
 		out.Cards = append(out.Cards, describeCard(info, st, err, now))
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return u.fail(err)
-		}
-		return 0
+	if asJSON {
+		return u.writeJSON(out)
 	}
 	for i, c := range out.Cards {
 		if i > 0 {
-			fmt.Fprintln(stdout)
+			fmt.Fprintln(u.stdout)
 		}
-		printCard(stdout, c)
+		printCard(u.stdout, c)
 	}
 	for _, c := range out.Cards {
 		for _, w := range c.Warnings {
 			u.warn("%s", w)
 		}
 	}
-	return 0
+	return nil
 }
 
 // describeCard gathers what list shows of one card.
-func describeCard(info piv.CardInfo, st *piv.Status, err error, now time.Time) listCard {
-	c := listCard{Reader: info.Reader, Serial: info.Serial, Firmware: info.Version, Slots: []listSlot{}}
+func describeCard(info piv.CardInfo, st *piv.Status, err error, now time.Time) ListCard {
+	c := ListCard{Reader: info.Reader, Serial: info.Serial, Firmware: info.Version, Slots: []ListSlot{}}
 	if err != nil {
 		c.Error = err.Error()
 		return c
@@ -145,16 +146,16 @@ func describeCard(info piv.CardInfo, st *piv.Status, err error, now time.Time) l
 	c.KeysKnown = st.Metadata
 	c.PIN, c.PUK = counter(st.PIN, st.Metadata), counter(st.PUK, st.Metadata)
 	if st.Metadata {
-		c.ManagementKey = &listMgmtKey{Algorithm: st.ManagementKey.Algorithm, Default: st.ManagementKey.Default, Touch: st.ManagementKey.Touch}
+		c.ManagementKey = &ListManagementKey{Algorithm: st.ManagementKey.Algorithm, Default: st.ManagementKey.Default, Touch: st.ManagementKey.Touch}
 	}
 	for _, ss := range st.Slots {
-		s := listSlot{Slot: ss.Slot.String()}
+		s := ListSlot{Slot: ss.Slot.String()}
 		if ss.Key != nil {
 			origin := "imported"
 			if ss.Key.Generated {
 				origin = "generated"
 			}
-			s.Key = &listKey{Algorithm: ss.Key.Algorithm, PINPolicy: ss.Key.PINPolicy, TouchPolicy: ss.Key.TouchPolicy, Origin: origin}
+			s.Key = &ListKey{Algorithm: ss.Key.Algorithm, PINPolicy: ss.Key.PINPolicy, TouchPolicy: ss.Key.TouchPolicy, Origin: origin}
 		}
 		if ss.CertificateError != nil {
 			s.CertificateError = ss.CertificateError.Error()
@@ -169,8 +170,8 @@ func describeCard(info piv.CardInfo, st *piv.Status, err error, now time.Time) l
 }
 
 // counter converts a PIN or PUK counter, leaving unknowns out.
-func counter(c piv.Counter, metadata bool) *listCounter {
-	out := &listCounter{}
+func counter(c piv.Counter, metadata bool) *ListCounter {
+	out := &ListCounter{}
 	if c.RetriesLeft >= 0 {
 		out.RetriesLeft = &c.RetriesLeft
 	}
@@ -185,9 +186,9 @@ func counter(c piv.Counter, metadata bool) *listCounter {
 
 // describeCert gathers what list shows of a slot's certificate; key is the
 // slot's key, and keysKnown whether the card tells it.
-func describeCert(cert *x509.Certificate, key *piv.KeyStatus, keysKnown bool, now time.Time) *listCert {
+func describeCert(cert *x509.Certificate, key *piv.KeyStatus, keysKnown bool, now time.Time) *ListCertificate {
 	sum := sha256.Sum256(cert.Raw)
-	lc := &listCert{
+	lc := &ListCertificate{
 		Subject:    cert.Subject.String(),
 		Issuer:     cert.Issuer.String(),
 		SelfSigned: certchain.SelfSigned(cert),
@@ -222,7 +223,7 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 }
 
 // printCard prints one card as text.
-func printCard(w io.Writer, c listCard) {
+func printCard(w io.Writer, c ListCard) {
 	fmt.Fprintf(w, "PIV card %d, firmware %s, in reader %q\n", c.Serial, c.Firmware, c.Reader)
 	if c.Error != "" {
 		fmt.Fprintf(w, "  cannot read its status: %s\n", c.Error)
@@ -278,7 +279,7 @@ func printCard(w io.Writer, c listCard) {
 }
 
 // counterText describes a PIN or PUK counter.
-func counterText(c *listCounter) string {
+func counterText(c *ListCounter) string {
 	var parts []string
 	switch {
 	case c.RetriesLeft == nil:
@@ -297,7 +298,7 @@ func counterText(c *listCounter) string {
 }
 
 // keyText describes a slot's key; known is whether the card tells.
-func keyText(k *listKey, known bool) string {
+func keyText(k *ListKey, known bool) string {
 	switch {
 	case k == nil && known:
 		return "no key"

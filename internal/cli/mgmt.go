@@ -1,14 +1,20 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
-	"io"
 )
 
-const managementKeyUsage = `Usage: notation-piv management-key set (--protect | --new-key-file FILE) [options]
-
-Replaces the card's management key, which authorizes new keys and
+// managementKeyCommand is "notation-piv management-key".
+var managementKeyCommand = &command{
+	name:    "management-key",
+	summary: "change the management key; --protect keeps it behind the PIN",
+	about: `Run "notation-piv management-key set --help" for its options.
+`,
+	subs: []*command{{
+		name: "management-key set",
+		args: "(--protect | --new-key-file FILE) [options]",
+		about: `Replaces the card's management key, which authorizes new keys and
 certificates. A card that still has the factory key lets anyone with the
 card replace its keys.
 
@@ -18,41 +24,26 @@ and notation-piv reads it with the PIN when a command needs it. The PIN is
 checked first. With --new-key-file the new key is the one in FILE (hex, 32,
 48 or 64 digits, in a file only you can read); give it to later commands
 with --management-key-file.
-
-Options:
-  --protect         a random key, kept PIN-protected on the card
-  --new-key-file FILE
-                    the new key, in hex
-  --management-key-file FILE
-                    the current key in hex, if it is neither the factory key
-                    nor kept PIN-protected on the card
-` + lastTryUsage + cardFlagsUsage + secretsUsage
-
-var runManagementKey = subcommands("management-key", managementKeyUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
-	"set": runManagementKeySet,
-})
-
-func runManagementKeySet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	u := &ui{name: "management-key set", stdout: stdout, stderr: stderr}
-	fs := u.flags()
-	protect := fs.Bool("protect", false, "")
-	newFile := fs.String("new-key-file", "", "")
-	mgmtFile := fs.String("management-key-file", "", "")
-	var allowLastTry bool
-	registerLastTry(fs, &allowLastTry)
-	var cf cardFlags
-	cf.register(fs)
-	if _, code, done := u.parse(fs, managementKeyUsage, args, 0); done {
-		return code
-	}
-	if *protect == (*newFile != "") {
-		return u.fail(failure("management-key set needs either --protect or --new-key-file FILE",
-			"use --protect to let the card keep a random key behind the PIN"))
-	}
-	if err := setManagementKey(ctx, u, *protect, *newFile, *mgmtFile, cf, allowLastTry); err != nil {
-		return u.fail(err)
-	}
-	return 0
+`,
+		notes: secretsUsage,
+		flags: func(f *flagSet) action {
+			var protect, allowLastTry bool
+			var newFile, mgmtFile string
+			var cf cardFlags
+			f.boolVar(&protect, "protect", "a random key, kept PIN-protected on the card")
+			f.stringVar(&newFile, "new-key-file", "FILE", "", "the new key, in hex")
+			defineManagementKeyFile(f, &mgmtFile)
+			defineLastTry(f, &allowLastTry)
+			cf.define(f)
+			return func(ctx context.Context, u *ui, _ []string) error {
+				if protect == (newFile != "") {
+					return failure("management-key set needs either --protect or --new-key-file FILE",
+						"use --protect to let the card keep a random key behind the PIN")
+				}
+				return setManagementKey(ctx, u, protect, newFile, mgmtFile, cf, allowLastTry)
+			}
+		},
+	}},
 }
 
 // setManagementKey does the work of management-key set.

@@ -1,53 +1,54 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
+	"github.com/notation-piv/notation-piv/internal/prompt"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
-const resetUsage = `Usage: notation-piv reset [options]
-
-Erases every key and certificate on a PIV card and restores the factory
+// resetCommand is "notation-piv reset".
+var resetCommand = &command{
+	name:    "reset",
+	args:    "[options]",
+	summary: "erase the card and restore its factory PIN, PUK and management key",
+	about: `Erases every key and certificate on a PIV card and restores the factory
 PIN (123456), PUK (12345678) and management key. It works even when the
 PIN and the PUK are blocked. It asks for confirmation on the terminal
 unless --yes is given, and without a terminal it needs --yes.
+`,
+	flags: func(f *flagSet) action {
+		var yes bool
+		var cf cardFlags
+		f.boolVar(&yes, "yes", "do not ask for confirmation")
+		cf.define(f)
+		return func(ctx context.Context, u *ui, _ []string) error { return reset(ctx, u, cf, yes) }
+	},
+}
 
-Options:
-  --yes             do not ask for confirmation
-` + cardFlagsUsage
-
-func runReset(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	u := &ui{name: "reset", stdout: stdout, stderr: stderr}
-	fs := u.flags()
-	yes := fs.Bool("yes", false, "")
-	var cf cardFlags
-	cf.register(fs)
-	if _, code, done := u.parse(fs, resetUsage, args, 0); done {
-		return code
-	}
-	if !*yes && !haveTTY() {
-		return u.fail(failure("reset erases every key on the card and needs confirmation, but there is no terminal to ask on",
-			"run it in a terminal, or pass --yes to confirm beforehand"))
+// reset erases the card, after confirmation unless yes.
+func reset(ctx context.Context, u *ui, cf cardFlags, yes bool) error {
+	if !yes && !prompt.Available() {
+		return failure("reset erases every key on the card and needs confirmation, but there is no terminal to ask on",
+			"run it in a terminal, or pass --yes to confirm beforehand")
 	}
 	card, st, err := cf.open(ctx)
 	if err != nil {
-		return u.fail(err)
+		return err
 	}
 	defer card.Close()
 	serial := card.Serial()
-	if !*yes {
+	if !yes {
 		if err := confirm(fmt.Sprintf("Reset PIV card %d? %s\nThis cannot be undone.", serial, erasedText(st)), "reset"); err != nil {
-			return u.fail(err)
+			return err
 		}
 	}
 	if err := card.Reset(ctx); err != nil {
-		return u.fail(err)
+		return err
 	}
-	fmt.Fprintf(stdout, `Reset PIV card %d: it holds no keys, and its PIN is 123456, its PUK 12345678
+	fmt.Fprintf(u.stdout, `Reset PIV card %d: it holds no keys, and its PIN is 123456, its PUK 12345678
 and its management key the factory key again.
 
 Next steps:
@@ -56,7 +57,7 @@ Next steps:
    notation-piv puk change --serial %d
    notation-piv management-key set --protect --serial %d
 `, serial, serial, serial, serial, serial)
-	return 0
+	return nil
 }
 
 // erasedText says what a reset erases.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,28 +10,29 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope/certchain"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/prompt"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
-const certUsage = `Usage:
-  notation-piv cert import [options] CERT-FILE
-  notation-piv cert export [options]
-
-"import" stores a certificate, typically one a CA issued for a key made by
+// certCommand is "notation-piv cert".
+var certCommand = &command{
+	name:    "cert",
+	summary: "load a CA-issued certificate into a slot, or write one out",
+	about: `"import" stores a certificate, typically one a CA issued for a key made by
 "notation-piv setup --csr", in a slot; "export" writes a slot's certificate
 as PEM. Run "notation-piv cert import --help" or "notation-piv cert export
 --help" for their options.
-`
-
-const certImportUsage = `Usage: notation-piv cert import [options] CERT-FILE
-
-Stores the certificate in CERT-FILE (PEM or DER, one certificate) in a slot,
+`,
+	subs: []*command{{
+		name:  "cert import",
+		args:  "[options] CERT-FILE",
+		nargs: 1,
+		about: `Stores the certificate in CERT-FILE (PEM or DER, one certificate) in a slot,
 replacing the certificate there, after checking that it belongs to the
 slot's key and that notation can sign with it: key usage digitalSignature
 (critical), no CA, no excluded extended key usage, a supported key, valid
@@ -40,64 +41,52 @@ now. With --ca-certs the whole chain is checked as notation will.
 The key check reads the slot's public key on YubiKey firmware 5.3 and
 later; on other cards the slot's key signs a random test digest, which may
 need the PIN.
-
-Options:
-  --slot SLOT       the slot: 9a, 9c (default), 9d, 9e or 82 to 95
-  --ca-certs FILE   PEM file with the CA certificates that complete the
-                    chain, the issuer first and the root last
-  --management-key-file FILE
-                    the card's management key in hex, if it is neither the
-                    factory key nor kept PIN-protected on the card
-` + lastTryUsage + cardFlagsUsage + `
+`,
+		notes: `
 The PIN, when the card needs it, comes from NOTATION_PIV_PIN or a prompt
 on the terminal.
-` + secretRulesUsage
-
-const certExportUsage = `Usage: notation-piv cert export [options]
-
-Writes the certificate in a slot as PEM to stdout or a file. Needs no PIN.
-
-Options:
-  --slot SLOT       the slot: 9a, 9c (default), 9d, 9e or 82 to 95
-  --output FILE     write to FILE instead of stdout, replacing a regular
-                    file there; a symbolic link, a FIFO, a device or a
-                    directory is refused before the card is touched
-` + cardFlagsUsage
-
-var runCert = subcommands("cert", certUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) int{
-	"import": runCertImport,
-	"export": runCertExport,
-})
+` + secretRulesUsage,
+		flags: func(f *flagSet) action {
+			var o certImportOptions
+			defineSlot(f, &o.slot)
+			f.stringVar(&o.caCerts, "ca-certs", "FILE", "", "PEM file with the CA certificates that complete the chain, the issuer first and the root last")
+			defineManagementKeyFile(f, &o.mgmtFile)
+			defineLastTry(f, &o.allowLastTry)
+			o.card.define(f)
+			return func(ctx context.Context, u *ui, args []string) error { return certImport(ctx, u, args[0], o) }
+		},
+	}, {
+		name:  "cert export",
+		args:  "[options]",
+		about: "Writes the certificate in a slot as PEM to stdout or a file. Needs no PIN.\n",
+		flags: func(f *flagSet) action {
+			var slot, output string
+			var cf cardFlags
+			defineSlot(f, &slot)
+			f.stringVar(&output, "output", "FILE", "", "write to FILE instead of stdout, replacing a regular file there; a symbolic link, a FIFO, a device or a directory is refused before the card is touched")
+			cf.define(f)
+			return func(ctx context.Context, u *ui, _ []string) error { return certExport(ctx, u, slot, output, cf) }
+		},
+	}},
+}
 
 // maxCertFile bounds a certificate file.
 const maxCertFile = 1 << 20
 
-func runCertImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	u := &ui{name: "cert import", stdout: stdout, stderr: stderr}
-	fs := u.flags()
-	slotID := fs.String("slot", "9c", "")
-	caCerts := fs.String("ca-certs", "", "")
-	mgmtFile := fs.String("management-key-file", "", "")
-	var allowLastTry bool
-	registerLastTry(fs, &allowLastTry)
-	var cf cardFlags
-	cf.register(fs)
-	pos, code, done := u.parse(fs, certImportUsage, args, 1)
-	if done {
-		return code
-	}
-	slot, err := piv.ParseSlot(*slotID)
-	if err != nil {
-		return u.fail(err)
-	}
-	if err := certImport(ctx, u, slot, pos[0], *caCerts, *mgmtFile, cf, allowLastTry); err != nil {
-		return u.fail(err)
-	}
-	return 0
+// certImportOptions are the flags of "cert import".
+type certImportOptions struct {
+	slot, caCerts, mgmtFile string
+	allowLastTry            bool
+	card                    cardFlags
 }
 
-// certImport checks the certificate in path, then stores it in slot.
-func certImport(ctx context.Context, u *ui, slot piv.Slot, path, caCerts, mgmtFile string, cf cardFlags, allowLastTry bool) error {
+// certImport checks the certificate in path, then stores it in the slot.
+func certImport(ctx context.Context, u *ui, path string, o certImportOptions) error {
+	slot, err := piv.ParseSlot(o.slot)
+	if err != nil {
+		return err
+	}
+	caCerts, mgmtFile, cf, allowLastTry := o.caCerts, o.mgmtFile, o.card, o.allowLastTry
 	cert, err := readCertificateFile(path)
 	if err != nil {
 		return err
@@ -192,7 +181,7 @@ func checkKeyMatch(ctx context.Context, card *piv.Card, st *piv.Status, slot piv
 		return nil
 	}
 	// The PIN source guards the last try.
-	signer, err := card.KeySigner(slot, cert.PublicKey, sec.pinSource(), piv.SignerOptions{TouchNotice: touchNotice, AllowLastPINTry: true})
+	signer, err := card.KeySigner(slot, cert.PublicKey, sec.pinSource(), piv.SignerOptions{TouchNotice: prompt.TouchCard, AllowLastPINTry: true})
 	if err != nil {
 		return err
 	}
@@ -242,44 +231,37 @@ func readCertificateFile(path string) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-func runCertExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	u := &ui{name: "cert export", stdout: stdout, stderr: stderr}
-	fs := u.flags()
-	slotID := fs.String("slot", "9c", "")
-	output := fs.String("output", "", "")
-	var cf cardFlags
-	cf.register(fs)
-	if _, code, done := u.parse(fs, certExportUsage, args, 0); done {
-		return code
-	}
-	slot, err := piv.ParseSlot(*slotID)
+// certExport writes the certificate in the slot to stdout, or to the file
+// output.
+func certExport(ctx context.Context, u *ui, slotID, output string, cf cardFlags) error {
+	slot, err := piv.ParseSlot(slotID)
 	if err != nil {
-		return u.fail(err)
+		return err
 	}
 	// The file is checked before the card is touched, and written once
 	// the card is closed.
 	var out *outputFile
-	if *output != "" {
-		if out, err = newOutput("--output", *output, false); err != nil {
-			return u.fail(err)
+	if output != "" {
+		if out, err = newOutput("--output", output, false); err != nil {
+			return err
 		}
 		defer out.discard()
 	}
 	cert, serial, err := exportCertificate(ctx, cf, slot)
 	if err != nil {
-		return u.fail(err)
+		return err
 	}
 	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 	if out == nil {
-		stdout.Write(block)
-		return 0
+		_, err := u.stdout.Write(block)
+		return err
 	}
 	path, err := out.commit(block)
 	if err != nil {
-		return u.fail(err)
+		return err
 	}
-	fmt.Fprintf(stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, serial, path)
-	return 0
+	fmt.Fprintf(u.stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, serial, path)
+	return nil
 }
 
 // exportCertificate reads the certificate in slot and closes the card.

@@ -1,18 +1,20 @@
-package main
+package cli
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
-	"golang.org/x/term"
-
+	"github.com/notation-piv/notation-piv/internal/prompt"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
-// secretKind is a PIN or PUK a user command may need, with the environment
+// envPUK names the environment variable that holds the PUK.
+const envPUK = "NOTATION_PIV_PUK"
+
+// secretKind is a PIN or PUK a command may need, with the environment
 // variable that provides it without a prompt.
 type secretKind struct {
 	env   string // such as "NOTATION_PIV_PIN"
@@ -20,15 +22,15 @@ type secretKind struct {
 	isNew bool   // a value to set: checked, and typed twice at a prompt
 }
 
-// The secrets user commands ask for.
+// The secrets the commands ask for.
 var (
 	secretPIN    = secretKind{env: piv.EnvPIN, name: "PIN"}
-	secretPUK    = secretKind{env: "NOTATION_PIV_PUK", name: "PUK"}
+	secretPUK    = secretKind{env: envPUK, name: "PUK"}
 	secretNewPIN = secretKind{env: "NOTATION_PIV_NEW_PIN", name: "new PIN", isNew: true}
 	secretNewPUK = secretKind{env: "NOTATION_PIV_NEW_PUK", name: "new PUK", isNew: true}
 )
 
-// secretRulesUsage documents, for the usage texts, how PINs and PUKs are
+// secretRulesUsage documents, for the help texts, how PINs and PUKs are
 // read and when the last try is sent.
 const secretRulesUsage = `
 A PIN or PUK from the environment loses one newline at its end (LF or
@@ -40,8 +42,8 @@ try.
 `
 
 // secrets gets the PINs and PUKs of one command: from the environment, or
-// else from a prompt on /dev/tty that reads without echo. Each secret is
-// asked for at most once; wipe clears them all. Each value is checked
+// else from a prompt on the terminal that reads without echo. Each secret
+// is asked for at most once; wipe clears them all. Each value is checked
 // before the card sees it, and a PIN or PUK from the environment is not
 // sent when the card has 1 try left, unless allowLastTry.
 type secrets struct {
@@ -59,7 +61,7 @@ func newSecrets(allowLastTry bool) *secrets {
 // check returns an error before anything is sent to the card if one of
 // kinds has neither its environment variable nor a terminal to ask on.
 func (s *secrets) check(command string, kinds ...secretKind) error {
-	if haveTTY() {
+	if prompt.Available() {
 		return nil
 	}
 	var missing, names []string
@@ -92,6 +94,23 @@ func (s *secrets) pinFor(retries int) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		pin, err := s.get(secretPIN, retries)
 		return bytes.Clone(pin), err
+	}
+}
+
+// pinSource serves the command's PIN to a card signer, so that a command
+// asks for the PIN at most once however many signatures it makes.
+func (s *secrets) pinSource() piv.PINSource {
+	return func(req piv.PINRequest) ([]byte, error) {
+		pin, err := s.get(secretPIN, req.RetriesLeft)
+		return bytes.Clone(pin), err
+	}
+}
+
+// wipe clears every secret got.
+func (s *secrets) wipe() {
+	for k, v := range s.got {
+		clear(v)
+		delete(s.got, k)
 	}
 }
 
@@ -154,13 +173,8 @@ func lastTry(k secretKind) error {
 	return &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 1, LastTry: true}
 }
 
-// prompt asks for the secret on /dev/tty, twice for a new value.
+// prompt asks for the secret on the terminal, twice for a new value.
 func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, failure(fmt.Sprintf("the %s is needed, but %s is not set and there is no terminal to ask on", k.name, k.env), "run the command in a terminal, or set "+k.env)
-	}
-	defer tty.Close()
 	text := fmt.Sprintf("Enter the %s of PIV card %d", k.name, s.serial)
 	switch {
 	case k.isNew:
@@ -172,15 +186,15 @@ func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
 	case retries >= 0:
 		text += fmt.Sprintf(" (%d tries left)", retries)
 	}
-	v, err := readSecret(tty, text+": ")
+	v, err := prompt.Secret(text + ": ")
 	if err != nil || !k.isNew {
-		return v, err
+		return v, promptFailure(k, err)
 	}
-	again, err := readSecret(tty, fmt.Sprintf("Enter the %s again: ", k.name))
+	again, err := prompt.Secret(fmt.Sprintf("Enter the %s again: ", k.name))
 	defer clear(again)
 	if err != nil {
 		clear(v)
-		return nil, err
+		return nil, promptFailure(k, err)
 	}
 	if !bytes.Equal(v, again) {
 		clear(v)
@@ -189,63 +203,27 @@ func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
 	return v, nil
 }
 
-// readSecret prompts on tty and reads a line without echo.
-func readSecret(tty *os.File, prompt string) ([]byte, error) {
-	fmt.Fprint(tty, prompt)
-	v, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		clear(v)
-		return nil, fmt.Errorf("read from the terminal: %w", err)
+// promptFailure explains why the prompt for k gave no value; nil stays
+// nil.
+func promptFailure(k secretKind, err error) error {
+	switch {
+	case errors.Is(err, prompt.ErrNoTerminal):
+		return failure(fmt.Sprintf("the %s is needed, but %s is not set and there is no terminal to ask on", k.name, k.env), "run the command in a terminal, or set "+k.env)
+	case errors.Is(err, prompt.ErrNothingEntered):
+		return failure("nothing was entered; nothing was changed", "run the command again and type the value")
 	}
-	if len(v) == 0 {
-		return nil, failure("nothing was entered; nothing was changed", "run the command again and type the value")
-	}
-	return v, nil
+	return err
 }
 
-// pinSource serves the command's PIN to a card signer, so that a command
-// asks for the PIN at most once however many signatures it makes.
-func (s *secrets) pinSource() piv.PINSource {
-	return func(req piv.PINRequest) ([]byte, error) {
-		pin, err := s.get(secretPIN, req.RetriesLeft)
-		return bytes.Clone(pin), err
-	}
-}
-
-// wipe clears every secret got.
-func (s *secrets) wipe() {
-	for k, v := range s.got {
-		clear(v)
-		delete(s.got, k)
-	}
-}
-
-// haveTTY reports whether the process has a terminal to ask on.
-func haveTTY() bool {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	defer tty.Close()
-	return term.IsTerminal(int(tty.Fd()))
-}
-
-// confirm asks on /dev/tty to type word and returns an error unless the
-// user does.
+// confirm asks on the terminal to type word and returns an error unless
+// the user does.
 func confirm(question, word string) error {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
+	switch err := prompt.Confirm(question, word); {
+	case errors.Is(err, prompt.ErrNoTerminal):
 		return failure("this needs confirmation, but there is no terminal to ask on", "run it in a terminal, or pass --yes")
-	}
-	defer tty.Close()
-	fmt.Fprintf(tty, "%s\nType %q to continue: ", question, word)
-	line, err := bufio.NewReader(tty).ReadString('\n')
-	if strings.TrimSpace(line) != word {
-		if err != nil {
-			return fmt.Errorf("read from the terminal: %w", err)
-		}
+	case errors.Is(err, prompt.ErrNotConfirmed):
 		return failure("not confirmed; nothing was changed")
+	default:
+		return err
 	}
-	return nil
 }

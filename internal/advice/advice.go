@@ -1,0 +1,82 @@
+// Package advice says what to do about the errors of the libraries, which
+// say only what happened. Both edges use it: the contract appends the
+// advice to its error message, the commands for people print it as a
+// hint. Advice that names a setting (a pluginConfig key, a flag) or a
+// secret's source belongs to the edge that knows its name, not here.
+package advice
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/keyspec"
+	"github.com/notation-piv/notation-piv/piv"
+)
+
+// For says what to do about err, or returns "" when it has nothing to
+// add.
+func For(err error) string {
+	var (
+		notRegular  *inputfile.NotRegularError
+		tooLarge    *inputfile.TooLargeError
+		notPrivate  *inputfile.NotPrivateError
+		selection   *piv.SelectionError
+		timeout     *piv.TimeoutError
+		card        *piv.CardError
+		unsupported *keyspec.UnsupportedKeyError
+	)
+	switch {
+	case errors.As(err, &notRegular) && notRegular.Mode.IsDir():
+		return "give the path of the file itself"
+	case errors.As(err, &notRegular):
+		return "give the path of a regular file"
+	case errors.As(err, &tooLarge):
+		return "check that it names the right file"
+	case errors.As(err, &notPrivate) && notPrivate.Owner != notPrivate.User:
+		return fmt.Sprintf("keep the file in your own name (chown it to user %d, or write it anew)", notPrivate.User)
+	case errors.As(err, &notPrivate):
+		return fmt.Sprintf(`run "chmod 600 %s"`, notPrivate.Path)
+	case errors.Is(err, piv.ErrPINCancelled):
+		return "sign again and enter the PIN"
+	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection) && len(selection.Cards) == 0:
+		return `insert a card and run "notation-piv list"`
+	case errors.Is(err, piv.ErrSlotEmpty):
+		return "generate a key in it and store the key's certificate there"
+	case errors.Is(err, piv.ErrKeyMismatch):
+		return "store the certificate issued for this key, or generate a new key and certificate"
+	case errors.As(err, &timeout) && timeout.Busy:
+		return "close that program or wait for it to finish, then try again"
+	case errors.As(err, &timeout):
+		return "if it is waiting for a touch, touch it; otherwise remove and reinsert it and try again"
+	case errors.As(err, &card):
+		return forCard(card)
+	case errors.As(err, &unsupported):
+		return "generate a key of one of these types"
+	}
+	return ""
+}
+
+// forCard says what to do after a card command failed.
+func forCard(e *piv.CardError) string {
+	switch {
+	case e.Gone():
+		return "reinsert the card and try again"
+	case e.SW == 0:
+		return "check that pcscd runs, that the card is inserted and that no other program uses it, then try again"
+	case e.SW == 0x6982:
+		return "check the slot's PIN policy"
+	case e.SW == 0x6d00 || e.SW == 0x6e00:
+		return "use a PIV card such as a YubiKey 5"
+	}
+	return `run "notation-piv list" to check the card, then try again`
+}
+
+// Append returns the message of err followed by what to do about it, if
+// For knows.
+func Append(err error) string {
+	if a := For(err); a != "" {
+		return err.Error() + ": " + a
+	}
+	return err.Error()
+}

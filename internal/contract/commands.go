@@ -1,0 +1,83 @@
+package contract
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/internal/debuglog"
+	"github.com/notation-piv/notation-piv/internal/signing"
+)
+
+// Annotations generate-envelope returns, in the project's own namespace.
+// The card's serial number is returned only when pluginConfig serial picked
+// the card: reading it otherwise would cost a round trip to the card.
+const (
+	annotationSerial  = "io.github.notation-piv.card.serial"
+	annotationSlot    = "io.github.notation-piv.card.slot"
+	annotationKeySpec = "io.github.notation-piv.key.spec"
+)
+
+// describeKey answers describe-key with the key spec read from the card.
+func describeKey(ctx context.Context, req *plugin.DescribeKeyRequest, plan *signing.Plan, log *debuglog.Log) (*plugin.DescribeKeyResponse, error) {
+	spec, err := plan.Describe(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec.Name)}, nil
+}
+
+// generateSignature answers generate-signature (RAW mode): notation builds
+// the envelope around the signature.
+func generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest, plan *signing.Plan, log *debuglog.Log) (*plugin.GenerateSignatureResponse, error) {
+	key, err := plan.Open(ctx, time.Now(), log)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Close()
+	spec := key.Spec()
+	if req.KeySpec != plugin.KeySpec(spec.Name) {
+		return nil, plugin.NewValidationErrorf("the request is for an %s key but slot %s holds an %s key; run notation sign again so that it describes the key afresh", req.KeySpec, plan.Slot(), spec.Name)
+	}
+	if want := hashName(spec.Hash); string(req.Hash) != want {
+		return nil, plugin.NewValidationErrorf("hashAlgorithm %s does not fit an %s key, which signs with %s", req.Hash, spec.Name, want)
+	}
+	sig, alg, err := key.Sign(req.Payload)
+	if err != nil {
+		return nil, err
+	}
+	chain := make([][]byte, len(key.Chain()))
+	for i, c := range key.Chain() {
+		chain[i] = c.Raw
+	}
+	return &plugin.GenerateSignatureResponse{
+		KeyID:            req.KeyID,
+		Signature:        sig,
+		SigningAlgorithm: plugin.SignatureAlgorithm(alg.SigningAlgorithm),
+		CertificateChain: chain,
+	}, nil
+}
+
+// generateEnvelope answers generate-envelope (ENVELOPE mode, the default):
+// the plugin builds and self-verifies the whole envelope, and timestamps it
+// when tsa_url is set.
+func generateEnvelope(ctx context.Context, req *plugin.GenerateEnvelopeRequest, plan *signing.Plan, log *debuglog.Log) (*plugin.GenerateEnvelopeResponse, error) {
+	signed, err := plan.SignEnvelope(ctx, req.Payload, log)
+	if err != nil {
+		return nil, err
+	}
+	annotations := map[string]string{
+		annotationSlot:    signed.Slot.String(),
+		annotationKeySpec: signed.Spec.Name,
+	}
+	if signed.Serial != 0 {
+		annotations[annotationSerial] = strconv.FormatUint(uint64(signed.Serial), 10)
+	}
+	return &plugin.GenerateEnvelopeResponse{
+		SignatureEnvelope:     signed.Bytes,
+		SignatureEnvelopeType: req.SignatureEnvelopeType,
+		Annotations:           annotations,
+	}, nil
+}
