@@ -88,7 +88,7 @@ func inputFailure(option string, err error, instead string) error {
 	var notRegular *inputfile.NotRegularError
 	switch {
 	case errors.As(err, &notRegular):
-		return failure(prefix+notRegular.Error(), instead)
+		return failure(fmt.Sprintf("%s%s is %s, not a regular file", prefix, notRegular.Path, inputfile.Type(notRegular.Mode)), instead)
 	case errors.Is(err, errInterrupted):
 		return failure(err.Error(), `pipe a complete envelope into "-", or give the envelope's file`)
 	}

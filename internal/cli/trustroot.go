@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/pemcert"
 )
 
 // parseFingerprint turns --trust-root-sha256 into the lower case hex of
@@ -55,43 +56,28 @@ func checkPin(path string, roots []*x509.Certificate, pin string) error {
 		"this is not the trust root that was published, or the fingerprint is wrong: compare with the published fingerprint, and do not trust what this file vouches for")
 }
 
-// maxTrustRootFile bounds a --trust-root file.
-const maxTrustRootFile = 1 << 20
-
 // loadTrustRoots reads the PEM certificates of --trust-root, a regular
 // file. As notation's trust stores do, it accepts only CA and self-signed
 // certificates.
 func loadTrustRoots(path string) ([]*x509.Certificate, error) {
-	b, err := inputfile.ReadAll(path, maxTrustRootFile)
-	var large *inputfile.TooLargeError
+	roots, err := pemcert.Load(path, 0)
+	var (
+		large      *inputfile.TooLargeError
+		notRegular *inputfile.NotRegularError
+	)
 	switch {
 	case errors.As(err, &large):
-		return nil, failure(fmt.Sprintf("--trust-root %s is more than %d bytes", path, maxTrustRootFile), "give a PEM file with the root certificates only")
-	case err != nil:
+		return nil, failure(fmt.Sprintf("--trust-root %s is more than %d bytes", path, pemcert.MaxFileSize), "give a PEM file with the root certificates only")
+	case errors.As(err, &notRegular), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return nil, inputFailure("--trust-root", err, "give the PEM file of the trust root itself")
+	case err != nil:
+		return nil, failure("--trust-root "+err.Error(), "give the root CA certificate in PEM form (-----BEGIN CERTIFICATE-----), and only CERTIFICATE blocks")
 	}
-	var roots []*x509.Certificate
-	for rest := b; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		n := len(roots) + 1
-		if block.Type != "CERTIFICATE" {
-			return nil, failure(fmt.Sprintf("--trust-root %s: PEM block %d is a %q, not a certificate", path, n, block.Type), "keep only CERTIFICATE blocks in the file")
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d: %v", path, n, err))
-		}
+	for i, c := range roots {
 		if !(c.BasicConstraintsValid && c.IsCA) && string(c.RawIssuer) != string(c.RawSubject) {
-			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d (%q) is neither a CA nor self-signed", path, n, leafSubject(c)),
+			return nil, failure(fmt.Sprintf("--trust-root %s: certificate %d (%q) is neither a CA nor self-signed", path, i+1, leafSubject(c)),
 				"as in notation's trust stores, give the root CA certificate, or the signer's own certificate if it is self-signed")
 		}
-		roots = append(roots, c)
-	}
-	if len(roots) == 0 {
-		return nil, failure(fmt.Sprintf("--trust-root %s holds no PEM certificate", path), "give the root CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
 	}
 	return roots, nil
 }

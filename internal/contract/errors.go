@@ -139,7 +139,7 @@ func settingMessage(e *signing.SettingError) string {
 	if errors.As(e.Err, &format) {
 		return fmt.Sprintf("signatureEnvelopeType %s is not supported: use one of %s", quote(format.MediaType), strings.Join(format.Supported, ", "))
 	}
-	msg := settingName(e.Setting) + ": " + e.Err.Error()
+	msg := settingName(e.Setting) + ": " + withAdvice(e.Err)
 	if advice := settingAdvice[e.Setting]; advice != "" {
 		msg += "; " + advice
 	}
