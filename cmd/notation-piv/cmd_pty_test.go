@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,12 +43,10 @@ func startPTY(t *testing.T, env []string, args ...string) *ptySession {
 		t.Fatalf("open a pseudo-terminal: %v", err)
 	}
 	s := &ptySession{t: t, ptmx: ptmx, tty: tty, read: make(chan struct{})}
-	s.cmd = exec.Command(harness.plugin, args...)
-	s.cmd.Dir = t.TempDir()
+	s.cmd = pluginCommand(t, context.Background(), "", env, args...)
 	s.cmd.Stdin = tty
 	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
-	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.cmd.Dir}, env...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	s.cmd.SysProcAttr.Setctty = true // the terminal, stdin (Ctty 0)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

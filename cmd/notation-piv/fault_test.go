@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
 // Instructions the faults aim at. A signature by serial number sends
@@ -79,89 +76,6 @@ type faultCase struct {
 	// reinsert means that the fault dropped the card from the reader: the
 	// user puts it back before signing again.
 	reinsert bool
-}
-
-// faultRequest is the request for command with pluginConfig config, the
-// card picked by serial number. generate-signature is in raw mode.
-func faultRequest(command string, config map[string]string) string {
-	config["serial"] = fmt.Sprint(testSerial)
-	var req any
-	switch command {
-	case "generate-envelope":
-		return envelopeRequest("9c", config)
-	case "generate-signature":
-		config["mode"] = "raw"
-		req = plugin.GenerateSignatureRequest{
-			ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256",
-			Payload: []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"), PluginConfig: config,
-		}
-	case "describe-key":
-		req = plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9c", PluginConfig: config}
-	default:
-		panic("no request for " + command)
-	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-// holdCard opens the card with piv-go, which holds it exclusively as
-// another program would, and lets it go after d if d > 0. The returned
-// function lets the card go, if it has not been already, and returns once
-// it has.
-func holdCard(t *testing.T, env *vcardtest.Env, d time.Duration) (letGo func()) {
-	t.Helper()
-	yk, err := piv.Open(env.Reader)
-	if err != nil {
-		t.Fatalf("hold the card: %v", err)
-	}
-	var once sync.Once
-	letGo = func() { once.Do(func() { yk.Close() }) }
-	if d > 0 {
-		time.AfterFunc(d, letGo)
-	}
-	t.Cleanup(letGo)
-	return letGo
-}
-
-// pinsChecked counts the VERIFY commands carrying a PIN that reached the
-// card's PIN check since its stats were reset. A VERIFY that a fault
-// answered is logged without its data, so it does not count.
-func pinsChecked(env *vcardtest.Env) int {
-	n := 0
-	for _, e := range env.Card.Stats().Log {
-		if e.INS == insVerify && e.DataLen > 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// snapshot returns the card's persistent state: keys, certificates, PIN,
-// PUK, management key and retry counters.
-func snapshot(t *testing.T, env *vcardtest.Env) []byte {
-	t.Helper()
-	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// pluginError decodes stderr as exactly one contract error.
-func pluginError(stderr string) (*plugin.Error, error) {
-	var perr plugin.Error
-	dec := json.NewDecoder(strings.NewReader(stderr))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&perr); err != nil {
-		return nil, fmt.Errorf("stderr is not a JSON error: %q (%v)", stderr, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("stderr holds more than one JSON error: %q", stderr)
-	}
-	return &perr, nil
 }
 
 // verifies reports whether stdout is a generate-envelope response whose

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
-	"github.com/notaryproject/notation-core-go/signature"
+
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // matrixKey is one key spec of the matrix, in a slot of its own so that
@@ -47,11 +49,7 @@ func TestNotationMatrix(t *testing.T) {
 	yk := openPIV(t)
 	pubs := make([]crypto.PublicKey, len(matrixKeys))
 	for i, k := range matrixKeys {
-		pub, err := yk.GenerateKey(piv.DefaultManagementKey, k.slot, piv.Key{Algorithm: k.alg, PINPolicy: k.pin, TouchPolicy: piv.TouchPolicyNever})
-		if err != nil {
-			t.Fatalf("generate %s: %v", k.spec, err)
-		}
-		pubs[i] = pub
+		pubs[i] = generateKey(t, yk, k.slot, k.alg, k.pin)
 	}
 	yk.Close()
 
@@ -64,10 +62,10 @@ func TestNotationMatrix(t *testing.T) {
 			n := newNotation(t)
 			config := []string{"--plugin-config", fmt.Sprintf("serial=%d", testSerial)}
 			yk := openPIV(t)
-			var ca *testCA
+			var ca *fixtures.CA
 			if chained {
-				ca = newTestCA(t)
-				config = append(config, "--plugin-config", "ca_certs="+writePEM(t, filepath.Join(n.dir, "ca.pem"), ca.intermediate, ca.root))
+				ca = fixtures.Intermediate()
+				config = append(config, "--plugin-config", "ca_certs="+writePEM(t, filepath.Join(n.dir, "ca.pem"), ca.Chain()...))
 			}
 			var leaves []*x509.Certificate
 			for i, k := range matrixKeys {
@@ -75,7 +73,7 @@ func TestNotationMatrix(t *testing.T) {
 			}
 			yk.Close()
 			if chained {
-				n.trust(ca.root)
+				n.trust(fixtures.Root().Cert)
 			} else {
 				n.trust(leaves...)
 			}
@@ -114,7 +112,11 @@ func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
 		if agent != want {
 			t.Errorf("signing agent %q, want %q", agent, want)
 		}
-		layout.replaceEnvelope(t, digest, tamperSignature(t, format, envelope))
+		tampered, err := envelopetest.Tamper(mediaTypeOf[format], envelope, envelopetest.Signature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layout.replaceEnvelope(t, digest, tampered)
 	}
 	out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", layout.ref(), "-v")
 	if err == nil || !strings.Contains(out, "signature is invalid") {
@@ -153,22 +155,6 @@ func TestNotationExpiry(t *testing.T) {
 			}
 		})
 	}
-}
-
-// envelopeContent parses an envelope with notation-core-go, the reference
-// verifier.
-func envelopeContent(t *testing.T, format string, envelope []byte) *signature.EnvelopeContent {
-	t.Helper()
-	mediaType := map[string]string{"jws": "application/jose+json", "cose": "application/cose"}[format]
-	env, err := signature.ParseEnvelope(mediaType, envelope)
-	if err != nil {
-		t.Fatalf("parse %s envelope: %v", format, err)
-	}
-	content, err := env.Content()
-	if err != nil {
-		t.Fatalf("read %s envelope: %v", format, err)
-	}
-	return content
 }
 
 func signingAgent(t *testing.T, format string, envelope []byte) string {

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,128 +19,20 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 	"golang.org/x/sys/unix"
 
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 )
-
-// Bounds of the process tests.
-const (
-	// signalBound is how long a command may take to end after SIGINT or
-	// SIGTERM.
-	signalBound = time.Second
-	// procGuard kills a plugin run that a test started and that did not
-	// end, so that a hang fails the test instead of blocking it.
-	procGuard = 10 * time.Second
-)
-
-// procRun is the plugin binary running a contract command, started by
-// startPlugin.
-type procRun struct {
-	cmd            *exec.Cmd
-	stdin          *os.File // the write end of its stdin, open until the run ends
-	stdout, stderr bytes.Buffer
-	done           chan error
-}
-
-// startPlugin starts the plugin as invoke does, but returns at once: the
-// request is written to its stdin, which stays open (notation closes it;
-// this caller never does) unless closeStdin. The run is killed when the
-// test ends.
-func startPlugin(t *testing.T, command, request string, closeStdin bool, env ...string) *procRun {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &procRun{stdin: w, done: make(chan error, 1)}
-	p.cmd = exec.Command(harness.plugin, command)
-	p.cmd.Stdin = r
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	if _, err := io.WriteString(w, request); err != nil {
-		t.Fatal(err)
-	}
-	if closeStdin {
-		w.Close()
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		w.Close()
-	})
-	return p
-}
-
-// running fails the test if the run has ended.
-func (p *procRun) running(t *testing.T) {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("the plugin ended: %v; stdout %q, stderr %q", err, p.stdout.String(), p.stderr.String())
-	default:
-	}
-}
-
-// interrupt sends sig to the run and returns how long it took to end
-// after it, with its exit status. A run still going after procGuard is
-// killed and fails the test.
-func (p *procRun) interrupt(t *testing.T, sig syscall.Signal) (time.Duration, int) {
-	t.Helper()
-	p.running(t)
-	start := time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		took := time.Since(start)
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return took, exit.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return took, 0
-	case <-time.After(procGuard):
-		p.cmd.Process.Kill()
-		t.Fatalf("still running %v after %v; stderr %q", procGuard, sig, p.stderr.String())
-		return 0, 0
-	}
-}
 
 // expectInterrupted checks how a run ended after a signal: within
 // signalBound, exit status 1, nothing on stdout and one JSON error.
 func (p *procRun) expectInterrupted(t *testing.T, sig syscall.Signal) *plugin.Error {
 	t.Helper()
-	took, code := p.interrupt(t, sig)
-	if took > signalBound {
-		t.Errorf("ended %v after %v, more than %v", took.Round(time.Millisecond), sig, signalBound)
+	r := p.stop(t, sig)
+	perr, err := pluginError(r.stderr)
+	if r.code != 1 || r.stdout != "" || err != nil {
+		t.Fatalf("after %v: exit %d, stdout %q, stderr %q (%v); want exit 1 and one JSON error", sig, r.code, r.stdout, r.stderr, err)
 	}
-	perr, err := pluginError(p.stderr.String())
-	if code != 1 || p.stdout.Len() != 0 || err != nil {
-		t.Fatalf("after %v: exit %d, stdout %q, stderr %q (%v); want exit 1 and one JSON error", sig, code, p.stdout.String(), p.stderr.String(), err)
-	}
-	t.Logf("%v: ended in %v: %s: %s", sig, took.Round(time.Millisecond), perr.ErrCode, perr.Message)
+	t.Logf("%v: %s: %s", sig, perr.ErrCode, perr.Message)
 	return perr
-}
-
-// waitFor polls cond until it holds, and fails the test if it does not
-// within procGuard.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(procGuard); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, procGuard)
-		}
-	}
 }
 
 // coreLimit reads the core file size limits of process pid, soft and
@@ -179,7 +69,7 @@ func TestSignalsWithoutCard(t *testing.T) {
 			// The log is opened after the signals are caught and before
 			// the request is read.
 			log := filepath.Join(t.TempDir(), "plugin.log")
-			p := startPlugin(t, tc.command, tc.request, false, "NOTATION_PIV_LOG="+log)
+			p := startPlugin(t, tc.request, false, []string{"NOTATION_PIV_LOG=" + log}, tc.command)
 			waitFor(t, "the plugin opens its log", func() bool { _, err := os.Stat(log); return err == nil })
 			time.Sleep(50 * time.Millisecond) // the plugin now waits on stdin
 			perr := p.expectInterrupted(t, tc.sig)
@@ -238,7 +128,7 @@ func TestSignalsWithCard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			retries := pinRetries(t, env)
 			waiting := tc.setup(t)
-			p := startPlugin(t, tc.command, faultRequest(tc.command, tc.config), true, tc.env...)
+			p := startPlugin(t, faultRequest(tc.command, tc.config), true, tc.env, tc.command)
 			waitFor(t, "the plugin waits", waiting)
 			p.running(t)
 			if got := coreLimit(t, p.cmd.Process.Pid); got != "0 0 bytes" {
@@ -354,15 +244,7 @@ type logCase struct {
 // 0600 log is appended to.
 func TestLogFile(t *testing.T) {
 	const content = "precious content\n"
-	own := func(t *testing.T, path string, mode os.FileMode) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(path, mode); err != nil { // beyond the umask
-			t.Fatal(err)
-		}
-	}
+	own := func(t *testing.T, path string, mode os.FileMode) { writeMode(t, path, content, mode) }
 	cases := []logCase{
 		{"symlink to a 0600 file", func(t *testing.T, path string) string {
 			target := filepath.Join(t.TempDir(), "target")

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // releaseVersion is the version the release tests build into their
@@ -69,23 +70,6 @@ func runDist(t *testing.T, settings ...string) (dir, output string) {
 	}
 	t.Logf(".ci/dist %s: %.1f s", strings.Join(settings, " "), time.Since(start).Seconds())
 	return dir, string(out)
-}
-
-// newBareNotation is newNotation without the plugin installed: an isolated
-// notation configuration whose plugin directory is empty.
-func newBareNotation(t *testing.T) *notationEnv {
-	t.Helper()
-	dir := t.TempDir()
-	n := &notationEnv{t: t, dir: dir, pin: piv.DefaultPIN, logf: filepath.Join(dir, "plugin.log")}
-	n.env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
-		"NOTATION_EXPERIMENTAL=1",
-		"NOTATION_PIV_LOG=" + n.logf,
-	}
-	return n
 }
 
 // archiveEntry is a file read from a release archive.
@@ -357,17 +341,12 @@ func checkAppendedRootAttack(t *testing.T, dist, published string) {
 		writeFile(t, evil, name, readFile(t, filepath.Join(dist, name)))
 	}
 	attacker := provision(t, piv.AlgorithmEC256, nil) // a new key on the test card, its certificate with the same subject
-	root := append(readFile(t, filepath.Join(evil, "release-root.pem")), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: attacker.Raw})...)
+	root := append(readFile(t, filepath.Join(evil, "release-root.pem")), fixtures.PEM(attacker)...)
 	writeFile(t, evil, "release-root.pem", root)
 	trojan := writeFile(t, evil, releaseArchive, []byte("a trojaned archive\n"))
 	writeFile(t, evil, "checksums.txt", []byte(fileSHA256(t, trojan)+"  "+releaseArchive+"\n"))
-	sign := exec.Command(harness.plugin, "envelope", "sign", "--serial", strconv.Itoa(testSerial), "--artifact", "checksums.txt",
-		"--media-type", "text/plain", "--out", "checksums.txt.jws")
-	sign.Dir = evil
-	sign.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NOTATION_PIV_PIN=" + piv.DefaultPIN}
-	if out, err := sign.CombinedOutput(); err != nil {
-		t.Fatalf("the attacker's envelope sign: %v\n%s", err, out)
-	}
+	mustSucceed(t, "the attacker's envelope sign", runUser(t, evil, factoryPINEnv, "envelope", "sign", "--serial", strconv.Itoa(testSerial), "--artifact", "checksums.txt",
+		"--media-type", "text/plain", "--out", "checksums.txt.jws"))
 
 	out, err = runReleaseSteps(t, evil, steps, published)
 	t.Logf("the README's steps on the tampered release: %v\n%s", err, out)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -409,20 +407,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// The secret files the test writes; they alone may hold secrets.
 	var secretFiles []string
 	secretFile := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(root, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
+		p := writeMode(t, filepath.Join(root, name), content, mode)
 		secretFiles = append(secretFiles, p)
 		return p
 	}
 	mgmtFile := secretFile("mgmt.hex", canaryMgmtKey+"\n", 0o600)
 	pinFile := secretFile("pin", canaryPIN2+"\n", 0o600)
 	wrongPINFile := secretFile("wrong-pin", canaryWrongPIN+"\n", 0o600)
-	openPINFile := secretFile("open-pin", canaryPIN2+"\n", 0o600)
-	if err := os.Chmod(openPINFile, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	openPINFile := secretFile("open-pin", canaryPIN2+"\n", 0o644)
 
 	processes := 0
 	// user runs a user command on the test card, without a terminal.
@@ -529,7 +521,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		envelopes = append(envelopes, resp.SignatureEnvelope)
 	}
 	request := func(mediaType string, config map[string]string) string {
-		return strings.Replace(envelopeRequest("9c", config), "application/jose+json", mediaType, 1)
+		return withEnvelopeType(envelopeRequest("9c", config), mediaType)
 	}
 	signed("generate-envelope JWS (environment)", contract("generate-envelope JWS (environment)", "generate-envelope", request("application/jose+json", nil), pinEnv(canaryPIN2)))
 	expectError(t, contract("generate-envelope, wrong PIN (environment)", "generate-envelope", request("application/jose+json", nil), pinEnv(canaryWrongPIN)), plugin.ErrorCodeAccessDenied)
@@ -539,11 +531,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	retries(2)
 	expectError(t, contract("generate-envelope, readable pin_file", "generate-envelope", request("application/cose", map[string]string{"pin_file": openPINFile}), with()), plugin.ErrorCodeValidation, "chmod 600")
 	expectError(t, contract("generate-envelope, PIN in pluginConfig", "generate-envelope", request("application/cose", map[string]string{"pin": canaryPIN2}), with()), plugin.ErrorCodeValidation)
-	raw, _ := json.Marshal(plugin.GenerateSignatureRequest{
-		ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256", Payload: []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"),
-		PluginConfig: map[string]string{"serial": fmt.Sprint(testSerial), "mode": "raw"},
-	})
-	if r := contract("generate-signature (environment)", "generate-signature", string(raw), pinEnv(canaryPIN2)); r.code != 0 {
+	if r := contract("generate-signature (environment)", "generate-signature", faultRequest("generate-signature", nil), pinEnv(canaryPIN2)); r.code != 0 {
 		t.Fatalf("generate-signature: %s", r.stderr)
 	}
 	retries(3)
@@ -703,24 +691,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 		processes, time.Since(start).Round(time.Millisecond), s.items, s.bytes, files, tmpScanned, os.TempDir(), tmpSkipped, len(envelopes))
 }
 
-// readCert reads a PEM certificate file.
-func readCert(t *testing.T, path string) *x509.Certificate {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatalf("%s holds no PEM block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // TestSecretFilePermissions checks the files that hold a PIN (pin_file,
 // --pin-file) or a management key (--management-key-file, --new-key-file):
 // a file only its owner can read is taken, through a symbolic link too; a
@@ -742,13 +712,7 @@ func TestSecretFilePermissions(t *testing.T) {
 	// and returns its path, or a symbolic link to it with link.
 	file := func(content string, mode os.FileMode, uid int, link bool) string {
 		i++
-		p := filepath.Join(dir, fmt.Sprintf("secret-%d", i))
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
+		p := writeMode(t, filepath.Join(dir, fmt.Sprintf("secret-%d", i)), content, mode)
 		if uid >= 0 {
 			if err := os.Chown(p, uid, -1); err != nil {
 				t.Fatal(err)

@@ -42,13 +42,7 @@ func TestTwoCardsBySerial(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open the second card: %v", err)
 	}
-	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature,
-		piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-	if err != nil {
-		yk.Close()
-		t.Fatalf("generate a key on the second card: %v", err)
-	}
-	leaves[otherSerial] = certify(t, yk, piv.SlotSignature, pub, nil)
+	leaves[otherSerial] = provisionCard(t, yk, piv.AlgorithmEC256, nil)
 	yk.Close()
 
 	n := newNotation(t)

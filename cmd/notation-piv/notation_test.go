@@ -1,160 +1,28 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notaryproject/notation-core-go/signature"
 
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
+	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 )
 
-// signerSubject is the subject of the test signing certificates; the trust
-// policy names it.
-var signerSubject = pkix.Name{
-	Country: []string{"US"}, Province: []string{"WA"}, Locality: []string{"Seattle"},
-	Organization: []string{"Notation E2E"}, CommonName: "piv signer",
-}
-
-const trustedIdentity = "x509.subject: C=US, ST=WA, L=Seattle, O=Notation E2E, CN=piv signer"
-
-// provision generates a key in slot 9c of the virtual card, with PIN
-// policy "always", and stores a Notation-compliant certificate for it (see
-// certify).
-func provision(t testing.TB, alg piv.Algorithm, ca *testCA) (leaf *x509.Certificate) {
-	t.Helper()
-	yk := openPIV(t)
-	defer yk.Close()
-	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature,
-		piv.Key{Algorithm: alg, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-	if err != nil {
-		t.Fatalf("generate key: %v", err)
-	}
-	return certify(t, yk, piv.SlotSignature, pub, ca)
-}
-
-// certify stores a Notation-compliant certificate for the key in slot,
-// valid for a day. With a CA, the leaf is issued by the CA's intermediate;
-// without, the leaf is self-signed by the card key.
-func certify(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA) *x509.Certificate {
-	t.Helper()
-	return certifyUntil(t, yk, slot, pub, ca, time.Now().Add(24*time.Hour))
-}
-
-// certifyUntil is certify with a certificate that expires at notAfter.
-func certifyUntil(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey, ca *testCA, notAfter time.Time) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               signerSubject,
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}
-	var der []byte
-	var err error
-	if ca != nil {
-		der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, pub, ca.intermediateKey)
-	} else {
-		priv, perr := yk.PrivateKey(slot, pub, piv.KeyAuth{PIN: piv.DefaultPIN, PINPolicy: piv.PINPolicyAlways})
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
-	}
-	if err != nil {
-		t.Fatalf("create certificate: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yk.SetCertificate(piv.DefaultManagementKey, slot, leaf); err != nil {
-		t.Fatalf("store certificate: %v", err)
-	}
-	return leaf
-}
-
-// openPIV opens the virtual card with piv-go.
-func openPIV(t testing.TB) *piv.YubiKey {
-	t.Helper()
-	return vcardtest.OpenPIV(t)
-}
-
-// testCA is a root and an intermediate CA, in software.
-type testCA struct {
-	root, intermediate       *x509.Certificate
-	rootKey, intermediateKey crypto.Signer
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	mk := func(name string, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, crypto.Signer) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(time.Now().UnixNano()),
-			Subject:               pkix.Name{Organization: []string{"Notation E2E"}, CommonName: name},
-			NotBefore:             time.Now().Add(-2 * time.Hour),
-			NotAfter:              time.Now().Add(48 * time.Hour),
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cert, key
-	}
-	ca := &testCA{}
-	ca.root, ca.rootKey = mk("e2e root", nil, nil)
-	ca.intermediate, ca.intermediateKey = mk("e2e intermediate", ca.root, ca.rootKey)
-	return ca
-}
-
-// writePEM writes certificates to a PEM file.
-func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
-	t.Helper()
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// The notation CLI v1.3.2 as the end-to-end tests run it, each test with a
+// configuration of its own; the OCI image layouts it signs; the envelopes
+// it stores there; and the timestamp authority it asks.
 
 // notationEnv is an isolated notation configuration.
 type notationEnv struct {
@@ -165,7 +33,19 @@ type notationEnv struct {
 	logf string // the plugin's debug log
 }
 
+// newNotation returns a new notation configuration with the plugin
+// installed. It skips the test under go test -short, which builds no
+// notation.
 func newNotation(t testing.TB) *notationEnv {
+	t.Helper()
+	n := newBareNotation(t)
+	n.run("plugin", "install", "--file", harness.plugin, "--force")
+	return n
+}
+
+// newBareNotation is newNotation without the plugin installed: an isolated
+// notation configuration whose plugin directory is empty.
+func newBareNotation(t testing.TB) *notationEnv {
 	t.Helper()
 	if harness.notation == "" {
 		t.Skip("go test -short: this test drives the notation CLI; run it without -short (make test)")
@@ -180,7 +60,6 @@ func newNotation(t testing.TB) *notationEnv {
 		"NOTATION_EXPERIMENTAL=1",
 		"NOTATION_PIV_LOG=" + n.logf,
 	}
-	n.run("plugin", "install", "--file", harness.plugin, "--force")
 	return n
 }
 
@@ -246,6 +125,24 @@ func (n *notationEnv) importPolicy(verifyTimestamp string) {
 	n.run("policy", "import", "--force", path)
 }
 
+// trustTSA adds the TSA root to the tsa store e2e-tsa.
+func (n *notationEnv) trustTSA(root string) {
+	n.t.Helper()
+	n.run("cert", "add", "--type", "tsa", "--store", "e2e-tsa", root)
+}
+
+// startTSA starts a local RFC 3161 timestamp authority for one test and
+// writes its root certificate to a file.
+func startTSA(t testing.TB) (*timestamptest.TSA, string) {
+	t.Helper()
+	tsa := timestamptest.Start(t)
+	root := filepath.Join(t.TempDir(), "tsa-root.crt")
+	if err := tsa.WriteRoot(root); err != nil {
+		t.Fatal(err)
+	}
+	return tsa, root
+}
+
 // ociLayout is an OCI image layout holding one artifact.
 type ociLayout struct {
 	dir      string
@@ -284,13 +181,10 @@ func (l *ociLayout) put(t testing.TB, b []byte) string {
 	return "sha256:" + d
 }
 
+// blob returns the blob of the layout with the given digest.
 func (l *ociLayout) blob(t testing.TB, digest string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(l.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readFile(t, filepath.Join(l.dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
 }
 
 // signatures returns the envelope of each signature manifest in the layout,
@@ -302,7 +196,7 @@ func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 			Digest string `json:"digest"`
 		} `json:"manifests"`
 	}
-	if err := json.Unmarshal(l.blobFile(t, "index.json"), &index); err != nil {
+	if err := json.Unmarshal(readFile(t, filepath.Join(l.dir, "index.json")), &index); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
@@ -325,15 +219,6 @@ func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 	return out
 }
 
-func (l *ociLayout) blobFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(l.dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // replaceEnvelope swaps the envelope of a signature manifest for another,
 // rewriting the manifest and the index so the layout stays consistent: the
 // only thing wrong afterwards is the envelope itself.
@@ -348,7 +233,7 @@ func (l *ociLayout) replaceEnvelope(t testing.TB, sigManifest string, envelope [
 	layer["size"] = len(envelope)
 	b, _ := json.Marshal(man)
 	newDigest := l.put(t, b)
-	index := string(l.blobFile(t, "index.json"))
+	index := string(readFile(t, filepath.Join(l.dir, "index.json")))
 	index = strings.Replace(index, sigManifest, newDigest, 1)
 	var idx map[string]any
 	if err := json.Unmarshal([]byte(index), &idx); err != nil {
@@ -363,48 +248,50 @@ func (l *ociLayout) replaceEnvelope(t testing.TB, sigManifest string, envelope [
 	write(t, filepath.Join(l.dir, "index.json"), nb)
 }
 
-func write(t testing.TB, path string, b []byte) {
+// signatureSet returns the digests of the manifests in a layout's index.
+func signatureSet(t *testing.T, l *ociLayout) map[string]bool {
 	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
+	set := map[string]bool{}
+	for d := range l.signatures(t) {
+		set[d] = true
 	}
+	return set
 }
 
-// tamperSignature flips a bit of the signature in an envelope, keeping the
-// envelope well-formed, so that only its integrity check can fail.
-func tamperSignature(t testing.TB, format string, envelope []byte) []byte {
+// newSignature returns the one signature manifest that is not in before,
+// and its envelope.
+func newSignature(t *testing.T, l *ociLayout, before map[string]bool) (string, []byte) {
 	t.Helper()
-	switch format {
-	case "jws":
-		var m map[string]any
-		if err := json.Unmarshal(envelope, &m); err != nil {
-			t.Fatalf("envelope is not JSON: %v", err)
+	var digest string
+	var env []byte
+	for d, e := range l.signatures(t) {
+		if !before[d] {
+			if digest != "" {
+				t.Fatal("more than one new signature")
+			}
+			digest, env = d, e
 		}
-		sig, err := base64.RawURLEncoding.DecodeString(m["signature"].(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig[len(sig)/2] ^= 0x01
-		m["signature"] = base64.RawURLEncoding.EncodeToString(sig)
-		b, _ := json.Marshal(m)
-		return b
-	case "cose":
-		var msg cbor.Tag
-		if err := cbor.Unmarshal(envelope, &msg); err != nil {
-			t.Fatalf("envelope is not CBOR: %v", err)
-		}
-		parts, ok := msg.Content.([]any)
-		if msg.Number != 18 || !ok || len(parts) != 4 {
-			t.Fatalf("envelope is not a tagged COSE_Sign1")
-		}
-		sig := parts[3].([]byte)
-		sig[len(sig)/2] ^= 0x01
-		b, err := cbor.Marshal(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
 	}
-	t.Fatalf("unknown format %s", format)
-	return nil
+	if digest == "" {
+		t.Fatal("no new signature in the layout")
+	}
+	return digest, env
+}
+
+// mediaTypeOf maps the --format names to media types.
+var mediaTypeOf = map[string]string{"jws": envelope.MediaTypeJWS, "cose": envelope.MediaTypeCOSE}
+
+// envelopeContent parses an envelope with notation-core-go, the reference
+// verifier.
+func envelopeContent(t *testing.T, format string, envelope []byte) *signature.EnvelopeContent {
+	t.Helper()
+	env, err := signature.ParseEnvelope(mediaTypeOf[format], envelope)
+	if err != nil {
+		t.Fatalf("parse %s envelope: %v", format, err)
+	}
+	content, err := env.Content()
+	if err != nil {
+		t.Fatalf("read %s envelope: %v", format, err)
+	}
+	return content
 }
