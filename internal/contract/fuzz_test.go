@@ -10,13 +10,12 @@ package contract
 // targets build well-formed JSON from fuzzed fields and a fuzzed
 // pluginConfig, one per command. The seeds are the requests notation
 // v1.3.2 sent to the plugin when it signed in both modes and formats
-// (testdata/requests, captured with a wrapper around the plugin), and
-// settings that name good and hostile files.
+// (package fixtures/recorded), and settings that name good and hostile
+// files.
 
 import (
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +31,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 	"github.com/notation-piv/notation-piv/internal/signing"
 )
 
@@ -52,22 +52,9 @@ var registerFormats = sync.OnceFunc(func() {
 // realRequests returns the requests notation sent, by file name (which
 // starts with the command). It registers the envelope formats, as main
 // does.
-func realRequests(f *testing.F) map[string][]byte {
-	f.Helper()
+func realRequests() map[string][]byte {
 	registerFormats()
-	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no seed requests in testdata/requests: %v", err)
-	}
-	out := make(map[string][]byte)
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		out[filepath.Base(p)] = b
-	}
-	return out
+	return recorded.Requests()
 }
 
 // checkOutcome checks what checkRequest returned for a request of cmd.
@@ -149,20 +136,15 @@ func checkTwice(t *testing.T, cmd plugin.Command, body []byte) (*request, error)
 // TestRealRequests checks that every request notation sent passes
 // checkRequest: the checks before the card refuse nothing notation sends.
 func TestRealRequests(t *testing.T) {
-	registerFormats()
-	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	if err != nil || len(paths) < 8 {
-		t.Fatalf("%d requests in testdata/requests (%v), want 8", len(paths), err)
+	requests := realRequests()
+	if len(requests) < 8 {
+		t.Fatalf("%d requests recorded, want 8", len(requests))
 	}
-	for _, p := range paths {
-		body, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd, _, _ := strings.Cut(filepath.Base(p), ".")
+	for name, body := range requests {
+		cmd, _, _ := strings.Cut(name, ".")
 		req, err := checkRequest(plugin.Command(cmd), body, testVersion)
 		if err != nil {
-			t.Errorf("%s: %v", p, err)
+			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		req.close()
@@ -172,7 +154,7 @@ func TestRealRequests(t *testing.T) {
 // FuzzRequest feeds any bytes to checkRequest as the request of any
 // command.
 func FuzzRequest(f *testing.F) {
-	for name, body := range realRequests(f) {
+	for name, body := range realRequests() {
 		cmd, _, _ := strings.Cut(name, ".")
 		f.Add(cmd, body)
 		for _, other := range contractCommands {
@@ -307,7 +289,7 @@ func FuzzDescribeKey(f *testing.F) {
 // generate-signature.
 func FuzzGenerateSignature(f *testing.F) {
 	var seeds []plugin.GenerateSignatureRequest
-	for name, body := range realRequests(f) {
+	for name, body := range realRequests() {
 		if strings.HasPrefix(name, string(plugin.CommandGenerateSignature)+".") {
 			var r plugin.GenerateSignatureRequest
 			if err := json.Unmarshal(body, &r); err != nil {
@@ -346,7 +328,7 @@ func FuzzGenerateSignature(f *testing.F) {
 // generate-envelope.
 func FuzzGenerateEnvelope(f *testing.F) {
 	var seeds []plugin.GenerateEnvelopeRequest
-	for name, body := range realRequests(f) {
+	for name, body := range realRequests() {
 		if strings.HasPrefix(name, string(plugin.CommandGenerateEnvelope)+".") {
 			var r plugin.GenerateEnvelopeRequest
 			if err := json.Unmarshal(body, &r); err != nil {
@@ -388,11 +370,7 @@ func FuzzGenerateEnvelope(f *testing.F) {
 // writePEM writes certificates to a PEM file.
 func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
 	t.Helper()
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	writeFile(t, path, b)
+	writeFile(t, path, fixtures.PEM(certs...))
 	return path
 }
 
