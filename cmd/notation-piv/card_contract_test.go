@@ -34,9 +34,7 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
 	var resp plugin.GenerateEnvelopeResponse
-	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(r.stdout), &resp))
 	if resp.SignatureEnvelopeType != "application/jose+json" {
 		t.Errorf("envelope type %q", resp.SignatureEnvelopeType)
 	}
@@ -60,16 +58,12 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 		t.Errorf("without pluginConfig serial: annotations %v, want %v", resp2.Annotations, want)
 	}
 	protected, unprotected, err := jws.Headers(resp.SignatureEnvelope)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if protected["alg"] != "ES256" || unprotected["io.cncf.notary.signingAgent"] != "notation-piv/"+testVersion {
 		t.Errorf("headers %v %v", protected, unprotected)
 	}
 	var jwsEnv struct{ Payload string }
-	if err := json.Unmarshal(resp.SignatureEnvelope, &jwsEnv); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(resp.SignatureEnvelope, &jwsEnv))
 	if p, _ := base64.RawURLEncoding.DecodeString(jwsEnv.Payload); string(p) != notaryPayload {
 		t.Errorf("payload not embedded verbatim: %s", p)
 	}
@@ -149,9 +143,7 @@ func TestCardErrors(t *testing.T) {
 		}
 		// Power the card off so that the verified PIN is forgotten and the
 		// status query gives the retries again.
-		if err := env.Reinsert(); err != nil {
-			t.Fatal(err)
-		}
+		must(t, env.Reinsert())
 		if n := pinRetries(t, env); n != 3 {
 			t.Errorf("%d retries left after the right PIN, want 3", n)
 		}
@@ -207,9 +199,7 @@ func TestCanaryPIN(t *testing.T) {
 	provision(t, piv.AlgorithmEC256, nil)
 	const canary = "73915824"
 	yk := openPIV(t)
-	if err := yk.SetPIN(piv.DefaultPIN, canary); err != nil {
-		t.Fatal(err)
-	}
+	must(t, yk.SetPIN(piv.DefaultPIN, canary))
 	yk.Close()
 	logFile := filepath.Join(t.TempDir(), "plugin.log")
 	forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary)), base64.RawURLEncoding.EncodeToString([]byte(canary)), fmt.Sprintf("%x", canary)}
@@ -219,15 +209,11 @@ func TestCanaryPIN(t *testing.T) {
 		t.Fatalf("sign with the canary PIN: %s", ok.stderr)
 	}
 	var resp plugin.GenerateEnvelopeResponse
-	if err := json.Unmarshal([]byte(ok.stdout), &resp); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(ok.stdout), &resp))
 	bad := invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN="+canary+"9", "NOTATION_PIV_LOG="+logFile)
 	expectError(t, bad, plugin.ErrorCodeAccessDenied)
 	log, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	annotations, _ := json.Marshal(resp.Annotations)
 	for name, text := range map[string]string{
 		"stdout": ok.stdout, "stderr": ok.stderr + bad.stdout + bad.stderr, "log": string(log),
@@ -287,9 +273,7 @@ func TestUnsupportedKeys(t *testing.T) {
 			needCard(t)
 			yk := openPIV(t)
 			leaf := certifyWithOpenSSL(t, generateKey(t, yk, piv.SlotSignature, alg, piv.PINPolicyAlways))
-			if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotSignature, leaf); err != nil {
-				t.Fatal(err)
-			}
+			must(t, yk.SetCertificate(piv.DefaultManagementKey, piv.SlotSignature, leaf))
 			yk.Close()
 			for _, cmd := range []string{"describe-key", "generate-envelope"} {
 				expectError(t, invoke(t, cmd, envelopeRequest("9c", nil)), plugin.ErrorCodeValidation, "RSA-2048", "EC-384")
@@ -304,9 +288,7 @@ func certifyWithOpenSSL(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
 	t.Helper()
 	dir := t.TempDir()
 	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	write(t, filepath.Join(dir, "leaf.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	run := func(args ...string) {
 		cmd := exec.Command("openssl", args...)
@@ -318,12 +300,8 @@ func certifyWithOpenSSL(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
 	run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=unsupported keys CA", "-days", "1")
 	run("x509", "-new", "-subj", "/CN=unsupported key", "-force_pubkey", "leaf.pub", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "1", "-outform", "DER", "-out", "leaf.der")
 	b, err := os.ReadFile(filepath.Join(dir, "leaf.der"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	leaf, err := x509.ParseCertificate(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return leaf
 }

@@ -75,9 +75,7 @@ func certify(t testing.TB, yk *piv.YubiKey, slot piv.Slot, pub crypto.PublicKey,
 		leaf = ca.Issue(pub, opts...)
 	} else {
 		priv, err := yk.PrivateKey(slot, pub, piv.KeyAuth{PIN: piv.DefaultPIN, PINPolicy: piv.PINPolicyAlways})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if leaf, err = fixtures.Issue(fixtures.LeafTemplate(opts...), pub, nil, priv.(crypto.Signer)); err != nil {
 			t.Fatal(err)
 		}
@@ -115,18 +113,14 @@ type cardState struct {
 func snapshot(t testing.TB, env *vcardtest.Env) []byte {
 	t.Helper()
 	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return b
 }
 
 func readCardState(t testing.TB, env *vcardtest.Env) cardState {
 	t.Helper()
 	var st cardState
-	if err := json.Unmarshal(snapshot(t, env), &st); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(snapshot(t, env), &st))
 	return st
 }
 
@@ -142,9 +136,7 @@ func pinRetries(t testing.TB, env *vcardtest.Env) int {
 func setRetries(t *testing.T, env *vcardtest.Env, pin, puk int) {
 	t.Helper()
 	var st map[string]any
-	if err := json.Unmarshal(snapshot(t, env), &st); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(snapshot(t, env), &st))
 	if pin >= 0 {
 		st["pinRetries"] = pin
 	}
@@ -152,12 +144,8 @@ func setRetries(t *testing.T, env *vcardtest.Env, pin, puk int) {
 		st["pukRetries"] = puk
 	}
 	b, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Card.Restore(b); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, env.Card.Restore(b))
 }
 
 // hasSecret reports whether a PIN or PUK the card stores is value.

@@ -106,9 +106,7 @@ func TestEnvelopeOfNotation(t *testing.T) {
 					Layers      []struct{ MediaType string }
 					Annotations map[string]string `json:"annotations"`
 				}
-				if err := json.Unmarshal(layout.blob(t, manDigest), &man); err != nil {
-					t.Fatal(err)
-				}
+				must(t, json.Unmarshal(layout.blob(t, manDigest), &man))
 				envFile := writeFile(t, t.TempDir(), "envelope.sig", env)
 				rep, _ := inspectJSON(t, envFile)
 				checkNotationView(t, rep, man.Layers[0].MediaType, man.Subject, man.Annotations)
@@ -162,9 +160,7 @@ func checkNotationView(t *testing.T, rep *inspect.Report, layerType string, subj
 		got = append(got, c.SHA256)
 	}
 	created, err := time.Parse(time.RFC3339, annotations["org.opencontainers.image.created"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	d := rep.Payload.TargetArtifact
 	switch {
 	case rep.MediaType != layerType:
@@ -189,9 +185,7 @@ func checkTampering(t *testing.T, mediaType string, env []byte, verify []string)
 	t.Helper()
 	for _, part := range envelopetest.Parts {
 		bad, err := envelopetest.Tamper(mediaType, env, part)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		file := writeFile(t, t.TempDir(), "tampered.sig", bad)
 		args := slices.Clone(verify)
 		args[1] = file
@@ -415,13 +409,9 @@ func TestEnvelopeSignFileTypes(t *testing.T) {
 	artifact := writeFile(t, dir, "a.bin", []byte("artifact"))
 	target := writeFile(t, dir, "target", []byte("the link's target\n"))
 	toTarget := filepath.Join(dir, "to-target")
-	if err := os.Symlink(target, toTarget); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.Symlink(target, toTarget))
 	dangling := filepath.Join(dir, "dangling")
-	if err := os.Symlink(filepath.Join(dir, "nowhere"), dangling); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.Symlink(filepath.Join(dir, "nowhere"), dangling))
 	out := filepath.Join(dir, "a.sig")
 	serial := fmt.Sprint(testSerial)
 	for _, tc := range []struct {

@@ -109,14 +109,12 @@ func TestUserSetupToSignature(t *testing.T) {
 			n.run(keyAdd[0][1:]...)
 			n.run(certAdd[0][1:]...)
 			policy := filepath.Join(n.dir, "trustpolicy.json")
-			if err := os.WriteFile(policy, []byte(printedPolicy(t, r.stdout)), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.WriteFile(policy, []byte(printedPolicy(t, r.stdout)), 0o600))
 			n.run("policy", "import", "--force", policy)
 			layout := newLayout(t, "artifact signed after setup "+alg)
 			keyName := keyAdd[0][3]
 			n.run("sign", "--oci-layout", "--key", keyName, layout.ref())
-			out := n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+			out := n.verify(layout)
 			t.Logf("notation verify: %s", out)
 			for _, sig := range layout.signatures(t) {
 				content := envelopeContent(t, "jws", sig)
@@ -128,9 +126,7 @@ func TestUserSetupToSignature(t *testing.T) {
 			// The certificate setup wrote is the one on the card, and
 			// list finds it ready for notation.
 			pemBytes, err := os.ReadFile(certAdd[0][len(certAdd[0])-1])
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			export := runUser(t, "", nil, "cert", "export", serialFlag)
 			if export.code != 0 || export.stdout != string(pemBytes) {
 				t.Errorf("cert export differs from the file setup wrote: %s", export.stderr)
@@ -205,9 +201,7 @@ func TestUserCSRAndImport(t *testing.T) {
 	}
 	mustFail(t, "existing CSR file", runUser(t, dir, pin, "setup", "--slot", "9a", "--csr", csrPath, serialFlag), "already exists")
 	b, err := os.ReadFile(csrPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	block, _ := pem.Decode(b)
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil || csr.CheckSignature() != nil || csr.Subject.String() != "CN=piv setup,O=Notation E2E,ST=WA,C=US" {
@@ -253,13 +247,11 @@ func TestUserCSRAndImport(t *testing.T) {
 	policy := filepath.Join(n.dir, "trustpolicy.json")
 	doc := fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":"imported","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:notation-piv"],"trustedIdentities":[%q]}]}`,
 		"x509.subject: "+csr.Subject.String())
-	if err := os.WriteFile(policy, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(policy, []byte(doc), 0o600))
 	n.run("policy", "import", "--force", policy)
 	layout := newLayout(t, "artifact signed with an imported certificate")
 	n.run("sign", "--oci-layout", "--key", keyAdd[0][3], layout.ref())
-	n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+	n.verify(layout)
 	if !bytes.Contains([]byte(runUser(t, "", nil, "list").stdout), []byte("ready: the certificate meets the Notary Project leaf rules")) {
 		t.Error("list does not find the imported certificate ready")
 	}
@@ -271,17 +263,11 @@ func TestUserCSRAndImport(t *testing.T) {
 func TestUserCardWithoutMetadata(t *testing.T) {
 	env := needCard(t)
 	old, err := card.New(card.Config{Serial: testSerial, Firmware: "5.2.7"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	factory := env.Card
-	if err := env.Swap(old); err != nil {
-		t.Fatal(err)
-	}
+	must(t, env.Swap(old))
 	t.Cleanup(func() {
-		if err := env.Swap(factory); err != nil {
-			t.Fatal(err)
-		}
+		must(t, env.Swap(factory))
 	})
 	pin := []string{"NOTATION_PIV_PIN=123456"}
 	dir := t.TempDir()
@@ -289,9 +275,7 @@ func TestUserCardWithoutMetadata(t *testing.T) {
 	// Power the card off and on, as unplugging does, so the PIN setup
 	// verified counts as unverified again; list reads the retries from the
 	// answer to a VERIFY without a PIN.
-	if err := env.Reinsert(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, env.Reinsert())
 	list := runUser(t, "", nil, "list")
 	for _, want := range []string{"PIN             3 tries left", "PUK             retries unknown", "slot 9c         key unknown (the card does not tell)",
 		"ready: the self-signed certificate meets the Notary Project rules"} {
@@ -350,17 +334,11 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 	}
 	return []hostileOutput{
 		{"FIFO", func(t *testing.T, path string) {
-			if err := syscall.Mkfifo(path, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			must(t, syscall.Mkfifo(path, 0o600))
 		}, "is a FIFO (named pipe), not a regular file", isFIFO},
 		{"symlink to a private file", func(t *testing.T, path string) {
-			if err := os.WriteFile(target(path), []byte(secret), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(target(path), path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.WriteFile(target(path), []byte(secret), 0o600))
+			must(t, os.Symlink(target(path), path))
 		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
 			isLink(t, path)
 			fi, err := os.Stat(target(path))
@@ -370,9 +348,7 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 			}
 		}},
 		{"dangling symlink", func(t *testing.T, path string) {
-			if err := os.Symlink(target(path), path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Symlink(target(path), path))
 		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
 			isLink(t, path)
 			if _, err := os.Lstat(target(path)); !os.IsNotExist(err) {
@@ -380,9 +356,7 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 			}
 		}},
 		{"directory", func(t *testing.T, path string) {
-			if err := os.Mkdir(path, 0o700); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Mkdir(path, 0o700))
 		}, "is a directory, not a regular file", func(t *testing.T, path string) {
 			if entries, err := os.ReadDir(path); err != nil || len(entries) != 0 {
 				t.Errorf("the directory changed: %v, %v", entries, err)
@@ -439,9 +413,7 @@ func TestUserOutputFiles(t *testing.T) {
 	t.Run("setup default --cert-out dangling symlink", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, fmt.Sprintf("notation-piv-%d-9a.crt", testSerial))
-		if err := os.Symlink(path+".target", path); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.Symlink(path+".target", path))
 		before := snapshot(t, env)
 		r, _ := runWithin(t, 2*time.Second, nil, dir, pin, "setup", "--slot", "9a", "--subject", setupSubject, serialFlag)
 		mustFail(t, "setup", r, "is a symbolic link")
@@ -459,12 +431,8 @@ func TestUserOutputFiles(t *testing.T) {
 	t.Run("regular file replaced", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "cert.pem")
-		if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Link(path, path+".hardlink"); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.WriteFile(path, []byte("old\n"), 0o600))
+		must(t, os.Link(path, path+".hardlink"))
 		r, _ := runWithin(t, 2*time.Second, nil, dir, nil, "cert", "export", "--output", path, serialFlag)
 		mustSucceed(t, "cert export --output", r)
 		b, _ := os.ReadFile(path)

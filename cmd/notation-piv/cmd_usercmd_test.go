@@ -36,9 +36,7 @@ func TestUserList(t *testing.T) {
 	leaf := provision(t, piv.AlgorithmEC256, nil)
 	yk := openPIV(t)
 	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotKeyManagement, piv.Key{Algorithm: piv.AlgorithmRSA2048, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyAlways})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	certify(t, yk, piv.SlotKeyManagement, pub, fixtures.Intermediate())
 	if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication,
 		fixtures.SelfSigned(fixtures.Key("EC-256 no key usage"), fixtures.Name("no key usage"), fixtures.KeyUsage(0), fixtures.ExtKeyUsage())); err != nil {
@@ -158,9 +156,7 @@ func TestUserPINCommands(t *testing.T) {
 		t.Fatalf("PUK not changed")
 	}
 	var out cli.ListOutput
-	if err := json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out))
 	if c := out.Cards[0]; *c.PIN.Default || *c.PUK.Default || len(c.Warnings) != 1 {
 		t.Errorf("list after changing PIN and PUK: %+v", c)
 	}

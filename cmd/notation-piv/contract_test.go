@@ -97,9 +97,7 @@ func withoutSerial(t testing.TB, request string) string {
 func editRequest(t testing.TB, request string, change func(map[string]any)) string {
 	t.Helper()
 	var req map[string]any
-	if err := json.Unmarshal([]byte(request), &req); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(request), &req))
 	change(req)
 	return marshal(req)
 }
@@ -128,9 +126,7 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("%q: exit %d, stderr %q", tc.request, r.code, r.stderr)
 		}
 		var md plugin.GetMetadataResponse
-		if err := json.Unmarshal([]byte(r.stdout), &md); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &md))
 		if md.Name != "piv" || md.Version != testVersion || md.URL == "" || md.Description == "" ||
 			len(md.SupportedContractVersions) != 1 || md.SupportedContractVersions[0] != "1.0" ||
 			len(md.Capabilities) != 1 || md.Capabilities[0] != tc.want {

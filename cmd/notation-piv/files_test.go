@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/internal/pemcert"
 )
 
 // The files the tests give the plugin: written, read back, and of every
@@ -18,9 +18,7 @@ import (
 // write writes b to path, mode 0644.
 func write(t testing.TB, path string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(path, b, 0o644))
 }
 
 // writeFile writes b to a new file in dir, mode 0644, and returns its
@@ -36,12 +34,8 @@ func writeFile(t testing.TB, dir, name string, b []byte) string {
 // umask, and returns path.
 func writeMode(t testing.TB, path, content string, mode os.FileMode) string {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(path, []byte(content), mode))
+	must(t, os.Chmod(path, mode))
 	return path
 }
 
@@ -55,24 +49,16 @@ func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return b
 }
 
-// readCert reads a PEM certificate file.
+// readCert reads a PEM file that holds one certificate.
 func readCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	block, _ := pem.Decode(readFile(t, path))
-	if block == nil {
-		t.Fatalf("%s holds no PEM block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	certs, err := pemcert.Load(path, 1)
+	must(t, err)
+	return certs[0]
 }
 
 // sparseFile creates a file of size bytes at path, mode 0600, that takes
@@ -81,9 +67,7 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 func sparseFile(t testing.TB, path string, size int64) (ok bool) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	defer f.Close()
 	if err := f.Truncate(size); err != nil {
 		t.Logf("no sparse file of %d bytes here: %v", size, err)
@@ -107,31 +91,21 @@ func newSpecialFiles(t *testing.T) specialFiles {
 	t.Helper()
 	// A short directory: a socket's path is limited to about 100 bytes.
 	dir, err := os.MkdirTemp("", "ft")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ft := specialFiles{fifo: filepath.Join(dir, "fifo"), link: filepath.Join(dir, "link"), dir: filepath.Join(dir, "d"),
 		socket: filepath.Join(dir, "s"), device: filepath.Join(dir, "null"), huge: filepath.Join(dir, "huge")}
 	if err := syscall.Mknod(ft.device, syscall.S_IFCHR|0o666, 1<<8|3); err != nil { // major 1, minor 3: null
 		ft.device = "/dev/zero"
 	}
-	if err := syscall.Mkfifo(ft.fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(ft.fifo, ft.link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(ft.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	must(t, syscall.Mkfifo(ft.fifo, 0o600))
+	must(t, os.Symlink(ft.fifo, ft.link))
+	must(t, os.Mkdir(ft.dir, 0o700))
 	if !sparseFile(t, ft.huge, 64<<20) {
 		t.FailNow()
 	}
 	l, err := net.Listen("unix", ft.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	t.Cleanup(func() { l.Close() })
 	return ft
 }

@@ -239,9 +239,7 @@ func TestHostileBundle(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		var resp plugin.GenerateEnvelopeResponse
-		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &resp))
 		chain := envelopeContent(t, "jws", resp.SignatureEnvelope).SignerInfo.CertificateChain
 		if len(chain) != 3 || !chain[0].Equal(leaf) || !chain[1].Equal(intermediate) || !chain[2].Equal(root) {
 			t.Errorf("the envelope's chain is not leaf, intermediate, root: %d certificates", len(chain))

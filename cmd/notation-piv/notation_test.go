@@ -85,6 +85,34 @@ func (n *notationEnv) run(args ...string) string {
 	return out
 }
 
+// addKey adds the key name to notation: slot id of the test card, picked
+// by its serial number, with the pluginConfig settings config (KEY=VALUE).
+func (n *notationEnv) addKey(name, id string, config ...string) {
+	n.t.Helper()
+	args := []string{"key", "add", name, "--plugin", "piv", "--id", id, "--plugin-config", fmt.Sprintf("serial=%d", testSerial)}
+	for _, c := range config {
+		args = append(args, "--plugin-config", c)
+	}
+	n.run(args...)
+}
+
+// verify runs notation verify on the artifact of l, under the policy of
+// importPolicy, and fails the test if it fails.
+func (n *notationEnv) verify(l *ociLayout) string {
+	n.t.Helper()
+	return n.run("verify", "--oci-layout", "--scope", "local/e2e", l.ref())
+}
+
+// verifyFails checks that notation verify refuses the artifact of l with
+// an output that says want.
+func (n *notationEnv) verifyFails(t testing.TB, l *ociLayout, want string) {
+	t.Helper()
+	out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", l.ref(), "-v")
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("notation verify %s: %v, want a refusal that says %q\n%s", l.ref(), err, want, out)
+	}
+}
+
 // trust adds a certificate to a CA trust store and imports a strict policy
 // for the scope local/e2e that trusts the signing subject.
 func (n *notationEnv) trust(certs ...*x509.Certificate) {
@@ -137,9 +165,7 @@ func startTSA(t testing.TB) (*timestamptest.TSA, string) {
 	t.Helper()
 	tsa := timestamptest.Start(t)
 	root := filepath.Join(t.TempDir(), "tsa-root.crt")
-	if err := tsa.WriteRoot(root); err != nil {
-		t.Fatal(err)
-	}
+	must(t, tsa.WriteRoot(root))
 	return tsa, root
 }
 
@@ -155,9 +181,7 @@ func (l *ociLayout) ref() string { return l.dir + "@" + l.manifest }
 func newLayout(t testing.TB, content string) *ociLayout {
 	t.Helper()
 	l := &ociLayout{dir: filepath.Join(t.TempDir(), "layout")}
-	if err := os.MkdirAll(filepath.Join(l.dir, "blobs", "sha256"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.MkdirAll(filepath.Join(l.dir, "blobs", "sha256"), 0o755))
 	write(t, filepath.Join(l.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	cfg := l.put(t, []byte("{}"))
 	layer := l.put(t, []byte(content))
@@ -196,9 +220,7 @@ func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 			Digest string `json:"digest"`
 		} `json:"manifests"`
 	}
-	if err := json.Unmarshal(readFile(t, filepath.Join(l.dir, "index.json")), &index); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(readFile(t, filepath.Join(l.dir, "index.json")), &index))
 	out := map[string][]byte{}
 	for _, m := range index.Manifests {
 		var man struct {
@@ -208,9 +230,7 @@ func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 			} `json:"config"`
 			Layers []struct{ Digest string } `json:"layers"`
 		}
-		if err := json.Unmarshal(l.blob(t, m.Digest), &man); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal(l.blob(t, m.Digest), &man))
 		if man.ArtifactType != "application/vnd.cncf.notary.signature" && man.Config.MediaType != "application/vnd.cncf.notary.signature" {
 			continue
 		}
@@ -225,9 +245,7 @@ func (l *ociLayout) signatures(t testing.TB) map[string][]byte {
 func (l *ociLayout) replaceEnvelope(t testing.TB, sigManifest string, envelope []byte) {
 	t.Helper()
 	var man map[string]any
-	if err := json.Unmarshal(l.blob(t, sigManifest), &man); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(l.blob(t, sigManifest), &man))
 	layer := man["layers"].([]any)[0].(map[string]any)
 	layer["digest"] = l.put(t, envelope)
 	layer["size"] = len(envelope)
@@ -236,9 +254,7 @@ func (l *ociLayout) replaceEnvelope(t testing.TB, sigManifest string, envelope [
 	index := string(readFile(t, filepath.Join(l.dir, "index.json")))
 	index = strings.Replace(index, sigManifest, newDigest, 1)
 	var idx map[string]any
-	if err := json.Unmarshal([]byte(index), &idx); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(index), &idx))
 	for _, m := range idx["manifests"].([]any) {
 		if mm := m.(map[string]any); mm["digest"] == newDigest {
 			mm["size"] = len(b)

@@ -40,9 +40,7 @@ func (p *procRun) expectInterrupted(t *testing.T, sig syscall.Signal) *plugin.Er
 func coreLimit(t *testing.T, pid int) string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Max core file size"); ok {
 			return strings.Join(strings.Fields(rest), " ")
@@ -95,9 +93,7 @@ func TestSignalsWithCard(t *testing.T) {
 	// It never greets: the plugin waits for its first line, while the
 	// shell holds the pipe open, until the plugin closes its stdin.
 	script := "#!/bin/sh\n: > " + strconv.Quote(started) + "\ncat > /dev/null\n"
-	if err := os.WriteFile(pinentry, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(pinentry, []byte(script), 0o755))
 	for _, tc := range []struct {
 		name    string
 		command string
@@ -162,27 +158,17 @@ func TestNoCoreDumps(t *testing.T) {
 		// nobody must be able to run the binary: copy it out of the
 		// test's private directory.
 		dir, err := os.MkdirTemp("", "notation-piv-nodump")
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		bin = filepath.Join(dir, "notation-piv")
 		b, err := os.ReadFile(harness.plugin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bin, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
+		must(t, os.WriteFile(bin, b, 0o755))
+		must(t, os.Chmod(dir, 0o755))
 	}
 	owner := func(pid int) int {
 		var st unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/status", pid), &st); err != nil {
-			t.Fatal(err)
-		}
+		must(t, unix.Stat(fmt.Sprintf("/proc/%d/status", pid), &st))
 		return int(st.Uid)
 	}
 	start := func(name string, args ...string) *exec.Cmd {
@@ -192,9 +178,7 @@ func TestNoCoreDumps(t *testing.T) {
 		if _, err := cmd.StdinPipe(); err != nil { // open until the test ends
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		must(t, cmd.Start())
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
@@ -245,71 +229,51 @@ type logCase struct {
 func TestLogFile(t *testing.T) {
 	const content = "precious content\n"
 	own := func(t *testing.T, path string, mode os.FileMode) { writeMode(t, path, content, mode) }
-	cases := []logCase{
-		{"symlink to a 0600 file", func(t *testing.T, path string) string {
-			target := filepath.Join(t.TempDir(), "target")
+	// withMode plants a log of the user's of that mode; made is what a
+	// plant that made the file at path with err returns.
+	withMode := func(mode os.FileMode) func(*testing.T, string) string {
+		return func(t *testing.T, path string) string {
+			own(t, path, mode)
+			return path
+		}
+	}
+	// elsewhere plants, with link, another name for a 0600 file of the
+	// user's, which must not change.
+	elsewhere := func(name string, link func(target, path string) error) func(*testing.T, string) string {
+		return func(t *testing.T, path string) string {
+			target := filepath.Join(t.TempDir(), name)
 			own(t, target, 0o600)
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, link(target, path))
 			return target
-		}, []string{"is a symbolic link"}},
+		}
+	}
+	made := func(t *testing.T, err error) string {
+		must(t, err)
+		return ""
+	}
+	cases := []logCase{
+		{"symlink to a 0600 file", elsewhere("target", os.Symlink), []string{"is a symbolic link"}},
 		{"dangling symlink", func(t *testing.T, path string) string {
 			target := filepath.Join(t.TempDir(), "target")
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Symlink(target, path))
 			return target
 		}, []string{"is a symbolic link"}},
-		{"mode 0644", func(t *testing.T, path string) string {
-			own(t, path, 0o644)
-			return path
-		}, []string{"has mode 0644", `chmod 600`}},
-		{"mode 0606", func(t *testing.T, path string) string {
-			own(t, path, 0o606)
-			return path
-		}, []string{"has mode 0606"}},
-		{"two names", func(t *testing.T, path string) string {
-			other := filepath.Join(t.TempDir(), "other-name")
-			own(t, other, 0o600)
-			if err := os.Link(other, path); err != nil {
-				t.Fatal(err)
-			}
-			return other
-		}, []string{"has 2 names"}},
-		{"directory", func(t *testing.T, path string) string {
-			if err := os.Mkdir(path, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a directory"}},
-		{"symlink to /dev/null", func(t *testing.T, path string) string {
-			if err := os.Symlink("/dev/null", path); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a symbolic link"}},
-		{"FIFO without a reader", func(t *testing.T, path string) string {
-			if err := unix.Mkfifo(path, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a FIFO"}},
+		{"mode 0644", withMode(0o644), []string{"has mode 0644", `chmod 600`}},
+		{"mode 0606", withMode(0o606), []string{"has mode 0606"}},
+		{"two names", elsewhere("other-name", os.Link), []string{"has 2 names"}},
+		{"directory", func(t *testing.T, path string) string { return made(t, os.Mkdir(path, 0o700)) }, []string{"is a directory"}},
+		{"symlink to /dev/null", func(t *testing.T, path string) string { return made(t, os.Symlink("/dev/null", path)) }, []string{"is a symbolic link"}},
+		{"FIFO without a reader", func(t *testing.T, path string) string { return made(t, unix.Mkfifo(path, 0o600)) }, []string{"is a FIFO"}},
 		{"FIFO with a reader", plantWatchedFIFO, []string{"is a FIFO"}},
 	}
 	if os.Geteuid() == 0 {
+		// A device of its own, like /dev/null (1, 3): writing to it is
+		// harmless, should the plugin do so.
 		cases = append(cases, logCase{"device", func(t *testing.T, path string) string {
-			// A device of its own, like /dev/null (1, 3): writing to it
-			// is harmless, should the plugin do so.
-			if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
-				t.Fatal(err)
-			}
-			return ""
+			return made(t, unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))))
 		}, []string{"is a device"}}, logCase{"another owner", func(t *testing.T, path string) string {
 			own(t, path, 0o600)
-			if err := os.Chown(path, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Chown(path, 65534, 65534))
 			return path
 		}, []string{"belongs to user 65534"}})
 	} else {
@@ -335,9 +299,7 @@ func TestLogFile(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
 		fi, err := os.Lstat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if fi.Mode() != 0o600 {
 			t.Errorf("new log has mode %v, want -rw-------", fi.Mode())
 		}
@@ -375,9 +337,7 @@ func stamp(t *testing.T, path, untouched string) string {
 		fmt.Fprintf(&b, "%s: %v uid %d links %d", filepath.Base(p), fi.Mode(), st.Uid, st.Nlink)
 		if fi.Mode().IsRegular() {
 			c, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			fmt.Fprintf(&b, " %q", c)
 		}
 		b.WriteString("; ")
@@ -389,17 +349,11 @@ func stamp(t *testing.T, path, untouched string) string {
 // that opening it for writing would succeed, and watches it with inotify:
 // when the test ends, it fails if anyone opened the FIFO or wrote to it.
 func plantWatchedFIFO(t *testing.T, path string) string {
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must(t, unix.Mkfifo(path, 0o600))
 	reader, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN|unix.IN_MODIFY|unix.IN_CLOSE_WRITE); err != nil {
 		t.Fatal(err)
 	}
@@ -452,9 +406,7 @@ func TestTSAURLRedacted(t *testing.T) {
 				expectError(t, r, tc.code, tc.says)
 			}
 			logged, err := os.ReadFile(log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			if tc.code != plugin.ErrorCodeValidation && !strings.Contains(string(logged), "tsa_url="+strconv.Quote(tsa.URL+"?…")) {
 				t.Errorf("the log does not show the config: %q", logged)
 			}

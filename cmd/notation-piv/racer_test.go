@@ -93,16 +93,10 @@ func startRacer(t *testing.T, reader string) func() racerReport {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), racerEnv+"="+reader)
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, cmd.Start())
 	return func() racerReport {
 		stdin.Close()
 		var rep racerReport

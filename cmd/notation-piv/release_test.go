@@ -51,9 +51,7 @@ func runDist(t *testing.T, settings ...string) (dir, output string) {
 	t.Helper()
 	dir = t.TempDir()
 	script, err := filepath.Abs(filepath.Join("..", "..", ".ci", "dist"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	cmd := exec.Command(script)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
@@ -82,9 +80,7 @@ type archiveEntry struct {
 func readTarGz(t *testing.T, path string) []archiveEntry {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
@@ -115,9 +111,7 @@ func readTarGz(t *testing.T, path string) []archiveEntry {
 func fileSHA256(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -138,9 +132,7 @@ func TestRelease(t *testing.T) {
 	sum := fileSHA256(t, archive)
 
 	names, err := filepath.Glob(filepath.Join(dist, "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for i := range names {
 		names[i] = filepath.Base(names[i])
 	}
@@ -154,9 +146,7 @@ func TestRelease(t *testing.T) {
 	t.Run("archive", func(t *testing.T) {
 		entries := readTarGz(t, archive)
 		license, err := os.ReadFile(filepath.Join("..", "..", "LICENSE"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		want := []struct {
 			name string
 			mode int64
@@ -177,9 +167,7 @@ func TestRelease(t *testing.T) {
 		if !bytes.Equal(entries[0].data, license) {
 			t.Error("the archive's LICENSE is not the repository's")
 		}
-		if err := os.WriteFile(released, entries[1].data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.WriteFile(released, entries[1].data, 0o755))
 		out, err := exec.Command(released, "--version").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), releaseVersion) {
 			t.Errorf("notation-piv --version: %v: %q; want version %s", err, out, releaseVersion)
@@ -239,7 +227,7 @@ func TestRelease(t *testing.T) {
 			}
 		}
 		n.trust(leaf)
-		n.run("verify", "--oci-layout", "--scope", "local/e2e", l.ref())
+		n.verify(l)
 	})
 
 	t.Run("signed checksums", func(t *testing.T) {

@@ -166,9 +166,7 @@ func expectError(t *testing.T, r result, code plugin.ErrorCode, fragments ...str
 		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and empty stdout", r.code, r.stdout, r.stderr)
 	}
 	perr, err := pluginError(r.stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if perr.ErrCode != code {
 		t.Fatalf("error code %s (%s), want %s", perr.ErrCode, perr.Message, code)
 	}
@@ -213,16 +211,12 @@ type procRun struct {
 func startPlugin(t *testing.T, input string, closeStdin bool, env []string, args ...string) *procRun {
 	t.Helper()
 	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	p := &procRun{stdin: w, done: make(chan error, 1)}
 	p.cmd = pluginCommand(t, context.Background(), "", env, args...)
 	p.cmd.Stdin = r
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, p.cmd.Start())
 	r.Close()
 	if _, err := io.WriteString(w, input); err != nil {
 		t.Fatal(err)
@@ -261,9 +255,7 @@ func (p *procRun) stop(t *testing.T, sig syscall.Signal) result {
 	t.Helper()
 	p.running(t)
 	start := time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
+	must(t, p.cmd.Process.Signal(sig))
 	var err error
 	select {
 	case err = <-p.done:
@@ -288,5 +280,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %v", what, procGuard)
 		}
+	}
+}
+
+// must fails the test at once if err is not nil.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -374,9 +374,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	root := t.TempDir()
 	dir := func(name string, mode os.FileMode) string {
 		p := filepath.Join(root, name)
-		if err := os.MkdirAll(p, mode); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.MkdirAll(p, mode))
 		return p
 	}
 	home, work, tmp := dir("home", 0o700), dir("work", 0o755), dir("tmp", 0o700)
@@ -434,12 +432,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	typed := func(what string, env []string, dialog []string, args ...string) result {
 		t.Helper()
 		processes++
-		p := startPTY(t, env, append(args, serialFlag)...)
-		for i := 0; i+1 < len(dialog); i += 2 {
-			p.expect(dialog[i])
-			p.typeSecret(dialog[i+1])
-		}
-		r, screen := p.wait()
+		r, screen := converse(t, env, dialog, append(args, serialFlag)...)
 		s.scan(what+": stdout", []byte(r.stdout))
 		s.scan(what+": stderr", []byte(r.stderr))
 		s.scan(what+": terminal", []byte(screen))
@@ -513,9 +506,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Fatalf("%s: exit %d: %s", what, r.code, r.stderr)
 		}
 		var resp plugin.GenerateEnvelopeResponse
-		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &resp))
 		annotations, _ := json.Marshal(resp.Annotations)
 		s.scan(what+": annotations", annotations)
 		envelopes = append(envelopes, resp.SignatureEnvelope)
@@ -582,9 +573,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	mustSucceed(t, "envelope sign on a terminal", typed("envelope sign COSE (terminal)", with(), []string{prompt("PIN") + " for slot 9c", canaryPIN2}, sign("cose")...))
 	for _, format := range []string{"jws", "cose"} {
 		b, err := os.ReadFile(filepath.Join(work, "artifact."+format))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		envelopes = append(envelopes, b)
 	}
 
@@ -643,9 +632,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// The debug log: written, private, and holding no secret.
 	logText, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if fi, err := os.Stat(logFile); err != nil {
 		t.Error(err)
 	} else if fi.Mode().Perm() != 0o600 {
@@ -661,9 +648,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	plant := filepath.Join(tmp, plantedName)
 	write(t, plant, []byte("a leak: "+base64.RawURLEncoding.EncodeToString([]byte("pin="+canaryPIN2))))
 	left, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	var leftNames []string
 	for _, e := range left {
 		if e.Name() != plantedName {
@@ -714,17 +699,13 @@ func TestSecretFilePermissions(t *testing.T) {
 		i++
 		p := writeMode(t, filepath.Join(dir, fmt.Sprintf("secret-%d", i)), content, mode)
 		if uid >= 0 {
-			if err := os.Chown(p, uid, -1); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Chown(p, uid, -1))
 		}
 		if !link {
 			return p
 		}
 		l := p + ".link"
-		if err := os.Symlink(p, l); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.Symlink(p, l))
 		return l
 	}
 	const nobody = 65534

@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/x509"
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,11 +39,9 @@ func TestTimestampEndToEnd(t *testing.T) {
 	n.trust(leaves...)
 	n.trustTSA(root)
 	n.importPolicy("always")
-	serial := fmt.Sprintf("serial=%d", testSerial)
 	for _, k := range keys {
-		n.run("key", "add", k.spec+"-tsa", "--plugin", "piv", "--id", k.id, "--plugin-config", serial,
-			"--plugin-config", "tsa_url="+tsa.URL, "--plugin-config", "tsa_root_cert="+root)
-		n.run("key", "add", k.spec+"-plain", "--plugin", "piv", "--id", k.id, "--plugin-config", serial)
+		n.addKey(k.spec+"-tsa", k.id, "tsa_url="+tsa.URL, "tsa_root_cert="+root)
+		n.addKey(k.spec+"-plain", k.id)
 		for _, format := range []string{"jws", "cose"} {
 			t.Run(k.spec+"/"+format, func(t *testing.T) {
 				before := tsa.Requests()
@@ -54,7 +50,7 @@ func TestTimestampEndToEnd(t *testing.T) {
 				if tsa.Requests() != before+1 {
 					t.Errorf("the TSA got %d requests, want 1", tsa.Requests()-before)
 				}
-				n.run("verify", "--oci-layout", "--scope", "local/e2e", stamped.ref())
+				n.verify(stamped)
 				for _, env := range stamped.signatures(t) {
 					if len(envelopeContent(t, format, env).SignerInfo.UnsignedAttributes.TimestampSignature) == 0 {
 						t.Error("the envelope carries no timestamp")
@@ -63,10 +59,7 @@ func TestTimestampEndToEnd(t *testing.T) {
 
 				plain := newLayout(t, "plain "+t.Name())
 				n.run("sign", "--oci-layout", "--key", k.spec+"-plain", "--signature-format", format, plain.ref())
-				out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", plain.ref(), "-v")
-				if err == nil || !strings.Contains(out, "no timestamp countersignature was found") {
-					t.Errorf("verify of a signature without a timestamp: %v\n%s", err, out)
-				}
+				n.verifyFails(t, plain, "no timestamp countersignature was found")
 			})
 		}
 	}
@@ -89,21 +82,16 @@ func TestTimestampOutlivesCertificate(t *testing.T) {
 	n.trust(leaf)
 	n.trustTSA(root)
 	n.importPolicy("afterCertExpiry")
-	serial := fmt.Sprintf("serial=%d", testSerial)
-	n.run("key", "add", "stamped", "--plugin", "piv", "--id", "9c", "--plugin-config", serial,
-		"--plugin-config", "tsa_url="+tsa.URL, "--plugin-config", "tsa_root_cert="+root)
-	n.run("key", "add", "plain", "--plugin", "piv", "--id", "9c", "--plugin-config", serial)
+	n.addKey("stamped", "9c", "tsa_url="+tsa.URL, "tsa_root_cert="+root)
+	n.addKey("plain", "9c")
 	stamped, plain := newLayout(t, "stamped"), newLayout(t, "plain")
 	n.run("sign", "--oci-layout", "--key", "stamped", stamped.ref())
 	n.run("sign", "--oci-layout", "--key", "plain", plain.ref())
 
 	time.Sleep(time.Until(notAfter) + 1500*time.Millisecond)
-	n.run("verify", "--oci-layout", "--scope", "local/e2e", stamped.ref())
-	out, err := n.exec("verify", "--oci-layout", "--scope", "local/e2e", plain.ref(), "-v")
+	n.verify(stamped)
 	// After the certificate expired, afterCertExpiry demands a timestamp.
-	if err == nil || !strings.Contains(out, "no timestamp countersignature was found") {
-		t.Errorf("verify of an untimestamped signature after its certificate expired: %v\n%s", err, out)
-	}
+	n.verifyFails(t, plain, "no timestamp countersignature was found")
 }
 
 // TestTimestampRawMode checks that RAW mode keeps working with notation's
@@ -116,13 +104,13 @@ func TestTimestampRawMode(t *testing.T) {
 	n.trust(leaf)
 	n.trustTSA(root)
 	n.importPolicy("always")
-	n.run("key", "add", "raw", "--plugin", "piv", "--id", "9c", "--plugin-config", fmt.Sprintf("serial=%d", testSerial), "--plugin-config", "mode=raw")
+	n.addKey("raw", "9c", "mode=raw")
 	layout := newLayout(t, "raw stamped")
 	n.run("sign", "--oci-layout", "--key", "raw", "--timestamp-url", tsa.URL, "--timestamp-root-cert", root, layout.ref())
 	if tsa.Requests() != 1 {
 		t.Errorf("the TSA got %d requests, want 1", tsa.Requests())
 	}
-	n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+	n.verify(layout)
 }
 
 // TestTSAFaults makes the TSA misbehave in every way it can and checks

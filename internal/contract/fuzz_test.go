@@ -57,6 +57,22 @@ func realRequests() map[string][]byte {
 	return recorded.Requests()
 }
 
+// recordedRequests returns the requests notation sent for cmd, decoded.
+func recordedRequests[T any](f *testing.F, cmd plugin.Command) []T {
+	f.Helper()
+	var out []T
+	for name, body := range realRequests() {
+		if strings.HasPrefix(name, string(cmd)+".") {
+			var r T
+			if err := json.Unmarshal(body, &r); err != nil {
+				f.Fatal(err)
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // checkOutcome checks what checkRequest returned for a request of cmd.
 func checkOutcome(t *testing.T, cmd plugin.Command, req any, err error) {
 	t.Helper()
@@ -288,16 +304,7 @@ func FuzzDescribeKey(f *testing.F) {
 // FuzzGenerateSignature fuzzes the fields and the pluginConfig of
 // generate-signature.
 func FuzzGenerateSignature(f *testing.F) {
-	var seeds []plugin.GenerateSignatureRequest
-	for name, body := range realRequests() {
-		if strings.HasPrefix(name, string(plugin.CommandGenerateSignature)+".") {
-			var r plugin.GenerateSignatureRequest
-			if err := json.Unmarshal(body, &r); err != nil {
-				f.Fatal(err)
-			}
-			seeds = append(seeds, r)
-		}
-	}
+	seeds := recordedRequests[plugin.GenerateSignatureRequest](f, plugin.CommandGenerateSignature)
 	add := func(r plugin.GenerateSignatureRequest, config string) {
 		f.Add(r.ContractVersion, r.KeyID, string(r.KeySpec), string(r.Hash), r.Payload, config)
 	}
@@ -327,16 +334,7 @@ func FuzzGenerateSignature(f *testing.F) {
 // FuzzGenerateEnvelope fuzzes the fields and the pluginConfig of
 // generate-envelope.
 func FuzzGenerateEnvelope(f *testing.F) {
-	var seeds []plugin.GenerateEnvelopeRequest
-	for name, body := range realRequests() {
-		if strings.HasPrefix(name, string(plugin.CommandGenerateEnvelope)+".") {
-			var r plugin.GenerateEnvelopeRequest
-			if err := json.Unmarshal(body, &r); err != nil {
-				f.Fatal(err)
-			}
-			seeds = append(seeds, r)
-		}
-	}
+	seeds := recordedRequests[plugin.GenerateEnvelopeRequest](f, plugin.CommandGenerateEnvelope)
 	add := func(r plugin.GenerateEnvelopeRequest, config string) {
 		f.Add(r.ContractVersion, r.KeyID, r.SignatureEnvelopeType, r.PayloadType, r.Payload, r.ExpiryDurationInSeconds, config)
 	}
