@@ -26,7 +26,7 @@ import (
 // time and peak RSS in KiB.
 func runPlugin(b *testing.B, command, request string, env ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := pluginCommand(b, context.Background(), "", env, command)
+	cmd := pluginCommand(context.Background(), b, "", env, command)
 	cmd.Stdin = strings.NewReader(request)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

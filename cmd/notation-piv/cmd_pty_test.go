@@ -43,7 +43,7 @@ func startPTY(t *testing.T, env []string, args ...string) *ptySession {
 		t.Fatalf("open a pseudo-terminal: %v", err)
 	}
 	s := &ptySession{t: t, ptmx: ptmx, tty: tty, read: make(chan struct{})}
-	s.cmd = pluginCommand(t, context.Background(), "", env, args...)
+	s.cmd = pluginCommand(context.Background(), t, "", env, args...)
 	s.cmd.Stdin = tty
 	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
 	s.cmd.SysProcAttr.Setctty = true // the terminal, stdin (Ctty 0)

@@ -252,7 +252,7 @@ func TestUserCSRAndImport(t *testing.T) {
 	layout := newLayout(t, "artifact signed with an imported certificate")
 	n.run("sign", "--oci-layout", "--key", keyAdd[0][3], layout.ref())
 	n.verify(layout)
-	if !bytes.Contains([]byte(runUser(t, "", nil, "list").stdout), []byte("ready: the certificate meets the Notary Project leaf rules")) {
+	if !strings.Contains(runUser(t, "", nil, "list").stdout, "ready: the certificate meets the Notary Project leaf rules") {
 		t.Error("list does not find the imported certificate ready")
 	}
 }

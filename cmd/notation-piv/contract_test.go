@@ -41,10 +41,10 @@ func withEnvelopeType(request, mediaType string) string {
 // rawPayload is a JWS signing input, as notation sends it in raw mode.
 var rawPayload = []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
 
-// faultRequest is the request for command, for slot 9c, with pluginConfig
+// requestFor is the request for command, for slot 9c, with pluginConfig
 // config, the card picked by serial number. generate-signature is in raw
 // mode.
-func faultRequest(command string, config map[string]string) string {
+func requestFor(command string, config map[string]string) string {
 	if config == nil {
 		config = map[string]string{}
 	}

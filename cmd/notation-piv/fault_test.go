@@ -178,7 +178,7 @@ func TestCardFaults(t *testing.T) {
 			}
 
 			config := map[string]string{"card_timeout": faultCardTimeout.String()}
-			r, took := invokeWithin(t, hangGuard, tc.command, faultRequest(tc.command, config), "NOTATION_PIV_PIN=123456")
+			r, took := invokeWithin(t, hangGuard, tc.command, requestFor(tc.command, config), "NOTATION_PIV_PIN=123456")
 
 			retriesAfter := pinRetries(t, env)
 			pins := pinsChecked(env)

@@ -61,7 +61,7 @@ func TestHostileConfig(t *testing.T) {
 	env := needCard(t)
 	ca := fixtures.Intermediate()
 	provision(t, piv.AlgorithmEC256, ca)
-	h := newSpecialFiles(t)
+	ft := newSpecialFiles(t)
 	dir := t.TempDir()
 	intermediate, root := ca.Cert, fixtures.Root().Cert
 	bundle := writePEM(t, filepath.Join(dir, "ca.pem"), intermediate, root)
@@ -73,10 +73,10 @@ func TestHostileConfig(t *testing.T) {
 		name, path string
 		fragment   string
 	}{
-		{"directory", h.dir, "is a directory, not a file: give the path of the"},
-		{"FIFO", h.fifo, "is not a regular file (a FIFO): give the path of a regular"},
-		{"device", h.device, "is not a regular file (a character device): give the path of a regular"},
-		{"sparse 64 MiB", h.huge, "is 67108864 bytes, more than the limit of"},
+		{"directory", ft.dir, "is a directory, not a file: give the path of the"},
+		{"FIFO", ft.fifo, "is not a regular file (a FIFO): give the path of a regular"},
+		{"device", "/dev/zero", "is not a regular file (a character device): give the path of a regular"},
+		{"sparse 64 MiB", ft.huge, "is 67108864 bytes, more than the limit of"},
 	}
 	card := []string{"describe-key", "generate-signature", "generate-envelope"}
 	type hostileCase struct {

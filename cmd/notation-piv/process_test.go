@@ -124,7 +124,7 @@ func TestSignalsWithCard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			retries := pinRetries(t, env)
 			waiting := tc.setup(t)
-			p := startPlugin(t, faultRequest(tc.command, tc.config), true, tc.env, tc.command)
+			p := startPlugin(t, requestFor(tc.command, tc.config), true, tc.env, tc.command)
 			waitFor(t, "the plugin waits", waiting)
 			p.running(t)
 			if got := coreLimit(t, p.cmd.Process.Pid); got != "0 0 bytes" {
@@ -136,7 +136,7 @@ func TestSignalsWithCard(t *testing.T) {
 			}
 		})
 		// The card is free: another program can use it at once.
-		r := invoke(t, "describe-key", faultRequest("describe-key", map[string]string{"card_timeout": "1s"}))
+		r := invoke(t, "describe-key", requestFor("describe-key", map[string]string{"card_timeout": "1s"}))
 		if r.code != 0 {
 			t.Fatalf("%s: the card is not free afterwards: exit %d, stderr %q", tc.name, r.code, r.stderr)
 		}

@@ -40,7 +40,7 @@ var factoryPINEnv = []string{"NOTATION_PIV_PIN=" + piv.DefaultPIN}
 // pluginCommand returns the plugin binary with args, run in dir, which is
 // also HOME (a new temporary directory if ""), with env besides PATH and
 // HOME, in a new session without a controlling terminal.
-func pluginCommand(t testing.TB, ctx context.Context, dir string, env []string, args ...string) *exec.Cmd {
+func pluginCommand(ctx context.Context, t testing.TB, dir string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -60,7 +60,7 @@ func runWithin(t testing.TB, limit time.Duration, stdin io.Reader, dir string, e
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := pluginCommand(t, ctx, dir, env, args...)
+	cmd := pluginCommand(ctx, t, dir, env, args...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -213,7 +213,7 @@ func startPlugin(t *testing.T, input string, closeStdin bool, env []string, args
 	r, w, err := os.Pipe()
 	must(t, err)
 	p := &procRun{stdin: w, done: make(chan error, 1)}
-	p.cmd = pluginCommand(t, context.Background(), "", env, args...)
+	p.cmd = pluginCommand(context.Background(), t, "", env, args...)
 	p.cmd.Stdin = r
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	must(t, p.cmd.Start())

@@ -522,7 +522,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	retries(2)
 	expectError(t, contract("generate-envelope, readable pin_file", "generate-envelope", request("application/cose", map[string]string{"pin_file": openPINFile}), with()), plugin.ErrorCodeValidation, "chmod 600")
 	expectError(t, contract("generate-envelope, PIN in pluginConfig", "generate-envelope", request("application/cose", map[string]string{"pin": canaryPIN2}), with()), plugin.ErrorCodeValidation)
-	if r := contract("generate-signature (environment)", "generate-signature", faultRequest("generate-signature", nil), pinEnv(canaryPIN2)); r.code != 0 {
+	if r := contract("generate-signature (environment)", "generate-signature", requestFor("generate-signature", nil), pinEnv(canaryPIN2)); r.code != 0 {
 		t.Fatalf("generate-signature: %s", r.stderr)
 	}
 	retries(3)

@@ -194,14 +194,15 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// marshal encodes a request as notation does.
-func marshal(t *testing.T, req any) []byte {
+// checkEncoded encodes req as notation does and checks it with
+// checkTwice as a request of cmd.
+func checkEncoded(t *testing.T, cmd plugin.Command, req any) (*request, error) {
 	t.Helper()
-	b, err := json.Marshal(req)
+	body, err := json.Marshal(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("encode %T: %v", req, err)
 	}
-	return b
+	return checkTwice(t, cmd, body)
 }
 
 // fuzzedConfig parses a fuzzed pluginConfig: one key=value a line; "" is no
@@ -270,8 +271,7 @@ func FuzzGetMetadata(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, config string) {
-		body := marshal(t, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
-		req, err := checkTwice(t, plugin.CommandGetMetadata, body)
+		req, err := checkEncoded(t, plugin.CommandGetMetadata, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
 		if err != nil {
 			return
 		}
@@ -296,8 +296,7 @@ func FuzzDescribeKey(f *testing.F) {
 	f.Add("", "9c", "")
 	f.Add("2.0", "9c", "")
 	f.Fuzz(func(t *testing.T, version, keyID, config string) {
-		body := marshal(t, plugin.DescribeKeyRequest{ContractVersion: version, KeyID: keyID, PluginConfig: fuzzedConfig(config)})
-		checkTwice(t, plugin.CommandDescribeKey, body)
+		checkEncoded(t, plugin.CommandDescribeKey, plugin.DescribeKeyRequest{ContractVersion: version, KeyID: keyID, PluginConfig: fuzzedConfig(config)})
 	})
 }
 
@@ -323,11 +322,10 @@ func FuzzGenerateSignature(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, version, keyID, keySpec, hash string, payload []byte, config string) {
-		body := marshal(t, plugin.GenerateSignatureRequest{
+		checkEncoded(t, plugin.CommandGenerateSignature, plugin.GenerateSignatureRequest{
 			ContractVersion: version, KeyID: keyID, KeySpec: plugin.KeySpec(keySpec), Hash: plugin.HashAlgorithm(hash),
 			Payload: payload, PluginConfig: fuzzedConfig(config),
 		})
-		checkTwice(t, plugin.CommandGenerateSignature, body)
 	})
 }
 
@@ -357,11 +355,10 @@ func FuzzGenerateEnvelope(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, version, keyID, envelopeType, payloadType string, payload []byte, expiry uint64, config string) {
-		body := marshal(t, plugin.GenerateEnvelopeRequest{
+		checkEncoded(t, plugin.CommandGenerateEnvelope, plugin.GenerateEnvelopeRequest{
 			ContractVersion: version, KeyID: keyID, SignatureEnvelopeType: envelopeType, PayloadType: payloadType,
 			Payload: payload, ExpiryDurationInSeconds: expiry, PluginConfig: fuzzedConfig(config),
 		})
-		checkTwice(t, plugin.CommandGenerateEnvelope, body)
 	})
 }
 
