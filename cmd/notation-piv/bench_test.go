@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
 
 // The benchmarks behind make bench. Each reports medians of its runs as
@@ -27,12 +26,10 @@ import (
 // time and peak RSS in KiB.
 func runPlugin(b *testing.B, command, request string, env ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(harness.plugin, command)
+	cmd := pluginCommand(context.Background(), b, "", env, command)
 	cmd.Stdin = strings.NewReader(request)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s: %v: %s", command, err, stderr.String())
@@ -113,12 +110,12 @@ func BenchmarkSignature(b *testing.B) {
 				env := needCard(b)
 				provision(b, k.alg, nil)
 				logFile := filepath.Join(b.TempDir(), "plugin.log")
-				command, request := "generate-envelope", anyCard(b, envelopeRequest("9c", nil))
+				command, request := "generate-envelope", withoutSerial(b, envelopeRequest("9c", nil))
 				switch mode {
 				case "envelope/jws/by-serial":
 					request = envelopeRequest("9c", nil)
 				case "envelope/cose":
-					request = strings.Replace(request, "application/jose+json", "application/cose", 1)
+					request = withEnvelopeType(request, "application/cose")
 				case "raw":
 					command = "generate-signature"
 					request = fmt.Sprintf(`{"contractVersion":"1.0","keyId":"9c","keySpec":%q,"hashAlgorithm":"SHA-256","payload":"ZXlKaGJHY2lPaUpGVXpJMU5pSjkuZTMw","pluginConfig":{}}`, k.spec)
@@ -156,22 +153,6 @@ func BenchmarkSignature(b *testing.B) {
 			})
 		}
 	}
-}
-
-// anyCard removes pluginConfig serial from a generate-envelope request,
-// so that the plugin takes the only card present.
-func anyCard(b *testing.B, request string) string {
-	b.Helper()
-	var req plugin.GenerateEnvelopeRequest
-	if err := json.Unmarshal([]byte(request), &req); err != nil {
-		b.Fatal(err)
-	}
-	delete(req.PluginConfig, "serial")
-	out, err := json.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return string(out)
 }
 
 // BenchmarkNotationSign times notation sign with the plugin and the

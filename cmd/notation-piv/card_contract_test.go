@@ -22,46 +22,7 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/envelope/jws"
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
-
-// notaryPayload is a Notary payload as notation sends it.
-const notaryPayload = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
-	`"digest":"sha256:5e1ad14c87a9fb1a7333811d393dd3ba167fcb659c44aed0bbb5b9ada0c94cd9","size":406}}`
-
-// envelopeRequest is a generate-envelope request for slot keyID.
-func envelopeRequest(keyID string, config map[string]string) string {
-	if config == nil {
-		config = map[string]string{}
-	}
-	config["serial"] = fmt.Sprint(testSerial)
-	b, _ := json.Marshal(plugin.GenerateEnvelopeRequest{
-		ContractVersion:       "1.0",
-		KeyID:                 keyID,
-		PayloadType:           "application/vnd.cncf.notary.payload.v1+json",
-		SignatureEnvelopeType: "application/jose+json",
-		Payload:               []byte(notaryPayload),
-		PluginConfig:          config,
-	})
-	return string(b)
-}
-
-// pinRetries reads the PIN retry counter from the virtual card's state.
-// (piv-go's Retries cannot: it fails while the PIN is verified.)
-func pinRetries(t *testing.T, env *vcardtest.Env) int {
-	t.Helper()
-	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		PINRetries int `json:"pinRetries"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.PINRetries
-}
 
 func TestGenerateEnvelopeWithCard(t *testing.T) {
 	needCard(t)
@@ -73,9 +34,7 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
 	var resp plugin.GenerateEnvelopeResponse
-	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(r.stdout), &resp))
 	if resp.SignatureEnvelopeType != "application/jose+json" {
 		t.Errorf("envelope type %q", resp.SignatureEnvelopeType)
 	}
@@ -89,13 +48,7 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 	}
 	// Without pluginConfig serial the card's serial number is not read,
 	// to spare a round trip, so it is not annotated.
-	var req plugin.GenerateEnvelopeRequest
-	if err := json.Unmarshal([]byte(envelopeRequest("9c", nil)), &req); err != nil {
-		t.Fatal(err)
-	}
-	delete(req.PluginConfig, "serial")
-	anyCard, _ := json.Marshal(req)
-	r = invoke(t, "generate-envelope", string(anyCard), "NOTATION_PIV_PIN=123456")
+	r = invoke(t, "generate-envelope", withoutSerial(t, envelopeRequest("9c", nil)), "NOTATION_PIV_PIN=123456")
 	var resp2 plugin.GenerateEnvelopeResponse
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &resp2) != nil {
 		t.Fatalf("without pluginConfig serial: exit %d, stderr %s", r.code, r.stderr)
@@ -105,16 +58,12 @@ func TestGenerateEnvelopeWithCard(t *testing.T) {
 		t.Errorf("without pluginConfig serial: annotations %v, want %v", resp2.Annotations, want)
 	}
 	protected, unprotected, err := jws.Headers(resp.SignatureEnvelope)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if protected["alg"] != "ES256" || unprotected["io.cncf.notary.signingAgent"] != "notation-piv/"+testVersion {
 		t.Errorf("headers %v %v", protected, unprotected)
 	}
 	var jwsEnv struct{ Payload string }
-	if err := json.Unmarshal(resp.SignatureEnvelope, &jwsEnv); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal(resp.SignatureEnvelope, &jwsEnv))
 	if p, _ := base64.RawURLEncoding.DecodeString(jwsEnv.Payload); string(p) != notaryPayload {
 		t.Errorf("payload not embedded verbatim: %s", p)
 	}
@@ -134,7 +83,7 @@ func TestCardErrors(t *testing.T) {
 		}
 	})
 	t.Run("unknown envelope type", func(t *testing.T) {
-		req := strings.Replace(envelopeRequest("9c", nil), "application/jose+json", "application/x-unknown", 1)
+		req := withEnvelopeType(envelopeRequest("9c", nil), "application/x-unknown")
 		expectError(t, invoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "application/jose+json")
 	})
 	t.Run("no card with that serial", func(t *testing.T) {
@@ -142,10 +91,7 @@ func TestCardErrors(t *testing.T) {
 		expectError(t, invoke(t, "generate-envelope", req, "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, fmt.Sprint(testSerial))
 	})
 	t.Run("PIN file readable by others", func(t *testing.T) {
-		pinFile := filepath.Join(t.TempDir(), "pin")
-		if err := os.WriteFile(pinFile, []byte("123456\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		pinFile := writeMode(t, filepath.Join(t.TempDir(), "pin"), "123456\n", 0o644)
 		env.Card.ResetStats()
 		expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", map[string]string{"pin_file": pinFile})), plugin.ErrorCodeValidation, "chmod 600")
 		if n := env.Card.Stats().Commands; n != 0 {
@@ -186,10 +132,8 @@ func TestCardErrors(t *testing.T) {
 		if perr.Metadata["retriesLeft"] != "1" {
 			t.Errorf("metadata %v, want retriesLeft 1", perr.Metadata)
 		}
-		for _, e := range env.Card.Stats().Log {
-			if e.Name == "VERIFY" && e.DataLen > 0 {
-				t.Error("the PIN was sent to the card with 1 try left and allow_last_pin_try unset")
-			}
+		if pinsChecked(env) != 0 {
+			t.Error("the PIN was sent to the card with 1 try left and allow_last_pin_try unset")
 		}
 		if n := pinRetries(t, env); n != 1 {
 			t.Errorf("%d retries left after the refusal, want 1", n)
@@ -199,29 +143,24 @@ func TestCardErrors(t *testing.T) {
 		}
 		// Power the card off so that the verified PIN is forgotten and the
 		// status query gives the retries again.
-		if err := env.Reinsert(); err != nil {
-			t.Fatal(err)
-		}
+		must(t, env.Reinsert())
 		if n := pinRetries(t, env); n != 3 {
 			t.Errorf("%d retries left after the right PIN, want 3", n)
 		}
 	})
 	t.Run("PIN from a file", func(t *testing.T) {
-		pinFile := filepath.Join(t.TempDir(), "pin")
-		if err := os.WriteFile(pinFile, []byte("123456\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		pinFile := writeMode(t, filepath.Join(t.TempDir(), "pin"), "123456\n", 0o600)
 		r := invoke(t, "generate-envelope", envelopeRequest("9c", map[string]string{"pin_file": pinFile}))
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 	})
 	t.Run("keySpec mismatch in RAW mode", func(t *testing.T) {
-		b, _ := json.Marshal(plugin.GenerateSignatureRequest{
+		req := marshal(plugin.GenerateSignatureRequest{
 			ContractVersion: "1.0", KeyID: "9c", KeySpec: "RSA-2048", Hash: "SHA-256",
 			Payload: []byte("eyJhbGciOiJQUzI1NiJ9.e30"), PluginConfig: map[string]string{"mode": "raw"},
 		})
-		expectError(t, invoke(t, "generate-signature", string(b), "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "EC-256")
+		expectError(t, invoke(t, "generate-signature", req, "NOTATION_PIV_PIN=123456"), plugin.ErrorCodeValidation, "EC-256")
 	})
 }
 
@@ -246,10 +185,7 @@ func TestWrongPINMessage(t *testing.T) {
 	perr := expectError(t, invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=999999"), plugin.ErrorCodeAccessDenied, "2")
 	wrongOnce("generate-envelope", perr.Message)
 	dir := t.TempDir()
-	artifact := filepath.Join(dir, "artifact")
-	if err := os.WriteFile(artifact, []byte("signed with a wrong PIN\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	artifact := writeFile(t, dir, "artifact", []byte("signed with a wrong PIN\n"))
 	r := runUser(t, dir, []string{"NOTATION_PIV_PIN=999999"}, "envelope", "sign", "--format", "cose", "--out", "a.sig", "--artifact", artifact, serialFlag)
 	mustFail(t, "envelope sign", r, "wrong PIN: 1 try left")
 	wrongOnce("envelope sign", r.stderr)
@@ -263,9 +199,7 @@ func TestCanaryPIN(t *testing.T) {
 	provision(t, piv.AlgorithmEC256, nil)
 	const canary = "73915824"
 	yk := openPIV(t)
-	if err := yk.SetPIN(piv.DefaultPIN, canary); err != nil {
-		t.Fatal(err)
-	}
+	must(t, yk.SetPIN(piv.DefaultPIN, canary))
 	yk.Close()
 	logFile := filepath.Join(t.TempDir(), "plugin.log")
 	forms := []string{canary, base64.StdEncoding.EncodeToString([]byte(canary)), base64.RawURLEncoding.EncodeToString([]byte(canary)), fmt.Sprintf("%x", canary)}
@@ -275,15 +209,11 @@ func TestCanaryPIN(t *testing.T) {
 		t.Fatalf("sign with the canary PIN: %s", ok.stderr)
 	}
 	var resp plugin.GenerateEnvelopeResponse
-	if err := json.Unmarshal([]byte(ok.stdout), &resp); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(ok.stdout), &resp))
 	bad := invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN="+canary+"9", "NOTATION_PIV_LOG="+logFile)
 	expectError(t, bad, plugin.ErrorCodeAccessDenied)
 	log, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	annotations, _ := json.Marshal(resp.Annotations)
 	for name, text := range map[string]string{
 		"stdout": ok.stdout, "stderr": ok.stderr + bad.stdout + bad.stderr, "log": string(log),
@@ -308,18 +238,15 @@ func TestRawCommandsWithoutRawMode(t *testing.T) {
 	leaf := provision(t, piv.AlgorithmEC256, nil)
 	config := map[string]string{"serial": fmt.Sprint(testSerial)}
 
-	b, _ := json.Marshal(plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9C", PluginConfig: config})
-	r := invoke(t, "describe-key", string(b))
+	r := invoke(t, "describe-key", marshal(plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9C", PluginConfig: config}))
 	var desc plugin.DescribeKeyResponse
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &desc) != nil || desc.KeyID != "9C" || desc.KeySpec != "EC-256" {
 		t.Fatalf("describe-key: %+v", r)
 	}
 
-	payload := []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
-	b, _ = json.Marshal(plugin.GenerateSignatureRequest{
-		ContractVersion: "1.0", KeyID: "9C", KeySpec: "EC-256", Hash: "SHA-256", Payload: payload, PluginConfig: config,
-	})
-	r = invoke(t, "generate-signature", string(b), "NOTATION_PIV_PIN=123456")
+	r = invoke(t, "generate-signature", marshal(plugin.GenerateSignatureRequest{
+		ContractVersion: "1.0", KeyID: "9C", KeySpec: "EC-256", Hash: "SHA-256", Payload: rawPayload, PluginConfig: config,
+	}), "NOTATION_PIV_PIN=123456")
 	var sig plugin.GenerateSignatureResponse
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &sig) != nil {
 		t.Fatalf("generate-signature: %+v", r)
@@ -330,7 +257,7 @@ func TestRawCommandsWithoutRawMode(t *testing.T) {
 	if len(sig.Signature) != 64 {
 		t.Fatalf("signature of %d bytes, want r||s of 64", len(sig.Signature))
 	}
-	digest := sha256.Sum256(payload)
+	digest := sha256.Sum256(rawPayload)
 	rInt, sInt := new(big.Int).SetBytes(sig.Signature[:32]), new(big.Int).SetBytes(sig.Signature[32:])
 	if !ecdsa.Verify(leaf.PublicKey.(*ecdsa.PublicKey), digest[:], rInt, sInt) {
 		t.Error("the RAW signature does not verify with the slot's certificate")
@@ -345,14 +272,8 @@ func TestUnsupportedKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			needCard(t)
 			yk := openPIV(t)
-			pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature, piv.Key{Algorithm: alg, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaf := certifyWithOpenSSL(t, pub)
-			if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotSignature, leaf); err != nil {
-				t.Fatal(err)
-			}
+			leaf := certifyWithOpenSSL(t, generateKey(t, yk, piv.SlotSignature, alg, piv.PINPolicyAlways))
+			must(t, yk.SetCertificate(piv.DefaultManagementKey, piv.SlotSignature, leaf))
 			yk.Close()
 			for _, cmd := range []string{"describe-key", "generate-envelope"} {
 				expectError(t, invoke(t, cmd, envelopeRequest("9c", nil)), plugin.ErrorCodeValidation, "RSA-2048", "EC-384")
@@ -367,9 +288,7 @@ func certifyWithOpenSSL(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
 	t.Helper()
 	dir := t.TempDir()
 	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	write(t, filepath.Join(dir, "leaf.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	run := func(args ...string) {
 		cmd := exec.Command("openssl", args...)
@@ -381,12 +300,8 @@ func certifyWithOpenSSL(t *testing.T, pub crypto.PublicKey) *x509.Certificate {
 	run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=unsupported keys CA", "-days", "1")
 	run("x509", "-new", "-subj", "/CN=unsupported key", "-force_pubkey", "leaf.pub", "-CA", "ca.crt", "-CAkey", "ca.key", "-days", "1", "-outform", "DER", "-out", "leaf.der")
 	b, err := os.ReadFile(filepath.Join(dir, "leaf.der"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	leaf, err := x509.ParseCertificate(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	return leaf
 }

@@ -2,17 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,13 +19,14 @@ import (
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
-	"github.com/notaryproject/notation-core-go/signature"
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 	"github.com/notation-piv/notation-piv/internal/cli"
 )
 
@@ -40,9 +37,6 @@ var registerFormats = sync.OnceFunc(func() {
 	envelope.Register(cose.Format{})
 })
 
-// mediaTypeOf maps the --format names to media types.
-var mediaTypeOf = map[string]string{"jws": envelope.MediaTypeJWS, "cose": envelope.MediaTypeCOSE}
-
 // runEnv runs "notation-piv envelope ARGS" in-process with stdin.
 func runEnv(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
@@ -50,20 +44,6 @@ func runEnv(t *testing.T, stdin []byte, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(t.Context(), testVersion, append([]string{"envelope"}, args...), bytes.NewReader(stdin), &stdout, &stderr)
 	return result{stdout.String(), stderr.String(), code}
-}
-
-// expectFailure checks that a command failed with exit status 1 and an
-// error message naming each fragment.
-func expectFailure(t *testing.T, r result, fragments ...string) {
-	t.Helper()
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "notation-piv: error: ") {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and an error", r.code, r.stderr)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(r.stderr+r.stdout, f) {
-			t.Errorf("output lacks %q:\nstdout: %s\nstderr: %s", f, r.stdout, r.stderr)
-		}
-	}
 }
 
 // inspectJSON runs "envelope inspect --json" on an envelope file.
@@ -78,16 +58,6 @@ func inspectJSON(t *testing.T, path string, extra ...string) (*inspect.Report, r
 		t.Fatalf("inspect --json output: %v\n%s", err, r.stdout)
 	}
 	return &rep, r
-}
-
-// writeFile writes b to a new file in dir.
-func writeFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // TestEnvelopeOfNotation runs stock notation v1.3.2 with a local key
@@ -136,9 +106,7 @@ func TestEnvelopeOfNotation(t *testing.T) {
 					Layers      []struct{ MediaType string }
 					Annotations map[string]string `json:"annotations"`
 				}
-				if err := json.Unmarshal(layout.blob(t, manDigest), &man); err != nil {
-					t.Fatal(err)
-				}
+				must(t, json.Unmarshal(layout.blob(t, manDigest), &man))
 				envFile := writeFile(t, t.TempDir(), "envelope.sig", env)
 				rep, _ := inspectJSON(t, envFile)
 				checkNotationView(t, rep, man.Layers[0].MediaType, man.Subject, man.Annotations)
@@ -192,9 +160,7 @@ func checkNotationView(t *testing.T, rep *inspect.Report, layerType string, subj
 		got = append(got, c.SHA256)
 	}
 	created, err := time.Parse(time.RFC3339, annotations["org.opencontainers.image.created"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	d := rep.Payload.TargetArtifact
 	switch {
 	case rep.MediaType != layerType:
@@ -219,9 +185,7 @@ func checkTampering(t *testing.T, mediaType string, env []byte, verify []string)
 	t.Helper()
 	for _, part := range envelopetest.Parts {
 		bad, err := envelopetest.Tamper(mediaType, env, part)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		file := writeFile(t, t.TempDir(), "tampered.sig", bad)
 		args := slices.Clone(verify)
 		args[1] = file
@@ -244,45 +208,6 @@ func checkTampering(t *testing.T, mediaType string, env []byte, verify []string)
 	}
 }
 
-// signatureSet returns the digests of the manifests in a layout's index.
-func signatureSet(t *testing.T, l *ociLayout) map[string]bool {
-	t.Helper()
-	set := map[string]bool{}
-	for d := range l.signatures(t) {
-		set[d] = true
-	}
-	return set
-}
-
-// newSignature returns the one signature manifest that is not in before,
-// and its envelope.
-func newSignature(t *testing.T, l *ociLayout, before map[string]bool) (string, []byte) {
-	t.Helper()
-	var digest string
-	var env []byte
-	for d, e := range l.signatures(t) {
-		if !before[d] {
-			if digest != "" {
-				t.Fatal("more than one new signature")
-			}
-			digest, env = d, e
-		}
-	}
-	if digest == "" {
-		t.Fatal("no new signature in the layout")
-	}
-	return digest, env
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestEnvelopeSign signs files with the virtual card through "envelope
 // sign", in both formats, with a self-signed certificate and with a CA
 // chain, with an expiry and a timestamp: "envelope verify" and
@@ -298,15 +223,14 @@ func TestEnvelopeSign(t *testing.T) {
 	sum := sha256.Sum256(readFile(t, artifact))
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	for _, chained := range []bool{false, true} {
-		var ca *testCA
 		var extra []string
 		leaf := provision(t, piv.AlgorithmEC256, nil)
 		trustRoot := writePEM(t, filepath.Join(dir, "leaf.pem"), leaf)
 		if chained {
-			ca = newTestCA(t)
+			ca := fixtures.Intermediate()
 			leaf = provision(t, piv.AlgorithmRSA2048, ca)
-			extra = []string{"--ca-certs", writePEM(t, filepath.Join(dir, "ca.pem"), ca.intermediate, ca.root)}
-			trustRoot = writePEM(t, filepath.Join(dir, "root.pem"), ca.root)
+			extra = []string{"--ca-certs", writePEM(t, filepath.Join(dir, "ca.pem"), ca.Chain()...)}
+			trustRoot = writePEM(t, filepath.Join(dir, "root.pem"), fixtures.Root().Cert)
 		}
 		for _, format := range []string{"jws", "cose"} {
 			t.Run(fmt.Sprintf("%s/chained=%v", format, chained), func(t *testing.T) {
@@ -326,11 +250,7 @@ func TestEnvelopeSign(t *testing.T) {
 				}
 				env := readFile(t, out)
 
-				e, err := signature.ParseEnvelope(mediaTypeOf[format], env)
-				if err != nil {
-					t.Fatal(err)
-				}
-				content, err := e.Verify()
+				content, err := envelopetest.CoreVerify(mediaTypeOf[format], env)
 				if err != nil {
 					t.Fatalf("notation-core-go rejects the envelope: %v", err)
 				}
@@ -423,79 +343,12 @@ func TestEnvelopeSignRefusals(t *testing.T) {
 }
 
 // envelopeWithin runs "notation-piv envelope ARGS" with the plugin binary,
-// with stdin from a file (nil: none), and fails the test if it is still
-// running after limit.
-func envelopeWithin(t *testing.T, limit time.Duration, stdin *os.File, args ...string) result {
+// with the factory PIN, and fails the test if it is still running after
+// limit.
+func envelopeWithin(t *testing.T, limit time.Duration, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.plugin, append([]string{"envelope"}, args...)...)
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NOTATION_PIV_PIN=" + piv.DefaultPIN}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("envelope %s hung: killed after %v; stderr %q", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), stderr.String())
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("run the plugin: %v", err)
-	}
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
-}
-
-// expectNoOutputFailure checks that a command failed with exit status 1 and no
-// output on stdout, with an error naming each fragment.
-func expectNoOutputFailure(t *testing.T, r result, fragments ...string) {
-	t.Helper()
-	if r.stdout != "" {
-		t.Errorf("stdout %q, want nothing", r.stdout)
-	}
-	expectFailure(t, r, fragments...)
-}
-
-// specialFiles are files of every type but regular: a FIFO, a symbolic
-// link to it, a directory, a Unix socket and a character device, a copy of
-// /dev/null, where writing is safe: an --out that replaced it would not
-// break the machine's /dev/null. Without the right to make a device node,
-// device is /dev/zero, to read only.
-type specialFiles struct {
-	fifo, link, dir, socket, device string
-}
-
-// newSpecialFiles makes specialFiles in a new directory.
-func newSpecialFiles(t *testing.T) specialFiles {
-	t.Helper()
-	// A short directory: a socket's path is limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "ft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ft := specialFiles{fifo: filepath.Join(dir, "fifo"), link: filepath.Join(dir, "link"), dir: filepath.Join(dir, "d"), socket: filepath.Join(dir, "s"), device: filepath.Join(dir, "null")}
-	if err := syscall.Mknod(ft.device, syscall.S_IFCHR|0o666, 1<<8|3); err != nil { // major 1, minor 3: null
-		ft.device = "/dev/zero"
-	}
-	if err := syscall.Mkfifo(ft.fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(ft.fifo, ft.link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(ft.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", ft.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return ft
+	r, _ := runWithin(t, limit, nil, "", factoryPINEnv, append([]string{"envelope"}, args...)...)
+	return r
 }
 
 // TestEnvelopeInputFileTypes gives inspect and verify, through the plugin
@@ -507,8 +360,8 @@ func newSpecialFiles(t *testing.T) specialFiles {
 func TestEnvelopeInputFileTypes(t *testing.T) {
 	ft := newSpecialFiles(t)
 	dir := t.TempDir()
-	env := writeFile(t, dir, "e.sig", readFile(t, filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", "jws.sig")))
-	trust := writePEM(t, filepath.Join(dir, "root.pem"), newTestCA(t).root)
+	env := writeFile(t, dir, "e.sig", recorded.Envelope("jws"))
+	trust := writePEM(t, filepath.Join(dir, "root.pem"), fixtures.Root().Cert)
 	for _, tc := range []struct {
 		name      string
 		args      []string
@@ -531,22 +384,13 @@ func TestEnvelopeInputFileTypes(t *testing.T) {
 		{"verify --artifact directory", []string{"verify", env, "--trust-root", trust, "--artifact", ft.dir}, []string{"--artifact " + ft.dir + " is a directory"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, nil, tc.args...), tc.fragments...)
+			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, tc.args...), tc.fragments...)
 		})
 	}
 
 	// An artifact may be larger than any envelope: a sparse file of 64 MiB
 	// is read whole, and its digest compared.
-	big := filepath.Join(dir, "big.bin")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	r := envelopeWithin(t, 20*time.Second, nil, "verify", env, "--trust-root", trust, "--artifact", big)
+	r := envelopeWithin(t, 20*time.Second, "verify", env, "--trust-root", trust, "--artifact", ft.huge)
 	expectFailure(t, r, "FAILED  artifact: the payload names sha256:", "sha256:3b6a07d0d404fab4e23b6d34bc6696a6a312dd92821332385e5af7c01c421351")
 }
 
@@ -565,13 +409,9 @@ func TestEnvelopeSignFileTypes(t *testing.T) {
 	artifact := writeFile(t, dir, "a.bin", []byte("artifact"))
 	target := writeFile(t, dir, "target", []byte("the link's target\n"))
 	toTarget := filepath.Join(dir, "to-target")
-	if err := os.Symlink(target, toTarget); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.Symlink(target, toTarget))
 	dangling := filepath.Join(dir, "dangling")
-	if err := os.Symlink(filepath.Join(dir, "nowhere"), dangling); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.Symlink(filepath.Join(dir, "nowhere"), dangling))
 	out := filepath.Join(dir, "a.sig")
 	serial := fmt.Sprint(testSerial)
 	for _, tc := range []struct {
@@ -598,7 +438,7 @@ func TestEnvelopeSignFileTypes(t *testing.T) {
 			}
 			env.Card.ResetStats()
 			args := append([]string{"sign", "--serial", serial}, tc.args...)
-			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, nil, args...), tc.fragments...)
+			expectNoOutputFailure(t, envelopeWithin(t, 2*time.Second, args...), tc.fragments...)
 			if n := env.Card.Stats().Commands; n != 0 {
 				t.Errorf("the card got %d commands", n)
 			}
@@ -621,46 +461,21 @@ func TestEnvelopeSignFileTypes(t *testing.T) {
 		t.Errorf("%s holds %d files, want the artifact, the target and the two links", dir, len(entries))
 	}
 	// The card is free: a signature goes through.
-	r := envelopeWithin(t, 30*time.Second, nil, "sign", "--serial", serial, "--out", out, "--artifact", artifact)
+	r := envelopeWithin(t, 30*time.Second, "sign", "--serial", serial, "--out", out, "--artifact", artifact)
 	if r.code != 0 {
 		t.Fatalf("sign after the refusals: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
 // runUntilSignal starts "notation-piv envelope ARGS" with the plugin
-// binary and stdin, sends it sig after half a second, and fails the test
-// if it ended before the signal or runs on for a second after it.
-func runUntilSignal(t *testing.T, stdin *os.File, sig syscall.Signal, args ...string) result {
+// binary and input on a stdin that stays open (closed at once if ""),
+// sends it sig after half a second, and fails the test if it ended before
+// the signal or ran on for more than signalBound after it.
+func runUntilSignal(t *testing.T, input string, sig syscall.Signal, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(harness.plugin, append([]string{"envelope"}, args...)...)
-	cmd.Stdin = stdin
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		t.Fatalf("ended before the signal: %v\n%s", err, stderr.String())
-	case <-time.After(500 * time.Millisecond):
-	}
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	sent := time.Now()
-	select {
-	case <-exited:
-	case <-time.After(time.Second):
-		cmd.Process.Kill()
-		<-exited
-		t.Fatalf("still running 1 s after %v; killed", sig)
-	}
-	t.Logf("ended %v after %v", time.Since(sent).Round(time.Millisecond), sig)
-	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+	p := startPlugin(t, input, input == "", nil, append([]string{"envelope"}, args...)...)
+	time.Sleep(500 * time.Millisecond)
+	return p.stop(t, sig)
 }
 
 // TestEnvelopeSignals sends SIGTERM or SIGINT, through the plugin binary,
@@ -672,8 +487,8 @@ func runUntilSignal(t *testing.T, stdin *os.File, sig syscall.Signal, args ...st
 // why. Before, they waited for stdin, or hashed on, and ignored both.
 func TestEnvelopeSignals(t *testing.T) {
 	dir := t.TempDir()
-	trust := writePEM(t, filepath.Join(dir, "root.pem"), newTestCA(t).root)
-	env := writeFile(t, dir, "e.sig", readFile(t, filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", "jws.sig")))
+	trust := writePEM(t, filepath.Join(dir, "root.pem"), fixtures.Root().Cert)
+	env := writeFile(t, dir, "e.sig", recorded.Envelope("jws"))
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		args []string
@@ -683,29 +498,15 @@ func TestEnvelopeSignals(t *testing.T) {
 		{syscall.SIGTERM, []string{"verify", "-", "--trust-root", trust}},
 	} {
 		t.Run(tc.sig.String()+" "+tc.args[0]+" stdin", func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			defer w.Close() // only once the command has ended
 			// The beginning of an envelope, never its end.
-			if _, err := w.WriteString(`{"payload":`); err != nil {
-				t.Fatal(err)
-			}
-			expectNoOutputFailure(t, runUntilSignal(t, r, tc.sig, tc.args...), "stopped by a signal before the envelope on stdin was complete", `hint: pipe a complete envelope into "-"`)
+			expectNoOutputFailure(t, runUntilSignal(t, `{"payload":`, tc.sig, tc.args...), "stopped by a signal before the envelope on stdin was complete", `hint: pipe a complete envelope into "-"`)
 		})
 	}
 
 	huge := filepath.Join(dir, "huge.bin")
-	f, err := os.Create(huge)
-	if err != nil {
-		t.Fatal(err)
+	if !sparseFile(t, huge, 64<<30) {
+		t.Skip("no sparse file of 64 GiB here")
 	}
-	if err := f.Truncate(64 << 30); err != nil {
-		t.Skipf("no sparse file of 64 GiB here: %v", err)
-	}
-	f.Close()
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		args []string
@@ -714,7 +515,7 @@ func TestEnvelopeSignals(t *testing.T) {
 		{syscall.SIGINT, []string{"sign", "--out", filepath.Join(dir, "huge.sig"), "--artifact", huge}},
 	} {
 		t.Run(tc.sig.String()+" "+tc.args[0]+" --artifact", func(t *testing.T) {
-			expectNoOutputFailure(t, runUntilSignal(t, nil, tc.sig, tc.args...), "--artifact "+huge+": stopped by a signal while reading it")
+			expectNoOutputFailure(t, runUntilSignal(t, "", tc.sig, tc.args...), "--artifact "+huge+": stopped by a signal while reading it")
 		})
 	}
 	if _, err := os.Stat(filepath.Join(dir, "huge.sig")); err == nil {

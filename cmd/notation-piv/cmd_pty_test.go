@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,15 +43,11 @@ func startPTY(t *testing.T, env []string, args ...string) *ptySession {
 		t.Fatalf("open a pseudo-terminal: %v", err)
 	}
 	s := &ptySession{t: t, ptmx: ptmx, tty: tty, read: make(chan struct{})}
-	s.cmd = exec.Command(harness.plugin, args...)
-	s.cmd.Dir = t.TempDir()
+	s.cmd = pluginCommand(context.Background(), t, "", env, args...)
 	s.cmd.Stdin = tty
 	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
-	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.cmd.Dir}, env...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s.cmd.SysProcAttr.Setctty = true // the terminal, stdin (Ctty 0)
+	must(t, s.cmd.Start())
 	go func() {
 		defer close(s.read)
 		buf := make([]byte, 4096)
@@ -115,6 +111,25 @@ func (s *ptySession) typeSecret(line string) {
 	s.typeLine(line)
 }
 
+// answer waits for each prompt of a dialog, pairs of what the terminal
+// shows and what to type, and types the secret that answers it.
+func (s *ptySession) answer(dialog ...string) {
+	s.t.Helper()
+	for i := 0; i+1 < len(dialog); i += 2 {
+		s.expect(dialog[i])
+		s.typeSecret(dialog[i+1])
+	}
+}
+
+// converse runs a command for people on a terminal, answers its prompts
+// (see answer), and returns its result and all the terminal showed.
+func converse(t *testing.T, env, dialog []string, args ...string) (result, string) {
+	t.Helper()
+	s := startPTY(t, env, args...)
+	s.answer(dialog...)
+	return s.wait()
+}
+
 // typeLine types line and Enter.
 func (s *ptySession) typeLine(line string) {
 	s.t.Helper()
@@ -171,21 +186,17 @@ func TestUserPrompts(t *testing.T) {
 	// PUK 12345678 contains the factory PIN.
 	const pin = "31415926"
 	yk := openPIV(t)
-	if err := yk.SetPIN("123456", pin); err != nil {
-		t.Fatal(err)
-	}
+	must(t, yk.SetPIN("123456", pin))
 	yk.Close()
 	prompt := func(what string) string { return fmt.Sprintf("Enter the %s of PIV card %d", what, testSerial) }
 
+	pinChange := func(t *testing.T, tries, pin, newPIN, again string) (result, string) {
+		t.Helper()
+		return converse(t, nil, []string{prompt("PIN") + " (" + tries + "): ", pin, prompt("new PIN") + " (6 to 8 characters): ", newPIN,
+			"Enter the new PIN again: ", again}, "pin", "change", serialFlag)
+	}
 	t.Run("wrong PIN", func(t *testing.T) {
-		s := startPTY(t, nil, "pin", "change", serialFlag)
-		s.expect(prompt("PIN") + " (3 tries left): ")
-		s.typeSecret("11223399")
-		s.expect(prompt("new PIN") + " (6 to 8 characters): ")
-		s.typeSecret("55667788")
-		s.expect("Enter the new PIN again: ")
-		s.typeSecret("55667788")
-		r, screen := s.wait()
+		r, screen := pinChange(t, "3 tries left", "11223399", "55667788", "55667788")
 		mustFail(t, "pin change with a wrong PIN", r, "wrong PIN: 2 tries left")
 		noSecrets(t, r, screen, "11223399", "55667788")
 		if n := readCardState(t, env).PINRetries; n != 2 {
@@ -193,14 +204,7 @@ func TestUserPrompts(t *testing.T) {
 		}
 	})
 	t.Run("new PINs differ", func(t *testing.T) {
-		s := startPTY(t, nil, "pin", "change", serialFlag)
-		s.expect(prompt("PIN") + " (2 tries left): ")
-		s.typeSecret(pin)
-		s.expect(prompt("new PIN"))
-		s.typeSecret("55667788")
-		s.expect("again: ")
-		s.typeSecret("55667789")
-		r, screen := s.wait()
+		r, screen := pinChange(t, "2 tries left", pin, "55667788", "55667789")
 		mustFail(t, "pin change with different new PINs", r, "the two new PINs differ; nothing was changed")
 		noSecrets(t, r, screen, pin, "55667788", "55667789")
 		if n := readCardState(t, env).PINRetries; n != 2 {
@@ -208,14 +212,7 @@ func TestUserPrompts(t *testing.T) {
 		}
 	})
 	t.Run("pin change", func(t *testing.T) {
-		s := startPTY(t, nil, "pin", "change", serialFlag)
-		s.expect(prompt("PIN") + " (2 tries left): ")
-		s.typeSecret(pin)
-		s.expect(prompt("new PIN"))
-		s.typeSecret("97531864")
-		s.expect("again: ")
-		s.typeSecret("97531864")
-		r, screen := s.wait()
+		r, screen := pinChange(t, "2 tries left", pin, "97531864", "97531864")
 		mustSucceed(t, "pin change", r)
 		noSecrets(t, r, screen, pin, "97531864")
 		if st := readCardState(t, env); !hasSecret(st.PIN, "97531864") || st.PINRetries != 3 {
@@ -226,14 +223,7 @@ func TestUserPrompts(t *testing.T) {
 		// A prompt needs no --allow-last-pin-try: it says plainly that
 		// this is the last try, and a right PIN restores the tries.
 		setRetries(t, env, 1, -1)
-		s := startPTY(t, nil, "pin", "change", serialFlag)
-		s.expect(prompt("PIN") + " (this is the LAST TRY: a wrong PIN blocks the PIN): ")
-		s.typeSecret("97531864")
-		s.expect(prompt("new PIN"))
-		s.typeSecret("97531864")
-		s.expect("again: ")
-		s.typeSecret("97531864")
-		r, screen := s.wait()
+		r, screen := pinChange(t, "this is the LAST TRY: a wrong PIN blocks the PIN", "97531864", "97531864", "97531864")
 		mustSucceed(t, "pin change at the last try", r)
 		noSecrets(t, r, screen, "97531864")
 		if st := readCardState(t, env); !hasSecret(st.PIN, "97531864") || st.PINRetries != 3 {
@@ -241,10 +231,7 @@ func TestUserPrompts(t *testing.T) {
 		}
 	})
 	t.Run("setup", func(t *testing.T) {
-		s := startPTY(t, nil, "setup", "--subject", setupSubject, serialFlag)
-		s.expect(prompt("PIN") + " (3 tries left): ")
-		s.typeSecret("97531864")
-		r, screen := s.wait()
+		r, screen := converse(t, nil, []string{prompt("PIN") + " (3 tries left): ", "97531864"}, "setup", "--subject", setupSubject, serialFlag)
 		mustSucceed(t, "setup", r)
 		noSecrets(t, r, screen, "97531864")
 		if !strings.Contains(r.stdout, "notation key add") {

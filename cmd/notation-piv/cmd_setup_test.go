@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 )
 
@@ -109,14 +109,12 @@ func TestUserSetupToSignature(t *testing.T) {
 			n.run(keyAdd[0][1:]...)
 			n.run(certAdd[0][1:]...)
 			policy := filepath.Join(n.dir, "trustpolicy.json")
-			if err := os.WriteFile(policy, []byte(printedPolicy(t, r.stdout)), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.WriteFile(policy, []byte(printedPolicy(t, r.stdout)), 0o600))
 			n.run("policy", "import", "--force", policy)
 			layout := newLayout(t, "artifact signed after setup "+alg)
 			keyName := keyAdd[0][3]
 			n.run("sign", "--oci-layout", "--key", keyName, layout.ref())
-			out := n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
+			out := n.verify(layout)
 			t.Logf("notation verify: %s", out)
 			for _, sig := range layout.signatures(t) {
 				content := envelopeContent(t, "jws", sig)
@@ -128,9 +126,7 @@ func TestUserSetupToSignature(t *testing.T) {
 			// The certificate setup wrote is the one on the card, and
 			// list finds it ready for notation.
 			pemBytes, err := os.ReadFile(certAdd[0][len(certAdd[0])-1])
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			export := runUser(t, "", nil, "cert", "export", serialFlag)
 			if export.code != 0 || export.stdout != string(pemBytes) {
 				t.Errorf("cert export differs from the file setup wrote: %s", export.stderr)
@@ -205,59 +201,33 @@ func TestUserCSRAndImport(t *testing.T) {
 	}
 	mustFail(t, "existing CSR file", runUser(t, dir, pin, "setup", "--slot", "9a", "--csr", csrPath, serialFlag), "already exists")
 	b, err := os.ReadFile(csrPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	block, _ := pem.Decode(b)
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil || csr.CheckSignature() != nil || csr.Subject.String() != "CN=piv setup,O=Notation E2E,ST=WA,C=US" {
 		t.Fatalf("CSR: %v", err)
 	}
 
-	ca := newTestCA(t)
-	issue := func(name string, pub any, mutate func(*x509.Certificate)) string {
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(time.Now().UnixNano()),
-			Subject:               csr.Subject,
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-			BasicConstraintsValid: true,
-		}
-		if mutate != nil {
-			mutate(tmpl)
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, pub, ca.intermediateKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
+	ca := fixtures.Intermediate()
+	issue := func(name string, pub crypto.PublicKey, opts ...fixtures.Option) string {
+		return writePEM(t, filepath.Join(dir, name), ca.Issue(pub, append([]fixtures.Option{fixtures.Subject(csr.Subject)}, opts...)...))
 	}
-	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.intermediate, ca.root)
-	other := newTestCA(t)
+	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.Chain()...)
+	other := impostorCA()
 
 	env.Card.ResetStats()
-	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("other.crt", other.rootKey.Public(), nil), serialFlag),
+	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("other.crt", fixtures.Key("EC-256 other").Public()), serialFlag),
 		"is not for the key in slot 9d of card 24680246", "setup --csr")
-	mustFail(t, "TLS certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", issue("tls.crt", csr.PublicKey, func(c *x509.Certificate) {
-		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}), serialFlag), "cannot sign Notary Project signatures", "ServerAuth", "code-signing certificate")
-	mustFail(t, "CA certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("ca.crt", csr.PublicKey, func(c *x509.Certificate) {
-		c.IsCA, c.KeyUsage = true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
-	}), serialFlag), "cannot sign Notary Project signatures")
-	mustFail(t, "wrong chain", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", writePEM(t, filepath.Join(dir, "other.pem"), other.intermediate, other.root),
-		issue("good.crt", csr.PublicKey, nil), serialFlag), "not signed by")
-	mustFail(t, "empty slot", runUser(t, dir, pin, "cert", "import", "--slot", "82", issue("good2.crt", csr.PublicKey, nil), serialFlag), "slot 82 of card 24680246 holds no key")
+	mustFail(t, "TLS certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", issue("tls.crt", csr.PublicKey, fixtures.ServerAuth), serialFlag), "cannot sign Notary Project signatures", "ServerAuth", "code-signing certificate")
+	mustFail(t, "CA certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("ca.crt", csr.PublicKey, fixtures.AsCA), serialFlag), "cannot sign Notary Project signatures")
+	mustFail(t, "wrong chain", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", writePEM(t, filepath.Join(dir, "other.pem"), other.Chain()...),
+		issue("good.crt", csr.PublicKey), serialFlag), "not signed by")
+	mustFail(t, "empty slot", runUser(t, dir, pin, "cert", "import", "--slot", "82", issue("good2.crt", csr.PublicKey), serialFlag), "slot 82 of card 24680246 holds no key")
 	if n := sent(env, "PUT DATA"); n != 0 {
 		t.Fatalf("failed imports stored %d objects", n)
 	}
 
-	good := issue("signer.crt", csr.PublicKey, nil)
+	good := issue("signer.crt", csr.PublicKey)
 	r = runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, good, serialFlag)
 	mustSucceed(t, "cert import", r)
 	keyAdd := printedCommands(t, r.stdout, "notation key add")
@@ -273,18 +243,16 @@ func TestUserCSRAndImport(t *testing.T) {
 	// Sign with the imported certificate and its chain through notation.
 	n := newNotation(t)
 	n.run(keyAdd[0][1:]...)
-	n.run("cert", "add", "--type", "ca", "--store", "notation-piv", writePEM(t, filepath.Join(dir, "root.pem"), ca.root))
+	n.run("cert", "add", "--type", "ca", "--store", "notation-piv", writePEM(t, filepath.Join(dir, "root.pem"), fixtures.Root().Cert))
 	policy := filepath.Join(n.dir, "trustpolicy.json")
 	doc := fmt.Sprintf(`{"version":"1.0","trustPolicies":[{"name":"imported","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:notation-piv"],"trustedIdentities":[%q]}]}`,
 		"x509.subject: "+csr.Subject.String())
-	if err := os.WriteFile(policy, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(policy, []byte(doc), 0o600))
 	n.run("policy", "import", "--force", policy)
 	layout := newLayout(t, "artifact signed with an imported certificate")
 	n.run("sign", "--oci-layout", "--key", keyAdd[0][3], layout.ref())
-	n.run("verify", "--oci-layout", "--scope", "local/e2e", layout.ref())
-	if !bytes.Contains([]byte(runUser(t, "", nil, "list").stdout), []byte("ready: the certificate meets the Notary Project leaf rules")) {
+	n.verify(layout)
+	if !strings.Contains(runUser(t, "", nil, "list").stdout, "ready: the certificate meets the Notary Project leaf rules") {
 		t.Error("list does not find the imported certificate ready")
 	}
 }
@@ -295,17 +263,11 @@ func TestUserCSRAndImport(t *testing.T) {
 func TestUserCardWithoutMetadata(t *testing.T) {
 	env := needCard(t)
 	old, err := card.New(card.Config{Serial: testSerial, Firmware: "5.2.7"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	factory := env.Card
-	if err := env.Swap(old); err != nil {
-		t.Fatal(err)
-	}
+	must(t, env.Swap(old))
 	t.Cleanup(func() {
-		if err := env.Swap(factory); err != nil {
-			t.Fatal(err)
-		}
+		must(t, env.Swap(factory))
 	})
 	pin := []string{"NOTATION_PIV_PIN=123456"}
 	dir := t.TempDir()
@@ -313,9 +275,7 @@ func TestUserCardWithoutMetadata(t *testing.T) {
 	// Power the card off and on, as unplugging does, so the PIN setup
 	// verified counts as unverified again; list reads the retries from the
 	// answer to a VERIFY without a PIN.
-	if err := env.Reinsert(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, env.Reinsert())
 	list := runUser(t, "", nil, "list")
 	for _, want := range []string{"PIN             3 tries left", "PUK             retries unknown", "slot 9c         key unknown (the card does not tell)",
 		"ready: the self-signed certificate meets the Notary Project rules"} {
@@ -327,20 +287,9 @@ func TestUserCardWithoutMetadata(t *testing.T) {
 		t.Errorf("list warns about defaults it cannot know:\n%s", list.stderr)
 	}
 
-	ca := newTestCA(t)
-	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.intermediate, ca.root)
-	otherKey := newTestCA(t).rootKey.Public()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(5), Subject: signerSubject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate, otherKey, ca.intermediateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := filepath.Join(dir, "other.crt")
-	os.WriteFile(other, der, 0o644)
+	chain := writePEM(t, filepath.Join(dir, "chain.pem"), fixtures.Intermediate().Chain()...)
+	otherCert := fixtures.Intermediate().Issue(fixtures.Key("EC-256 other").Public(), fixtures.Subject(signerSubject), validUntil(time.Now().Add(time.Hour)))
+	other := writeFile(t, dir, "other.crt", otherCert.Raw)
 	old.ResetStats()
 	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--ca-certs", chain, other, serialFlag), "is not for the key in slot 9c")
 	if n := readCardState(t, env).PINRetries; n != 3 || sent(env, "GENERAL AUTHENTICATE") == 0 || sent(env, "PUT DATA") != 0 {
@@ -385,17 +334,11 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 	}
 	return []hostileOutput{
 		{"FIFO", func(t *testing.T, path string) {
-			if err := syscall.Mkfifo(path, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			must(t, syscall.Mkfifo(path, 0o600))
 		}, "is a FIFO (named pipe), not a regular file", isFIFO},
 		{"symlink to a private file", func(t *testing.T, path string) {
-			if err := os.WriteFile(target(path), []byte(secret), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(target(path), path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.WriteFile(target(path), []byte(secret), 0o600))
+			must(t, os.Symlink(target(path), path))
 		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
 			isLink(t, path)
 			fi, err := os.Stat(target(path))
@@ -405,9 +348,7 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 			}
 		}},
 		{"dangling symlink", func(t *testing.T, path string) {
-			if err := os.Symlink(target(path), path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Symlink(target(path), path))
 		}, "is a symbolic link, not a regular file", func(t *testing.T, path string) {
 			isLink(t, path)
 			if _, err := os.Lstat(target(path)); !os.IsNotExist(err) {
@@ -415,9 +356,7 @@ func hostileOutputs(t *testing.T) []hostileOutput {
 			}
 		}},
 		{"directory", func(t *testing.T, path string) {
-			if err := os.Mkdir(path, 0o700); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Mkdir(path, 0o700))
 		}, "is a directory, not a regular file", func(t *testing.T, path string) {
 			if entries, err := os.ReadDir(path); err != nil || len(entries) != 0 {
 				t.Errorf("the directory changed: %v, %v", entries, err)
@@ -453,12 +392,12 @@ func TestUserOutputFiles(t *testing.T) {
 				if h.name == "device" {
 					path = "/dev/null"
 				}
-				before := snapshotBytes(t, env)
-				r, took := runUserWithin(t, 2*time.Second, dir, pin, append(out.args, path, serialFlag)...)
+				before := snapshot(t, env)
+				r, took := runWithin(t, 2*time.Second, nil, dir, pin, append(out.args, path, serialFlag)...)
 				mustFail(t, out.flag, r, path, h.fragment)
 				t.Logf("refused in %v: %s", took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 				h.unchanged(t, path)
-				if !bytes.Equal(snapshotBytes(t, env), before) {
+				if !bytes.Equal(snapshot(t, env), before) {
 					t.Error("the card changed")
 				}
 				if entries, _ := os.ReadDir(dir); len(entries) > 3 {
@@ -474,13 +413,11 @@ func TestUserOutputFiles(t *testing.T) {
 	t.Run("setup default --cert-out dangling symlink", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, fmt.Sprintf("notation-piv-%d-9a.crt", testSerial))
-		if err := os.Symlink(path+".target", path); err != nil {
-			t.Fatal(err)
-		}
-		before := snapshotBytes(t, env)
-		r, _ := runUserWithin(t, 2*time.Second, dir, pin, "setup", "--slot", "9a", "--subject", setupSubject, serialFlag)
+		must(t, os.Symlink(path+".target", path))
+		before := snapshot(t, env)
+		r, _ := runWithin(t, 2*time.Second, nil, dir, pin, "setup", "--slot", "9a", "--subject", setupSubject, serialFlag)
 		mustFail(t, "setup", r, "is a symbolic link")
-		if !bytes.Equal(snapshotBytes(t, env), before) {
+		if !bytes.Equal(snapshot(t, env), before) {
 			t.Error("the card changed")
 		}
 		if _, err := os.Lstat(path + ".target"); !os.IsNotExist(err) {
@@ -494,13 +431,9 @@ func TestUserOutputFiles(t *testing.T) {
 	t.Run("regular file replaced", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "cert.pem")
-		if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Link(path, path+".hardlink"); err != nil {
-			t.Fatal(err)
-		}
-		r, _ := runUserWithin(t, 2*time.Second, dir, nil, "cert", "export", "--output", path, serialFlag)
+		must(t, os.WriteFile(path, []byte("old\n"), 0o600))
+		must(t, os.Link(path, path+".hardlink"))
+		r, _ := runWithin(t, 2*time.Second, nil, dir, nil, "cert", "export", "--output", path, serialFlag)
 		mustSucceed(t, "cert export --output", r)
 		b, _ := os.ReadFile(path)
 		if block, _ := pem.Decode(b); block == nil || !bytes.Equal(block.Bytes, leaf.Raw) {

@@ -2,140 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/internal/cli"
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
-
-// serialFlag selects the test card in user commands.
-var serialFlag = fmt.Sprintf("--serial=%d", testSerial)
-
-// runUser runs a user command of the plugin binary in dir (a new temporary
-// directory if ""), in a new session without a controlling terminal, with
-// only the given environment (besides PATH and HOME). A run that lasts a
-// minute is killed and fails the test.
-func runUser(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	r, _ := runUserWithin(t, time.Minute, dir, env, args...)
-	return r
-}
-
-// runUserWithin runs a user command as runUser does and returns how long
-// it took. A run that lasts limit is killed and fails the test, so that a
-// hang fails instead of stalling the tests.
-func runUserWithin(t *testing.T, limit time.Duration, dir string, env []string, args ...string) (result, time.Duration) {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.plugin, args...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if ctx.Err() != nil {
-		t.Fatalf("%s hung: killed after %v; stderr %q", strings.Join(args, " "), took.Round(time.Millisecond), stderr.String())
-	}
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run plugin: %v", err)
-	}
-	return result{stdout.String(), stderr.String(), code}, took
-}
-
-// mustSucceed fails the test unless r exited 0.
-func mustSucceed(t *testing.T, what string, r result) {
-	t.Helper()
-	if r.code != 0 {
-		t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
-	}
-}
-
-// mustFail checks that r failed with exit status 1 and an error message on
-// stderr that holds every fragment.
-func mustFail(t *testing.T, what string, r result, fragments ...string) {
-	t.Helper()
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "notation-piv: error: ") {
-		t.Fatalf("%s: exit %d, want 1 with an error\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(r.stderr, f) {
-			t.Errorf("%s: stderr lacks %q:\n%s", what, f, r.stderr)
-		}
-	}
-}
-
-// cardState is the part of the virtual card's state the tests read.
-type cardState struct {
-	PIN        []byte                     `json:"pin"`
-	PINRetries int                        `json:"pinRetries"`
-	PUK        []byte                     `json:"puk"`
-	PUKRetries int                        `json:"pukRetries"`
-	MgmtKey    []byte                     `json:"mgmtKey"`
-	Keys       map[string]json.RawMessage `json:"keys"`
-}
-
-func readCardState(t *testing.T, env *vcardtest.Env) cardState {
-	t.Helper()
-	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st cardState
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// hasSecret reports whether a PIN or PUK the card stores is value.
-func hasSecret(stored []byte, value string) bool {
-	padded := bytes.Repeat([]byte{0xFF}, 8)
-	copy(padded, value)
-	return bytes.Equal(stored, padded)
-}
-
-// sent counts the commands with the given name the card got since its
-// stats were reset.
-func sent(env *vcardtest.Env, name string) int {
-	n := 0
-	for _, e := range env.Card.Stats().Log {
-		if e.Name == name {
-			n++
-		}
-	}
-	return n
-}
 
 func TestUserList(t *testing.T) {
 	env := needCard(t)
@@ -154,14 +34,12 @@ func TestUserList(t *testing.T) {
 	}
 
 	leaf := provision(t, piv.AlgorithmEC256, nil)
-	ca := newTestCA(t)
 	yk := openPIV(t)
 	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotKeyManagement, piv.Key{Algorithm: piv.AlgorithmRSA2048, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyAlways})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certify(t, yk, piv.SlotKeyManagement, pub, ca)
-	if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication, nonCompliant(t)); err != nil {
+	must(t, err)
+	certify(t, yk, piv.SlotKeyManagement, pub, fixtures.Intermediate())
+	if err := yk.SetCertificate(piv.DefaultManagementKey, piv.SlotCardAuthentication,
+		fixtures.SelfSigned(fixtures.Key("EC-256 no key usage"), fixtures.Name("no key usage"), fixtures.KeyUsage(0), fixtures.ExtKeyUsage())); err != nil {
 		t.Fatal(err)
 	}
 	yk.Close()
@@ -210,31 +88,6 @@ func TestUserList(t *testing.T) {
 			t.Errorf("list lacks %q:\n%s", want, r.stdout)
 		}
 	}
-}
-
-// nonCompliant returns a self-signed certificate without key usage, which
-// notation refuses.
-func nonCompliant(t *testing.T) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(3),
-		Subject:      pkix.Name{CommonName: "no key usage"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
 }
 
 func sha256Hex(b []byte) string {
@@ -303,9 +156,7 @@ func TestUserPINCommands(t *testing.T) {
 		t.Fatalf("PUK not changed")
 	}
 	var out cli.ListOutput
-	if err := json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out); err != nil {
-		t.Fatal(err)
-	}
+	must(t, json.Unmarshal([]byte(runUser(t, "", nil, "list", "--json").stdout), &out))
 	if c := out.Cards[0]; *c.PIN.Default || *c.PUK.Default || len(c.Warnings) != 1 {
 		t.Errorf("list after changing PIN and PUK: %+v", c)
 	}
@@ -342,11 +193,8 @@ func TestUserManagementKey(t *testing.T) {
 
 	// A key of the user's own, in a file.
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "mgmt.hex")
 	own := strings.Repeat("0a1b2c3d", 6)
-	if err := os.WriteFile(keyFile, []byte(own+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeMode(t, filepath.Join(dir, "mgmt.hex"), own+"\n", 0o644)
 	mustFail(t, "readable key file", runUser(t, "", pin, "management-key", "set", "--new-key-file", keyFile, serialFlag), "chmod 600")
 	os.Chmod(keyFile, 0o600)
 	r = runUser(t, "", pin, "management-key", "set", "--new-key-file", keyFile, serialFlag)
@@ -377,51 +225,6 @@ func TestUserReset(t *testing.T) {
 	if !strings.Contains(r.stdout, "notation-piv setup") {
 		t.Errorf("reset does not say what next:\n%s", r.stdout)
 	}
-}
-
-// setRetries sets the retries left of the virtual card's PIN and PUK, as
-// after wrong values; a negative count leaves that counter as it is.
-func setRetries(t *testing.T, env *vcardtest.Env, pin, puk int) {
-	t.Helper()
-	var st map[string]any
-	if err := json.Unmarshal(snapshotBytes(t, env), &st); err != nil {
-		t.Fatal(err)
-	}
-	if pin >= 0 {
-		st["pinRetries"] = pin
-	}
-	if puk >= 0 {
-		st["pukRetries"] = puk
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Card.Restore(b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func snapshotBytes(t *testing.T, env *vcardtest.Env) []byte {
-	t.Helper()
-	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// secretsSent counts the commands carrying a PIN or PUK that reached the
-// card since its stats were reset: VERIFY with data, CHANGE REFERENCE DATA
-// and RESET RETRY COUNTER.
-func secretsSent(env *vcardtest.Env) int {
-	n := 0
-	for _, e := range env.Card.Stats().Log {
-		if e.Name == "VERIFY" && e.DataLen > 0 || e.Name == "CHANGE REFERENCE DATA" || e.Name == "RESET RETRY COUNTER" {
-			n++
-		}
-	}
-	return n
 }
 
 // TestUserLastTry runs every user command that sends a PIN or PUK with a
@@ -533,11 +336,7 @@ func TestUserPINNormalised(t *testing.T) {
 	provision(t, piv.AlgorithmEC256, nil)
 	dir := t.TempDir()
 	pinFile := func(content string) map[string]string {
-		p := filepath.Join(dir, fmt.Sprintf("pin-%d", len(content)))
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return map[string]string{"pin_file": p}
+		return map[string]string{"pin_file": writeMode(t, filepath.Join(dir, fmt.Sprintf("pin-%d", len(content))), content, 0o600)}
 	}
 	for _, env := range []string{"NOTATION_PIV_PIN=123456\n", "NOTATION_PIV_PIN=123456\r\n"} {
 		if r := invoke(t, "generate-envelope", envelopeRequest("9c", nil), env); r.code != 0 {

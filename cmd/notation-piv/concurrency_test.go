@@ -22,11 +22,9 @@ func TestConcurrentSignatures(t *testing.T) {
 	results := make([]result, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i] = invoke(t, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456")
-		}()
+		})
 	}
 	wg.Wait()
 	for i, r := range results {
@@ -35,9 +33,7 @@ func TestConcurrentSignatures(t *testing.T) {
 			continue
 		}
 		var resp plugin.GenerateEnvelopeResponse
-		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &resp))
 		if _, err := envelope.Verify(resp.SignatureEnvelopeType, resp.SignatureEnvelope); err != nil {
 			t.Errorf("signature %d does not verify: %v", i, err)
 		}

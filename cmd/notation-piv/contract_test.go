@@ -1,88 +1,114 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
+	"fmt"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 )
 
-// result is what one plugin invocation produced.
-type result struct {
-	stdout, stderr string
-	code           int
+// notaryPayload is a Notary payload as notation sends it.
+const notaryPayload = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+	`"digest":"sha256:5e1ad14c87a9fb1a7333811d393dd3ba167fcb659c44aed0bbb5b9ada0c94cd9","size":406}}`
+
+// envelopeRequest is a generate-envelope request for slot keyID, with
+// pluginConfig config and the card picked by serial number.
+func envelopeRequest(keyID string, config map[string]string) string {
+	if config == nil {
+		config = map[string]string{}
+	}
+	config["serial"] = fmt.Sprint(testSerial)
+	return marshal(plugin.GenerateEnvelopeRequest{
+		ContractVersion:       "1.0",
+		KeyID:                 keyID,
+		PayloadType:           "application/vnd.cncf.notary.payload.v1+json",
+		SignatureEnvelopeType: "application/jose+json",
+		Payload:               []byte(notaryPayload),
+		PluginConfig:          config,
+	})
 }
 
-// invoke runs the plugin binary as notation does: the command as its only
-// argument, the request on stdin, in a new session with no controlling
-// terminal (so a PIN prompt cannot block), and with only the given
-// environment. A run that lasts a minute is killed and fails the test.
-func invoke(t *testing.T, command, request string, env ...string) result {
-	t.Helper()
-	r, _ := invokeWithin(t, time.Minute, command, request, env...)
-	return r
+// withEnvelopeType is a generate-envelope request for another envelope
+// type.
+func withEnvelopeType(request, mediaType string) string {
+	return strings.Replace(request, "application/jose+json", mediaType, 1)
 }
 
-// invokeWithin runs the plugin as invoke does and returns how long it
-// took. A run that lasts limit is killed and fails the test, so that a
-// hang fails instead of stalling the tests.
-func invokeWithin(t *testing.T, limit time.Duration, command, request string, env ...string) (result, time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.plugin, command)
-	cmd.Stdin = strings.NewReader(request)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if ctx.Err() != nil {
-		t.Fatalf("%s hung: killed after %v; stderr %q", command, took.Round(time.Millisecond), stderr.String())
+// rawPayload is a JWS signing input, as notation sends it in raw mode.
+var rawPayload = []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
+
+// requestFor is the request for command, for slot 9c, with pluginConfig
+// config, the card picked by serial number. generate-signature is in raw
+// mode.
+func requestFor(command string, config map[string]string) string {
+	if config == nil {
+		config = map[string]string{}
 	}
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run plugin: %v", err)
+	config["serial"] = fmt.Sprint(testSerial)
+	switch command {
+	case "generate-envelope":
+		return envelopeRequest("9c", config)
+	case "generate-signature":
+		config["mode"] = "raw"
+		return marshal(plugin.GenerateSignatureRequest{
+			ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256", Payload: rawPayload, PluginConfig: config,
+		})
+	case "describe-key":
+		return marshal(plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9c", PluginConfig: config})
 	}
-	return result{stdout.String(), stderr.String(), code}, took
+	panic("no request for " + command)
 }
 
-// expectError checks the contract for a failure: exit status 1, nothing on
-// stdout, and a JSON error with the given code on stderr whose message
-// contains each of the given fragments.
-func expectError(t *testing.T, r result, code plugin.ErrorCode, fragments ...string) *plugin.Error {
+// hostileRequest returns the request notation sent for command (package
+// recorded: the JWS one for the signing commands), with keyId 9c and
+// pluginConfig config, which also picks the virtual card by its serial
+// number, changed by change (if not nil).
+func hostileRequest(t *testing.T, command string, config map[string]string, change func(map[string]any)) string {
 	t.Helper()
-	if r.code != 1 || r.stdout != "" {
-		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and empty stdout", r.code, r.stdout, r.stderr)
+	name := map[string]string{
+		"describe-key":       "describe-key.raw.json",
+		"generate-signature": "generate-signature.jws.json",
+		"generate-envelope":  "generate-envelope.jws.json",
+	}[command]
+	settings := map[string]any{"serial": fmt.Sprint(testSerial)}
+	for k, v := range config {
+		settings[k] = v
 	}
-	var perr plugin.Error
-	dec := json.NewDecoder(strings.NewReader(r.stderr))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&perr); err != nil || dec.More() {
-		t.Fatalf("stderr is not one JSON error: %q (%v)", r.stderr, err)
-	}
-	if perr.ErrCode != code {
-		t.Fatalf("error code %s (%s), want %s", perr.ErrCode, perr.Message, code)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(perr.Message, f) {
-			t.Errorf("error message %q lacks %q", perr.Message, f)
+	return editRequest(t, string(recorded.Request(name)), func(req map[string]any) {
+		req["keyId"], req["pluginConfig"] = "9c", settings
+		if change != nil {
+			change(req)
 		}
+	})
+}
+
+// withoutSerial removes pluginConfig serial from a request, so that the
+// plugin takes the only card present.
+func withoutSerial(t testing.TB, request string) string {
+	t.Helper()
+	return editRequest(t, request, func(req map[string]any) { delete(req["pluginConfig"].(map[string]any), "serial") })
+}
+
+// editRequest returns request changed by change.
+func editRequest(t testing.TB, request string, change func(map[string]any)) string {
+	t.Helper()
+	var req map[string]any
+	must(t, json.Unmarshal([]byte(request), &req))
+	change(req)
+	return marshal(req)
+}
+
+// marshal encodes a request as notation does.
+func marshal(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
 	}
-	return &perr
+	return string(b)
 }
 
 func TestMetadata(t *testing.T) {
@@ -100,9 +126,7 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("%q: exit %d, stderr %q", tc.request, r.code, r.stderr)
 		}
 		var md plugin.GetMetadataResponse
-		if err := json.Unmarshal([]byte(r.stdout), &md); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &md))
 		if md.Name != "piv" || md.Version != testVersion || md.URL == "" || md.Description == "" ||
 			len(md.SupportedContractVersions) != 1 || md.SupportedContractVersions[0] != "1.0" ||
 			len(md.Capabilities) != 1 || md.Capabilities[0] != tc.want {

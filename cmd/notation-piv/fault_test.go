@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
 // Instructions the faults aim at. A signature by serial number sends
@@ -81,89 +78,6 @@ type faultCase struct {
 	reinsert bool
 }
 
-// faultRequest is the request for command with pluginConfig config, the
-// card picked by serial number. generate-signature is in raw mode.
-func faultRequest(command string, config map[string]string) string {
-	config["serial"] = fmt.Sprint(testSerial)
-	var req any
-	switch command {
-	case "generate-envelope":
-		return envelopeRequest("9c", config)
-	case "generate-signature":
-		config["mode"] = "raw"
-		req = plugin.GenerateSignatureRequest{
-			ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256",
-			Payload: []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"), PluginConfig: config,
-		}
-	case "describe-key":
-		req = plugin.DescribeKeyRequest{ContractVersion: "1.0", KeyID: "9c", PluginConfig: config}
-	default:
-		panic("no request for " + command)
-	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-// holdCard opens the card with piv-go, which holds it exclusively as
-// another program would, and lets it go after d if d > 0. The returned
-// function lets the card go, if it has not been already, and returns once
-// it has.
-func holdCard(t *testing.T, env *vcardtest.Env, d time.Duration) (letGo func()) {
-	t.Helper()
-	yk, err := piv.Open(env.Reader)
-	if err != nil {
-		t.Fatalf("hold the card: %v", err)
-	}
-	var once sync.Once
-	letGo = func() { once.Do(func() { yk.Close() }) }
-	if d > 0 {
-		time.AfterFunc(d, letGo)
-	}
-	t.Cleanup(letGo)
-	return letGo
-}
-
-// pinsChecked counts the VERIFY commands carrying a PIN that reached the
-// card's PIN check since its stats were reset. A VERIFY that a fault
-// answered is logged without its data, so it does not count.
-func pinsChecked(env *vcardtest.Env) int {
-	n := 0
-	for _, e := range env.Card.Stats().Log {
-		if e.INS == insVerify && e.DataLen > 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// snapshot returns the card's persistent state: keys, certificates, PIN,
-// PUK, management key and retry counters.
-func snapshot(t *testing.T, env *vcardtest.Env) []byte {
-	t.Helper()
-	b, err := env.Card.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// pluginError decodes stderr as exactly one contract error.
-func pluginError(stderr string) (*plugin.Error, error) {
-	var perr plugin.Error
-	dec := json.NewDecoder(strings.NewReader(stderr))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&perr); err != nil {
-		return nil, fmt.Errorf("stderr is not a JSON error: %q (%v)", stderr, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("stderr holds more than one JSON error: %q", stderr)
-	}
-	return &perr, nil
-}
-
 // verifies reports whether stdout is a generate-envelope response whose
 // envelope verifies.
 func verifies(stdout string) bool {
@@ -198,113 +112,58 @@ func TestCardFaults(t *testing.T) {
 	env := needCard(t)
 	provision(t, piv.AlgorithmEC256, nil)
 	provisioned := snapshot(t, env)
-	answers := func(ins byte, skip int, sw uint16) []card.Fault {
-		return []card.Fault{{INS: ins, Skip: skip, Times: 1, SW: sw}}
-	}
 	const reader = `"Virtual PCD 00 00"`
+	const sign, readCert = "sign with slot 9c", "read certificate from slot 9c"
+	// The kinds of fault: the card drops out of the reader in the middle
+	// of the step; it answers the step with an error status word; it never
+	// answers it; another process holds it.
+	removed := func(fault, command string, ins byte, step string) faultCase {
+		return faultCase{fault: fault, command: command, faults: []card.Fault{{INS: ins, Times: 1, Disconnect: true}},
+			code: plugin.ErrorCodeGeneric, says: []string{step, "removed", "reinsert"}, reinsert: true}
+	}
+	answers := func(fault, command string, ins byte, skip int, sw uint16, code plugin.ErrorCode, says ...string) faultCase {
+		return faultCase{fault: fault, command: command, faults: []card.Fault{{INS: ins, Skip: skip, Times: 1, SW: sw}}, code: code, says: says}
+	}
+	silent := func(fault, command string, ins byte, skip int, step string) faultCase {
+		return faultCase{fault: fault, command: command, faults: []card.Fault{{INS: ins, Skip: skip, Delay: neverAnswers}},
+			code: plugin.ErrorCodeTimeout, says: []string{step, "did not answer within", "reinsert"}, atLeast: faultCardTimeout}
+	}
+	held := func(fault, command string) faultCase {
+		return faultCase{fault: fault, command: command, holder: holdsCard,
+			code: plugin.ErrorCodeTimeout, says: []string{reader, "in use by another program", "try again"}, atLeast: faultCardTimeout}
+	}
+	afterPIN := func(c faultCase) faultCase { c.pinChecks = 1; return c }
 	cases := []faultCase{
-		{
-			fault: "card removed during GENERAL AUTHENTICATE", command: "generate-envelope",
-			faults: []card.Fault{{INS: insGenAuth, Times: 1, Disconnect: true}},
-			code:   plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "removed", "reinsert"}, reinsert: true,
-		},
-		{
-			fault: "card removed during GENERAL AUTHENTICATE (raw)", command: "generate-signature",
-			faults: []card.Fault{{INS: insGenAuth, Times: 1, Disconnect: true}},
-			code:   plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "removed", "reinsert"}, reinsert: true,
-		},
-		{
-			fault: "card removed during GET DATA", command: "generate-envelope",
-			faults: []card.Fault{{INS: insGetData, Times: 1, Disconnect: true}},
-			code:   plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "removed", "reinsert"}, reinsert: true,
-		},
-		{
-			// The card is there and is a PIV card, but broken: not a
-			// missing card, nor anything in the request to fix.
-			fault: "SELECT answers 6F00", command: "generate-envelope", faults: answers(insSelect, 0, 0x6F00),
-			code: plugin.ErrorCodeGeneric, says: []string{reader, "6f00", "try again"},
-		},
-		{
-			// No PIV application: the card cannot be used to sign.
-			fault: "SELECT answers 6A82", command: "generate-envelope", faults: answers(insSelect, 0, 0x6A82),
-			code: plugin.ErrorCodeValidation, says: []string{"no PIV card", reader, "6a82"},
-		},
-		{
-			fault: "GET VERSION answers 6581", command: "generate-envelope", faults: answers(insGetVersion, 0, 0x6581),
-			code: plugin.ErrorCodeGeneric, says: []string{reader, "6581", "try again"},
-		},
-		{
-			fault: "GET DATA answers 6F00", command: "generate-envelope", faults: answers(insGetData, 0, 0x6F00),
-			code: plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "6f00", "try again"},
-		},
-		{
-			fault: "GET DATA answers 6581 (describe-key)", command: "describe-key", faults: answers(insGetData, 0, 0x6581),
-			code: plugin.ErrorCodeGeneric, says: []string{"read certificate from slot 9c", "6581", "try again"},
-		},
-		{
-			// The card says the certificate is not there: believe it.
-			fault: "GET DATA answers 6A82", command: "generate-envelope", faults: answers(insGetData, 0, 0x6A82),
-			code: plugin.ErrorCodeValidation, says: []string{"slot 9c", "no certificate", "store the key's certificate"},
-		},
-		{
-			fault: "VERIFY (PIN status) answers 6F00", command: "generate-envelope", faults: answers(insVerify, 0, 0x6F00),
-			code: plugin.ErrorCodeGeneric, says: []string{"read PIN retries", "6f00", "try again"},
-		},
-		{
-			fault: "VERIFY with the PIN answers 6581", command: "generate-envelope", faults: answers(insVerify, 1, 0x6581),
-			code: plugin.ErrorCodeGeneric, says: []string{"verify PIN", "6581", "try again"},
-		},
-		{
-			fault: "GENERAL AUTHENTICATE (first try) answers 6F00", command: "generate-envelope", faults: answers(insGenAuth, 0, 0x6F00),
-			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6f00", "try again"},
-		},
-		{
-			fault: "GENERAL AUTHENTICATE after VERIFY answers 6581", command: "generate-envelope", faults: answers(insGenAuth, 1, 0x6581),
-			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6581", "try again"}, pinChecks: 1,
-		},
-		{
-			fault: "GENERAL AUTHENTICATE after VERIFY answers 6A82 (raw)", command: "generate-signature", faults: answers(insGenAuth, 1, 0x6A82),
-			code: plugin.ErrorCodeGeneric, says: []string{"sign with slot 9c", "6a82", "try again"}, pinChecks: 1,
-		},
-		{
-			fault: "GENERAL AUTHENTICATE never answers", command: "generate-envelope",
-			faults: []card.Fault{{INS: insGenAuth, Delay: neverAnswers}},
-			code:   plugin.ErrorCodeTimeout, says: []string{"sign with slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
-		},
-		{
-			fault: "GENERAL AUTHENTICATE after VERIFY never answers (raw)", command: "generate-signature",
-			faults: []card.Fault{{INS: insGenAuth, Skip: 1, Delay: neverAnswers}},
-			code:   plugin.ErrorCodeTimeout, says: []string{"sign with slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout, pinChecks: 1,
-		},
-		{
-			fault: "GET DATA never answers", command: "generate-envelope",
-			faults: []card.Fault{{INS: insGetData, Delay: neverAnswers}},
-			code:   plugin.ErrorCodeTimeout, says: []string{"read certificate from slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
-		},
-		{
-			fault: "GET DATA never answers (describe-key)", command: "describe-key",
-			faults: []card.Fault{{INS: insGetData, Delay: neverAnswers}},
-			code:   plugin.ErrorCodeTimeout, says: []string{"read certificate from slot 9c", "did not answer within", "reinsert"}, atLeast: faultCardTimeout,
-		},
-		{
-			fault: "another process holds the card", command: "generate-envelope", holder: holdsCard,
-			code: plugin.ErrorCodeTimeout, says: []string{reader, "in use by another program", "try again"}, atLeast: faultCardTimeout,
-		},
-		{
-			fault: "another process holds the card (describe-key)", command: "describe-key", holder: holdsCard,
-			code: plugin.ErrorCodeTimeout, says: []string{reader, "in use by another program", "try again"}, atLeast: faultCardTimeout,
-		},
-		{
-			fault: "another process holds the card, lets go after 500ms", command: "generate-envelope", holder: letsCardGo,
-			atLeast: holderLetsGo, pinChecks: 1,
-		},
+		removed("card removed during GENERAL AUTHENTICATE", "generate-envelope", insGenAuth, sign),
+		removed("card removed during GENERAL AUTHENTICATE (raw)", "generate-signature", insGenAuth, sign),
+		removed("card removed during GET DATA", "generate-envelope", insGetData, readCert),
+		// The card is there and is a PIV card, but broken: not a missing
+		// card, nor anything in the request to fix.
+		answers("SELECT answers 6F00", "generate-envelope", insSelect, 0, 0x6F00, plugin.ErrorCodeGeneric, reader, "6f00", "try again"),
+		// No PIV application: the card cannot be used to sign.
+		answers("SELECT answers 6A82", "generate-envelope", insSelect, 0, 0x6A82, plugin.ErrorCodeValidation, "no PIV card", reader, "6a82"),
+		answers("GET VERSION answers 6581", "generate-envelope", insGetVersion, 0, 0x6581, plugin.ErrorCodeGeneric, reader, "6581", "try again"),
+		answers("GET DATA answers 6F00", "generate-envelope", insGetData, 0, 0x6F00, plugin.ErrorCodeGeneric, readCert, "6f00", "try again"),
+		answers("GET DATA answers 6581 (describe-key)", "describe-key", insGetData, 0, 0x6581, plugin.ErrorCodeGeneric, readCert, "6581", "try again"),
+		// The card says the certificate is not there: believe it.
+		answers("GET DATA answers 6A82", "generate-envelope", insGetData, 0, 0x6A82, plugin.ErrorCodeValidation, "slot 9c", "no certificate", "store the key's certificate"),
+		answers("VERIFY (PIN status) answers 6F00", "generate-envelope", insVerify, 0, 0x6F00, plugin.ErrorCodeGeneric, "read PIN retries", "6f00", "try again"),
+		answers("VERIFY with the PIN answers 6581", "generate-envelope", insVerify, 1, 0x6581, plugin.ErrorCodeGeneric, "verify PIN", "6581", "try again"),
+		answers("GENERAL AUTHENTICATE (first try) answers 6F00", "generate-envelope", insGenAuth, 0, 0x6F00, plugin.ErrorCodeGeneric, sign, "6f00", "try again"),
+		afterPIN(answers("GENERAL AUTHENTICATE after VERIFY answers 6581", "generate-envelope", insGenAuth, 1, 0x6581, plugin.ErrorCodeGeneric, sign, "6581", "try again")),
+		afterPIN(answers("GENERAL AUTHENTICATE after VERIFY answers 6A82 (raw)", "generate-signature", insGenAuth, 1, 0x6A82, plugin.ErrorCodeGeneric, sign, "6a82", "try again")),
+		silent("GENERAL AUTHENTICATE never answers", "generate-envelope", insGenAuth, 0, sign),
+		afterPIN(silent("GENERAL AUTHENTICATE after VERIFY never answers (raw)", "generate-signature", insGenAuth, 1, sign)),
+		silent("GET DATA never answers", "generate-envelope", insGetData, 0, readCert),
+		silent("GET DATA never answers (describe-key)", "describe-key", insGetData, 0, readCert),
+		held("another process holds the card", "generate-envelope"),
+		held("another process holds the card (describe-key)", "describe-key"),
+		{fault: "another process holds the card, lets go after 500ms", command: "generate-envelope", holder: letsCardGo, atLeast: holderLetsGo, pinChecks: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault, func(t *testing.T) {
 			env.Card.ClearFaults()
-			if err := env.Card.Restore(provisioned); err != nil {
-				t.Fatal(err)
-			}
+			must(t, env.Card.Restore(provisioned))
 			env.Card.ResetStats()
 			retriesBefore := pinRetries(t, env)
 			var letGo func()
@@ -319,7 +178,7 @@ func TestCardFaults(t *testing.T) {
 			}
 
 			config := map[string]string{"card_timeout": faultCardTimeout.String()}
-			r, took := invokeWithin(t, hangGuard, tc.command, faultRequest(tc.command, config), "NOTATION_PIV_PIN=123456")
+			r, took := invokeWithin(t, hangGuard, tc.command, requestFor(tc.command, config), "NOTATION_PIV_PIN=123456")
 
 			retriesAfter := pinRetries(t, env)
 			pins := pinsChecked(env)
@@ -329,9 +188,7 @@ func TestCardFaults(t *testing.T) {
 				letGo()
 			}
 			if tc.reinsert {
-				if err := env.Reinsert(); err != nil {
-					t.Fatal(err)
-				}
+				must(t, env.Reinsert())
 			}
 			// The card recovers: the next signature succeeds, with the
 			// same key, and verifies.

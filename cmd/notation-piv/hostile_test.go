@@ -1,25 +1,20 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/internal/contract"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
@@ -60,95 +55,17 @@ func expectRefused(t *testing.T, env *vcardtest.Env, command, request string, co
 	return perr.Message
 }
 
-// hostileRequest returns the request notation sent for command
-// (internal/contract/testdata/requests: the JWS one for the signing commands), with keyId
-// 9c and config, which also picks the virtual card by its serial number.
-func hostileRequest(t *testing.T, command string, config map[string]string) string {
-	t.Helper()
-	name := map[string]string{
-		"describe-key":       "describe-key.raw.json",
-		"generate-signature": "generate-signature.jws.json",
-		"generate-envelope":  "generate-envelope.jws.json",
-	}[command]
-	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "contract", "testdata", "requests", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req map[string]any
-	if err := json.Unmarshal(b, &req); err != nil {
-		t.Fatal(err)
-	}
-	settings := map[string]string{"serial": fmt.Sprint(testSerial)}
-	for k, v := range config {
-		settings[k] = v
-	}
-	req["keyId"], req["pluginConfig"] = "9c", settings
-	out, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
-// hostileFiles are paths no setting may name: a directory, a FIFO with no
-// writer (opening it for reading would block), a device that never ends,
-// and a sparse file of 64 MiB.
-type hostileFiles struct {
-	dir, fifo, device, huge string
-}
-
-func newHostileFiles(t *testing.T) hostileFiles {
-	t.Helper()
-	dir := t.TempDir()
-	h := hostileFiles{dir: dir, fifo: filepath.Join(dir, "fifo"), device: "/dev/zero", huge: filepath.Join(dir, "huge")}
-	if err := syscall.Mkfifo(h.fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(h.huge, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// hostileRoot returns a self-signed CA certificate named name, of no
-// chain of the tests.
-func hostileRoot(t *testing.T, name string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
 // TestHostileConfig names hostile files and URLs in every setting that
 // takes one, for every contract command that uses the card.
 func TestHostileConfig(t *testing.T) {
 	env := needCard(t)
-	ca := newTestCA(t)
+	ca := fixtures.Intermediate()
 	provision(t, piv.AlgorithmEC256, ca)
-	h := newHostileFiles(t)
+	ft := newSpecialFiles(t)
 	dir := t.TempDir()
-	bundle := writePEM(t, filepath.Join(dir, "ca.pem"), ca.intermediate, ca.root)
-	unrelated := hostileRoot(t, "Unrelated Root")
+	intermediate, root := ca.Cert, fixtures.Root().Cert
+	bundle := writePEM(t, filepath.Join(dir, "ca.pem"), intermediate, root)
+	unrelated := fixtures.NewRoot("Unrelated Root").Cert
 	tsaRoot := writePEM(t, filepath.Join(dir, "tsa-root.pem"), unrelated)
 	const tsaURL = "http://127.0.0.1:9/tsa" // never asked: the settings fail first
 
@@ -156,10 +73,10 @@ func TestHostileConfig(t *testing.T) {
 		name, path string
 		fragment   string
 	}{
-		{"directory", h.dir, "is a directory, not a file: give the path of the"},
-		{"FIFO", h.fifo, "is not a regular file (a FIFO): give the path of a regular"},
-		{"device", h.device, "is not a regular file (a character device): give the path of a regular"},
-		{"sparse 64 MiB", h.huge, "is 67108864 bytes, more than the limit of"},
+		{"directory", ft.dir, "is a directory, not a file: give the path of the"},
+		{"FIFO", ft.fifo, "is not a regular file (a FIFO): give the path of a regular"},
+		{"device", "/dev/zero", "is not a regular file (a character device): give the path of a regular"},
+		{"sparse 64 MiB", ft.huge, "is 67108864 bytes, more than the limit of"},
 	}
 	card := []string{"describe-key", "generate-signature", "generate-envelope"}
 	type hostileCase struct {
@@ -177,13 +94,13 @@ func TestHostileConfig(t *testing.T) {
 				[]string{"pluginConfig tsa_root_cert: TSA root certificate: " + f.path, f.fragment}},
 		)
 	}
-	unrelatedBundle := writePEM(t, filepath.Join(dir, "unrelated.pem"), ca.intermediate, ca.root, unrelated)
+	unrelatedBundle := writePEM(t, filepath.Join(dir, "unrelated.pem"), intermediate, root, unrelated)
 	cases = append(cases,
 		hostileCase{"ca_certs with an unrelated certificate", card, map[string]string{"ca_certs": unrelatedBundle},
 			[]string{"pluginConfig ca_certs: CA bundle " + unrelatedBundle + " holds 2 separate chains", `["CN=Unrelated Root"]`, "remove the certificates that do not belong to it"}},
-		hostileCase{"ca_certs without its root", card, map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "no-root.pem"), ca.intermediate)},
+		hostileCase{"ca_certs without its root", card, map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "no-root.pem"), intermediate)},
 			[]string{"pluginConfig ca_certs", "which is not a self-signed root: add its issuer"}},
-		hostileCase{"ca_certs with a certificate twice", card, map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "twice.pem"), ca.intermediate, ca.root, ca.intermediate)},
+		hostileCase{"ca_certs with a certificate twice", card, map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "twice.pem"), intermediate, root, intermediate)},
 			[]string{"pluginConfig ca_certs", "twice, as certificates 1 and 3: remove the copy"}},
 	)
 	for _, url := range []struct{ url, fragment string }{
@@ -202,7 +119,7 @@ func TestHostileConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, command := range tc.commands {
-				msg := expectRefused(t, env, command, hostileRequest(t, command, tc.config), plugin.ErrorCodeValidation, tc.fragments...)
+				msg := expectRefused(t, env, command, hostileRequest(t, command, tc.config, nil), plugin.ErrorCodeValidation, tc.fragments...)
 				if strings.Contains(msg, "s3cret") {
 					t.Errorf("the message repeats the TSA password: %s", msg)
 				}
@@ -211,7 +128,7 @@ func TestHostileConfig(t *testing.T) {
 	}
 	t.Run("the password of a TSA URL stays out of the debug log", func(t *testing.T) {
 		logFile := filepath.Join(t.TempDir(), "plugin.log")
-		req := hostileRequest(t, "generate-envelope", map[string]string{"tsa_url": "http://user:s3cret@127.0.0.1/tsa", "tsa_root_cert": tsaRoot})
+		req := hostileRequest(t, "generate-envelope", map[string]string{"tsa_url": "http://user:s3cret@127.0.0.1/tsa", "tsa_root_cert": tsaRoot}, nil)
 		r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_LOG="+logFile)
 		expectError(t, r, plugin.ErrorCodeValidation, "tsa_url")
 		log, err := os.ReadFile(logFile)
@@ -227,16 +144,7 @@ func TestHostileRequests(t *testing.T) {
 	env := needCard(t)
 	provision(t, piv.AlgorithmEC256, nil)
 	set := func(command string, change func(map[string]any)) string {
-		var req map[string]any
-		if err := json.Unmarshal([]byte(hostileRequest(t, command, nil)), &req); err != nil {
-			t.Fatal(err)
-		}
-		change(req)
-		b, err := json.Marshal(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+		return hostileRequest(t, command, nil, change)
 	}
 	descriptor := func(annotation int) []byte {
 		return []byte(`{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("0", 64) +
@@ -317,43 +225,42 @@ func TestHostileRequests(t *testing.T) {
 // shows wrong, and a correct bundle in the wrong order.
 func TestHostileBundle(t *testing.T) {
 	env := needCard(t)
-	ca := newTestCA(t)
+	ca := fixtures.Intermediate()
 	leaf := provision(t, piv.AlgorithmEC256, ca)
+	intermediate, root := ca.Cert, fixtures.Root().Cert
 	dir := t.TempDir()
 
 	t.Run("the right certificates in the wrong order", func(t *testing.T) {
 		// certchain.LoadBundle orders a bundle that is one chain, so the
 		// envelope carries leaf, intermediate, root.
-		req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "reversed.pem"), ca.root, ca.intermediate)})
+		req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(dir, "reversed.pem"), root, intermediate)}, nil)
 		r, _ := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456")
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		var resp plugin.GenerateEnvelopeResponse
-		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &resp))
 		chain := envelopeContent(t, "jws", resp.SignatureEnvelope).SignerInfo.CertificateChain
-		if len(chain) != 3 || !chain[0].Equal(leaf) || !chain[1].Equal(ca.intermediate) || !chain[2].Equal(ca.root) {
+		if len(chain) != 3 || !chain[0].Equal(leaf) || !chain[1].Equal(intermediate) || !chain[2].Equal(root) {
 			t.Errorf("the envelope's chain is not leaf, intermediate, root: %d certificates", len(chain))
 		}
 	})
 
 	// A bundle that is one chain, but not the leaf's, shows only once the
 	// slot's certificate is read: that costs APDUs, but no PIN.
-	other := newTestCA(t) // the same names as ca, other keys
+	other := impostorCA()
 	for _, tc := range []struct {
 		name      string
 		bundle    []*x509.Certificate
 		fragments []string
 	}{
-		{"a root of no chain of the leaf", []*x509.Certificate{hostileRoot(t, "Unrelated Root")},
+		{"a root of no chain of the leaf", []*x509.Certificate{fixtures.NewRoot("Unrelated Root").Cert},
 			[]string{`but the CA bundle starts with "CN=Unrelated Root", which is not part of its chain`}},
-		{"a CA of the same names with other keys", []*x509.Certificate{other.intermediate, other.root},
-			[]string{`is not signed by "CN=e2e intermediate,O=Notation E2E" that follows it`, "put the certificate of its real issuer there"}},
+		{"a CA of the same names with other keys", other.Chain(),
+			[]string{`is not signed by "CN=notation-piv test intermediate" that follows it`, "put the certificate of its real issuer there"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(t.TempDir(), "ca.pem"), tc.bundle...)})
+			req := hostileRequest(t, "generate-envelope", map[string]string{"ca_certs": writePEM(t, filepath.Join(t.TempDir(), "ca.pem"), tc.bundle...)}, nil)
 			retries := pinRetries(t, env)
 			env.Card.ResetStats()
 			r, elapsed := invokeWithin(t, 10*time.Second, "generate-envelope", req, "NOTATION_PIV_PIN=123456")

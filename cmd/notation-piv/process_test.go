@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,128 +19,20 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 	"golang.org/x/sys/unix"
 
-	"github.com/notation-piv/notation-piv/timestamp/timestamptest"
+	"github.com/notation-piv/notation-piv/fixtures/timestamptest"
 )
-
-// Bounds of the process tests.
-const (
-	// signalBound is how long a command may take to end after SIGINT or
-	// SIGTERM.
-	signalBound = time.Second
-	// procGuard kills a plugin run that a test started and that did not
-	// end, so that a hang fails the test instead of blocking it.
-	procGuard = 10 * time.Second
-)
-
-// procRun is the plugin binary running a contract command, started by
-// startPlugin.
-type procRun struct {
-	cmd            *exec.Cmd
-	stdin          *os.File // the write end of its stdin, open until the run ends
-	stdout, stderr bytes.Buffer
-	done           chan error
-}
-
-// startPlugin starts the plugin as invoke does, but returns at once: the
-// request is written to its stdin, which stays open (notation closes it;
-// this caller never does) unless closeStdin. The run is killed when the
-// test ends.
-func startPlugin(t *testing.T, command, request string, closeStdin bool, env ...string) *procRun {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &procRun{stdin: w, done: make(chan error, 1)}
-	p.cmd = exec.Command(harness.plugin, command)
-	p.cmd.Stdin = r
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	if _, err := io.WriteString(w, request); err != nil {
-		t.Fatal(err)
-	}
-	if closeStdin {
-		w.Close()
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		w.Close()
-	})
-	return p
-}
-
-// running fails the test if the run has ended.
-func (p *procRun) running(t *testing.T) {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("the plugin ended: %v; stdout %q, stderr %q", err, p.stdout.String(), p.stderr.String())
-	default:
-	}
-}
-
-// interrupt sends sig to the run and returns how long it took to end
-// after it, with its exit status. A run still going after procGuard is
-// killed and fails the test.
-func (p *procRun) interrupt(t *testing.T, sig syscall.Signal) (time.Duration, int) {
-	t.Helper()
-	p.running(t)
-	start := time.Now()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		took := time.Since(start)
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return took, exit.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return took, 0
-	case <-time.After(procGuard):
-		p.cmd.Process.Kill()
-		t.Fatalf("still running %v after %v; stderr %q", procGuard, sig, p.stderr.String())
-		return 0, 0
-	}
-}
 
 // expectInterrupted checks how a run ended after a signal: within
 // signalBound, exit status 1, nothing on stdout and one JSON error.
 func (p *procRun) expectInterrupted(t *testing.T, sig syscall.Signal) *plugin.Error {
 	t.Helper()
-	took, code := p.interrupt(t, sig)
-	if took > signalBound {
-		t.Errorf("ended %v after %v, more than %v", took.Round(time.Millisecond), sig, signalBound)
+	r := p.stop(t, sig)
+	perr, err := pluginError(r.stderr)
+	if r.code != 1 || r.stdout != "" || err != nil {
+		t.Fatalf("after %v: exit %d, stdout %q, stderr %q (%v); want exit 1 and one JSON error", sig, r.code, r.stdout, r.stderr, err)
 	}
-	perr, err := pluginError(p.stderr.String())
-	if code != 1 || p.stdout.Len() != 0 || err != nil {
-		t.Fatalf("after %v: exit %d, stdout %q, stderr %q (%v); want exit 1 and one JSON error", sig, code, p.stdout.String(), p.stderr.String(), err)
-	}
-	t.Logf("%v: ended in %v: %s: %s", sig, took.Round(time.Millisecond), perr.ErrCode, perr.Message)
+	t.Logf("%v: %s: %s", sig, perr.ErrCode, perr.Message)
 	return perr
-}
-
-// waitFor polls cond until it holds, and fails the test if it does not
-// within procGuard.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(procGuard); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, procGuard)
-		}
-	}
 }
 
 // coreLimit reads the core file size limits of process pid, soft and
@@ -150,9 +40,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func coreLimit(t *testing.T, pid int) string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Max core file size"); ok {
 			return strings.Join(strings.Fields(rest), " ")
@@ -179,7 +67,7 @@ func TestSignalsWithoutCard(t *testing.T) {
 			// The log is opened after the signals are caught and before
 			// the request is read.
 			log := filepath.Join(t.TempDir(), "plugin.log")
-			p := startPlugin(t, tc.command, tc.request, false, "NOTATION_PIV_LOG="+log)
+			p := startPlugin(t, tc.request, false, []string{"NOTATION_PIV_LOG=" + log}, tc.command)
 			waitFor(t, "the plugin opens its log", func() bool { _, err := os.Stat(log); return err == nil })
 			time.Sleep(50 * time.Millisecond) // the plugin now waits on stdin
 			perr := p.expectInterrupted(t, tc.sig)
@@ -205,9 +93,7 @@ func TestSignalsWithCard(t *testing.T) {
 	// It never greets: the plugin waits for its first line, while the
 	// shell holds the pipe open, until the plugin closes its stdin.
 	script := "#!/bin/sh\n: > " + strconv.Quote(started) + "\ncat > /dev/null\n"
-	if err := os.WriteFile(pinentry, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	must(t, os.WriteFile(pinentry, []byte(script), 0o755))
 	for _, tc := range []struct {
 		name    string
 		command string
@@ -238,7 +124,7 @@ func TestSignalsWithCard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			retries := pinRetries(t, env)
 			waiting := tc.setup(t)
-			p := startPlugin(t, tc.command, faultRequest(tc.command, tc.config), true, tc.env...)
+			p := startPlugin(t, requestFor(tc.command, tc.config), true, tc.env, tc.command)
 			waitFor(t, "the plugin waits", waiting)
 			p.running(t)
 			if got := coreLimit(t, p.cmd.Process.Pid); got != "0 0 bytes" {
@@ -250,7 +136,7 @@ func TestSignalsWithCard(t *testing.T) {
 			}
 		})
 		// The card is free: another program can use it at once.
-		r := invoke(t, "describe-key", faultRequest("describe-key", map[string]string{"card_timeout": "1s"}))
+		r := invoke(t, "describe-key", requestFor("describe-key", map[string]string{"card_timeout": "1s"}))
 		if r.code != 0 {
 			t.Fatalf("%s: the card is not free afterwards: exit %d, stderr %q", tc.name, r.code, r.stderr)
 		}
@@ -272,27 +158,17 @@ func TestNoCoreDumps(t *testing.T) {
 		// nobody must be able to run the binary: copy it out of the
 		// test's private directory.
 		dir, err := os.MkdirTemp("", "notation-piv-nodump")
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		bin = filepath.Join(dir, "notation-piv")
 		b, err := os.ReadFile(harness.plugin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bin, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
+		must(t, os.WriteFile(bin, b, 0o755))
+		must(t, os.Chmod(dir, 0o755))
 	}
 	owner := func(pid int) int {
 		var st unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/status", pid), &st); err != nil {
-			t.Fatal(err)
-		}
+		must(t, unix.Stat(fmt.Sprintf("/proc/%d/status", pid), &st))
 		return int(st.Uid)
 	}
 	start := func(name string, args ...string) *exec.Cmd {
@@ -302,9 +178,7 @@ func TestNoCoreDumps(t *testing.T) {
 		if _, err := cmd.StdinPipe(); err != nil { // open until the test ends
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		must(t, cmd.Start())
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
@@ -354,80 +228,52 @@ type logCase struct {
 // 0600 log is appended to.
 func TestLogFile(t *testing.T) {
 	const content = "precious content\n"
-	own := func(t *testing.T, path string, mode os.FileMode) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(path, mode); err != nil { // beyond the umask
-			t.Fatal(err)
+	own := func(t *testing.T, path string, mode os.FileMode) { writeMode(t, path, content, mode) }
+	// withMode plants a log of the user's of that mode; made is what a
+	// plant that made the file at path with err returns.
+	withMode := func(mode os.FileMode) func(*testing.T, string) string {
+		return func(t *testing.T, path string) string {
+			own(t, path, mode)
+			return path
 		}
 	}
-	cases := []logCase{
-		{"symlink to a 0600 file", func(t *testing.T, path string) string {
-			target := filepath.Join(t.TempDir(), "target")
+	// elsewhere plants, with link, another name for a 0600 file of the
+	// user's, which must not change.
+	elsewhere := func(name string, link func(target, path string) error) func(*testing.T, string) string {
+		return func(t *testing.T, path string) string {
+			target := filepath.Join(t.TempDir(), name)
 			own(t, target, 0o600)
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, link(target, path))
 			return target
-		}, []string{"is a symbolic link"}},
+		}
+	}
+	made := func(t *testing.T, err error) string {
+		must(t, err)
+		return ""
+	}
+	cases := []logCase{
+		{"symlink to a 0600 file", elsewhere("target", os.Symlink), []string{"is a symbolic link"}},
 		{"dangling symlink", func(t *testing.T, path string) string {
 			target := filepath.Join(t.TempDir(), "target")
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Symlink(target, path))
 			return target
 		}, []string{"is a symbolic link"}},
-		{"mode 0644", func(t *testing.T, path string) string {
-			own(t, path, 0o644)
-			return path
-		}, []string{"has mode 0644", `chmod 600`}},
-		{"mode 0606", func(t *testing.T, path string) string {
-			own(t, path, 0o606)
-			return path
-		}, []string{"has mode 0606"}},
-		{"two names", func(t *testing.T, path string) string {
-			other := filepath.Join(t.TempDir(), "other-name")
-			own(t, other, 0o600)
-			if err := os.Link(other, path); err != nil {
-				t.Fatal(err)
-			}
-			return other
-		}, []string{"has 2 names"}},
-		{"directory", func(t *testing.T, path string) string {
-			if err := os.Mkdir(path, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a directory"}},
-		{"symlink to /dev/null", func(t *testing.T, path string) string {
-			if err := os.Symlink("/dev/null", path); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a symbolic link"}},
-		{"FIFO without a reader", func(t *testing.T, path string) string {
-			if err := unix.Mkfifo(path, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return ""
-		}, []string{"is a FIFO"}},
+		{"mode 0644", withMode(0o644), []string{"has mode 0644", `chmod 600`}},
+		{"mode 0606", withMode(0o606), []string{"has mode 0606"}},
+		{"two names", elsewhere("other-name", os.Link), []string{"has 2 names"}},
+		{"directory", func(t *testing.T, path string) string { return made(t, os.Mkdir(path, 0o700)) }, []string{"is a directory"}},
+		{"symlink to /dev/null", func(t *testing.T, path string) string { return made(t, os.Symlink("/dev/null", path)) }, []string{"is a symbolic link"}},
+		{"FIFO without a reader", func(t *testing.T, path string) string { return made(t, unix.Mkfifo(path, 0o600)) }, []string{"is a FIFO"}},
 		{"FIFO with a reader", plantWatchedFIFO, []string{"is a FIFO"}},
 	}
 	if os.Geteuid() == 0 {
+		// A device of its own, like /dev/null (1, 3): writing to it is
+		// harmless, should the plugin do so.
 		cases = append(cases, logCase{"device", func(t *testing.T, path string) string {
-			// A device of its own, like /dev/null (1, 3): writing to it
-			// is harmless, should the plugin do so.
-			if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
-				t.Fatal(err)
-			}
-			return ""
+			return made(t, unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))))
 		}, []string{"is a device"}}, logCase{"another owner", func(t *testing.T, path string) string {
 			own(t, path, 0o600)
-			if err := os.Chown(path, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Chown(path, 65534, 65534))
 			return path
 		}, []string{"belongs to user 65534"}})
 	} else {
@@ -453,9 +299,7 @@ func TestLogFile(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
 		fi, err := os.Lstat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		if fi.Mode() != 0o600 {
 			t.Errorf("new log has mode %v, want -rw-------", fi.Mode())
 		}
@@ -493,9 +337,7 @@ func stamp(t *testing.T, path, untouched string) string {
 		fmt.Fprintf(&b, "%s: %v uid %d links %d", filepath.Base(p), fi.Mode(), st.Uid, st.Nlink)
 		if fi.Mode().IsRegular() {
 			c, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			fmt.Fprintf(&b, " %q", c)
 		}
 		b.WriteString("; ")
@@ -507,17 +349,11 @@ func stamp(t *testing.T, path, untouched string) string {
 // that opening it for writing would succeed, and watches it with inotify:
 // when the test ends, it fails if anyone opened the FIFO or wrote to it.
 func plantWatchedFIFO(t *testing.T, path string) string {
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must(t, unix.Mkfifo(path, 0o600))
 	reader, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN|unix.IN_MODIFY|unix.IN_CLOSE_WRITE); err != nil {
 		t.Fatal(err)
 	}
@@ -570,9 +406,7 @@ func TestTSAURLRedacted(t *testing.T) {
 				expectError(t, r, tc.code, tc.says)
 			}
 			logged, err := os.ReadFile(log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must(t, err)
 			if tc.code != plugin.ErrorCodeValidation && !strings.Contains(string(logged), "tsa_url="+strconv.Quote(tsa.URL+"?…")) {
 				t.Errorf("the log does not show the config: %q", logged)
 			}

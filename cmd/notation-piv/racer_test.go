@@ -13,6 +13,8 @@ import (
 
 	"github.com/ebfe/scard"
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // racerEnv, set to a reader name, makes the test binary run as racer
@@ -91,16 +93,10 @@ func startRacer(t *testing.T, reader string) func() racerReport {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), racerEnv+"="+reader)
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
+	must(t, cmd.Start())
 	return func() racerReport {
 		stdin.Close()
 		var rep racerReport
@@ -125,18 +121,14 @@ func startRacer(t *testing.T, reader string) func() racerReport {
 func TestCardLockedBeforeRelease(t *testing.T) {
 	env := needCard(t)
 	yk := openPIV(t)
-	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature,
-		piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub := generateKey(t, yk, piv.SlotSignature, piv.AlgorithmEC256, piv.PINPolicyOnce)
 	// Certified by a CA, so that the key signs nothing (and no PIN is
 	// verified) before the test.
-	ca := newTestCA(t)
+	ca := fixtures.Intermediate()
 	leaf := certify(t, yk, piv.SlotSignature, pub, ca)
 	yk.Close()
 	dir := t.TempDir()
-	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.intermediate, ca.root)
+	chain := writePEM(t, filepath.Join(dir, "chain.pem"), ca.Chain()...)
 	certFile := writePEM(t, filepath.Join(dir, "9c.crt"), leaf)
 
 	stop := startRacer(t, env.Reader)

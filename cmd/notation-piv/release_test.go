@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // releaseVersion is the version the release tests build into their
@@ -50,9 +51,7 @@ func runDist(t *testing.T, settings ...string) (dir, output string) {
 	t.Helper()
 	dir = t.TempDir()
 	script, err := filepath.Abs(filepath.Join("..", "..", ".ci", "dist"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	cmd := exec.Command(script)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
@@ -71,23 +70,6 @@ func runDist(t *testing.T, settings ...string) (dir, output string) {
 	return dir, string(out)
 }
 
-// newBareNotation is newNotation without the plugin installed: an isolated
-// notation configuration whose plugin directory is empty.
-func newBareNotation(t *testing.T) *notationEnv {
-	t.Helper()
-	dir := t.TempDir()
-	n := &notationEnv{t: t, dir: dir, pin: piv.DefaultPIN, logf: filepath.Join(dir, "plugin.log")}
-	n.env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
-		"NOTATION_EXPERIMENTAL=1",
-		"NOTATION_PIV_LOG=" + n.logf,
-	}
-	return n
-}
-
 // archiveEntry is a file read from a release archive.
 type archiveEntry struct {
 	hdr  *tar.Header
@@ -98,9 +80,7 @@ type archiveEntry struct {
 func readTarGz(t *testing.T, path string) []archiveEntry {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
@@ -131,9 +111,7 @@ func readTarGz(t *testing.T, path string) []archiveEntry {
 func fileSHA256(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -154,9 +132,7 @@ func TestRelease(t *testing.T) {
 	sum := fileSHA256(t, archive)
 
 	names, err := filepath.Glob(filepath.Join(dist, "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	for i := range names {
 		names[i] = filepath.Base(names[i])
 	}
@@ -170,9 +146,7 @@ func TestRelease(t *testing.T) {
 	t.Run("archive", func(t *testing.T) {
 		entries := readTarGz(t, archive)
 		license, err := os.ReadFile(filepath.Join("..", "..", "LICENSE"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		want := []struct {
 			name string
 			mode int64
@@ -193,9 +167,7 @@ func TestRelease(t *testing.T) {
 		if !bytes.Equal(entries[0].data, license) {
 			t.Error("the archive's LICENSE is not the repository's")
 		}
-		if err := os.WriteFile(released, entries[1].data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.WriteFile(released, entries[1].data, 0o755))
 		out, err := exec.Command(released, "--version").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), releaseVersion) {
 			t.Errorf("notation-piv --version: %v: %q; want version %s", err, out, releaseVersion)
@@ -255,7 +227,7 @@ func TestRelease(t *testing.T) {
 			}
 		}
 		n.trust(leaf)
-		n.run("verify", "--oci-layout", "--scope", "local/e2e", l.ref())
+		n.verify(l)
 	})
 
 	t.Run("signed checksums", func(t *testing.T) {
@@ -357,17 +329,12 @@ func checkAppendedRootAttack(t *testing.T, dist, published string) {
 		writeFile(t, evil, name, readFile(t, filepath.Join(dist, name)))
 	}
 	attacker := provision(t, piv.AlgorithmEC256, nil) // a new key on the test card, its certificate with the same subject
-	root := append(readFile(t, filepath.Join(evil, "release-root.pem")), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: attacker.Raw})...)
+	root := append(readFile(t, filepath.Join(evil, "release-root.pem")), fixtures.PEM(attacker)...)
 	writeFile(t, evil, "release-root.pem", root)
 	trojan := writeFile(t, evil, releaseArchive, []byte("a trojaned archive\n"))
 	writeFile(t, evil, "checksums.txt", []byte(fileSHA256(t, trojan)+"  "+releaseArchive+"\n"))
-	sign := exec.Command(harness.plugin, "envelope", "sign", "--serial", strconv.Itoa(testSerial), "--artifact", "checksums.txt",
-		"--media-type", "text/plain", "--out", "checksums.txt.jws")
-	sign.Dir = evil
-	sign.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NOTATION_PIV_PIN=" + piv.DefaultPIN}
-	if out, err := sign.CombinedOutput(); err != nil {
-		t.Fatalf("the attacker's envelope sign: %v\n%s", err, out)
-	}
+	mustSucceed(t, "the attacker's envelope sign", runUser(t, evil, factoryPINEnv, "envelope", "sign", "--serial", strconv.Itoa(testSerial), "--artifact", "checksums.txt",
+		"--media-type", "text/plain", "--out", "checksums.txt.jws"))
 
 	out, err = runReleaseSteps(t, evil, steps, published)
 	t.Logf("the README's steps on the tampered release: %v\n%s", err, out)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -376,9 +374,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	root := t.TempDir()
 	dir := func(name string, mode os.FileMode) string {
 		p := filepath.Join(root, name)
-		if err := os.MkdirAll(p, mode); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.MkdirAll(p, mode))
 		return p
 	}
 	home, work, tmp := dir("home", 0o700), dir("work", 0o755), dir("tmp", 0o700)
@@ -409,20 +405,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// The secret files the test writes; they alone may hold secrets.
 	var secretFiles []string
 	secretFile := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(root, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
+		p := writeMode(t, filepath.Join(root, name), content, mode)
 		secretFiles = append(secretFiles, p)
 		return p
 	}
 	mgmtFile := secretFile("mgmt.hex", canaryMgmtKey+"\n", 0o600)
 	pinFile := secretFile("pin", canaryPIN2+"\n", 0o600)
 	wrongPINFile := secretFile("wrong-pin", canaryWrongPIN+"\n", 0o600)
-	openPINFile := secretFile("open-pin", canaryPIN2+"\n", 0o600)
-	if err := os.Chmod(openPINFile, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	openPINFile := secretFile("open-pin", canaryPIN2+"\n", 0o644)
 
 	processes := 0
 	// user runs a user command on the test card, without a terminal.
@@ -442,12 +432,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	typed := func(what string, env []string, dialog []string, args ...string) result {
 		t.Helper()
 		processes++
-		p := startPTY(t, env, append(args, serialFlag)...)
-		for i := 0; i+1 < len(dialog); i += 2 {
-			p.expect(dialog[i])
-			p.typeSecret(dialog[i+1])
-		}
-		r, screen := p.wait()
+		r, screen := converse(t, env, dialog, append(args, serialFlag)...)
 		s.scan(what+": stdout", []byte(r.stdout))
 		s.scan(what+": stderr", []byte(r.stderr))
 		s.scan(what+": terminal", []byte(screen))
@@ -521,15 +506,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Fatalf("%s: exit %d: %s", what, r.code, r.stderr)
 		}
 		var resp plugin.GenerateEnvelopeResponse
-		if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
-			t.Fatal(err)
-		}
+		must(t, json.Unmarshal([]byte(r.stdout), &resp))
 		annotations, _ := json.Marshal(resp.Annotations)
 		s.scan(what+": annotations", annotations)
 		envelopes = append(envelopes, resp.SignatureEnvelope)
 	}
 	request := func(mediaType string, config map[string]string) string {
-		return strings.Replace(envelopeRequest("9c", config), "application/jose+json", mediaType, 1)
+		return withEnvelopeType(envelopeRequest("9c", config), mediaType)
 	}
 	signed("generate-envelope JWS (environment)", contract("generate-envelope JWS (environment)", "generate-envelope", request("application/jose+json", nil), pinEnv(canaryPIN2)))
 	expectError(t, contract("generate-envelope, wrong PIN (environment)", "generate-envelope", request("application/jose+json", nil), pinEnv(canaryWrongPIN)), plugin.ErrorCodeAccessDenied)
@@ -539,11 +522,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	retries(2)
 	expectError(t, contract("generate-envelope, readable pin_file", "generate-envelope", request("application/cose", map[string]string{"pin_file": openPINFile}), with()), plugin.ErrorCodeValidation, "chmod 600")
 	expectError(t, contract("generate-envelope, PIN in pluginConfig", "generate-envelope", request("application/cose", map[string]string{"pin": canaryPIN2}), with()), plugin.ErrorCodeValidation)
-	raw, _ := json.Marshal(plugin.GenerateSignatureRequest{
-		ContractVersion: "1.0", KeyID: "9c", KeySpec: "EC-256", Hash: "SHA-256", Payload: []byte("eyJhbGciOiJFUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"),
-		PluginConfig: map[string]string{"serial": fmt.Sprint(testSerial), "mode": "raw"},
-	})
-	if r := contract("generate-signature (environment)", "generate-signature", string(raw), pinEnv(canaryPIN2)); r.code != 0 {
+	if r := contract("generate-signature (environment)", "generate-signature", requestFor("generate-signature", nil), pinEnv(canaryPIN2)); r.code != 0 {
 		t.Fatalf("generate-signature: %s", r.stderr)
 	}
 	retries(3)
@@ -594,9 +573,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	mustSucceed(t, "envelope sign on a terminal", typed("envelope sign COSE (terminal)", with(), []string{prompt("PIN") + " for slot 9c", canaryPIN2}, sign("cose")...))
 	for _, format := range []string{"jws", "cose"} {
 		b, err := os.ReadFile(filepath.Join(work, "artifact."+format))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must(t, err)
 		envelopes = append(envelopes, b)
 	}
 
@@ -655,9 +632,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// The debug log: written, private, and holding no secret.
 	logText, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	if fi, err := os.Stat(logFile); err != nil {
 		t.Error(err)
 	} else if fi.Mode().Perm() != 0o600 {
@@ -673,9 +648,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	plant := filepath.Join(tmp, plantedName)
 	write(t, plant, []byte("a leak: "+base64.RawURLEncoding.EncodeToString([]byte("pin="+canaryPIN2))))
 	left, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	var leftNames []string
 	for _, e := range left {
 		if e.Name() != plantedName {
@@ -703,24 +676,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 		processes, time.Since(start).Round(time.Millisecond), s.items, s.bytes, files, tmpScanned, os.TempDir(), tmpSkipped, len(envelopes))
 }
 
-// readCert reads a PEM certificate file.
-func readCert(t *testing.T, path string) *x509.Certificate {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatalf("%s holds no PEM block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // TestSecretFilePermissions checks the files that hold a PIN (pin_file,
 // --pin-file) or a management key (--management-key-file, --new-key-file):
 // a file only its owner can read is taken, through a symbolic link too; a
@@ -742,25 +697,15 @@ func TestSecretFilePermissions(t *testing.T) {
 	// and returns its path, or a symbolic link to it with link.
 	file := func(content string, mode os.FileMode, uid int, link bool) string {
 		i++
-		p := filepath.Join(dir, fmt.Sprintf("secret-%d", i))
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
+		p := writeMode(t, filepath.Join(dir, fmt.Sprintf("secret-%d", i)), content, mode)
 		if uid >= 0 {
-			if err := os.Chown(p, uid, -1); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.Chown(p, uid, -1))
 		}
 		if !link {
 			return p
 		}
 		l := p + ".link"
-		if err := os.Symlink(p, l); err != nil {
-			t.Fatal(err)
-		}
+		must(t, os.Symlink(p, l))
 		return l
 	}
 	const nobody = 65534

@@ -42,13 +42,7 @@ func TestTwoCardsBySerial(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open the second card: %v", err)
 	}
-	pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotSignature,
-		piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
-	if err != nil {
-		yk.Close()
-		t.Fatalf("generate a key on the second card: %v", err)
-	}
-	leaves[otherSerial] = certify(t, yk, piv.SlotSignature, pub, nil)
+	leaves[otherSerial] = provisionCard(t, yk, piv.AlgorithmEC256, nil)
 	yk.Close()
 
 	n := newNotation(t)
@@ -78,11 +72,9 @@ func TestTwoCardsBySerial(t *testing.T) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			j.out, j.err = n.exec("sign", "--oci-layout", "--signature-format", j.format, "--plugin-config", fmt.Sprintf("serial=%d", j.serial), j.layout.ref())
-		}()
+		})
 	}
 	wg.Wait()
 	t.Logf("%d notation sign processes, %d per card, at once: %v", len(jobs), len(jobs)/2, time.Since(start).Round(time.Millisecond))
@@ -108,14 +100,12 @@ func TestTwoCardsBySerial(t *testing.T) {
 			var m struct {
 				Annotations map[string]string `json:"annotations"`
 			}
-			if err := json.Unmarshal(j.layout.blob(t, manifest), &m); err != nil {
-				t.Fatal(err)
-			}
+			must(t, json.Unmarshal(j.layout.blob(t, manifest), &m))
 			if got := m.Annotations["io.github.notation-piv.card.serial"]; got != fmt.Sprint(j.serial) {
 				t.Errorf("a signature asked of card %d has the card serial annotation %q", j.serial, got)
 			}
 		}
-		n.run("verify", "--oci-layout", "--scope", "local/e2e", j.layout.ref())
+		n.verify(j.layout)
 	}
 	for serial, e := range cards {
 		if left := pinRetries(t, e); left != 3 {

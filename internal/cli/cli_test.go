@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // testVersion is the version the tests run the commands with.
@@ -45,20 +45,6 @@ func runEnv(t *testing.T, stdin []byte, args ...string) result {
 	return runCLI(t, stdin, append([]string{"envelope"}, args...)...)
 }
 
-// mustFail checks that r failed with exit status 1 and an error message on
-// stderr that holds every fragment.
-func mustFail(t *testing.T, what string, r result, fragments ...string) {
-	t.Helper()
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "notation-piv: error: ") {
-		t.Fatalf("%s: exit %d, want 1 with an error\nstdout:\n%s\nstderr:\n%s", what, r.code, r.stdout, r.stderr)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(r.stderr, f) {
-			t.Errorf("%s: stderr lacks %q:\n%s", what, f, r.stderr)
-		}
-	}
-}
-
 // expectFailure checks that a command failed with exit status 1 and an
 // error message naming each fragment.
 func expectFailure(t *testing.T, r result, fragments ...string) {
@@ -86,22 +72,7 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 // writePEM writes certificates to a PEM file in dir.
 func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string {
 	t.Helper()
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return writeFile(t, dir, name, b)
-}
-
-// notationEnvelope returns an envelope notation v1.3.2 made, "jws.sig"
-// or "cose.sig".
-func notationEnvelope(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "envelope", "testdata", "notation-v1.3.2", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return writeFile(t, dir, name, fixtures.PEM(certs...))
 }
 
 func TestUserHelp(t *testing.T) {
@@ -121,7 +92,18 @@ func TestUserHelp(t *testing.T) {
 			t.Errorf("--help does not list %s", name)
 		}
 	}
-	mustFail(t, "pin", runCLI(t, nil, "pin"), "needs a subcommand", "notation-piv pin --help")
-	mustFail(t, "unknown flag", runCLI(t, nil, "list", "--jsn"), "-jsn", `"notation-piv list --help"`)
-	mustFail(t, "extra argument", runCLI(t, nil, "reset", "now"), "takes no arguments")
+	for _, tc := range []struct {
+		args      []string
+		fragments []string
+	}{
+		{[]string{"pin"}, []string{"needs a subcommand", "notation-piv pin --help"}},
+		{[]string{"list", "--jsn"}, []string{"-jsn", `"notation-piv list --help"`}},
+		{[]string{"reset", "now"}, []string{"takes no arguments"}},
+	} {
+		r := runCLI(t, nil, tc.args...)
+		if r.stdout != "" {
+			t.Errorf("%v: stdout %q, want the error on stderr alone", tc.args, r.stdout)
+		}
+		expectFailure(t, r, tc.fragments...)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 )
 
 // TestEnvelopeHostileInput gives inspect and verify inputs that are no
@@ -23,7 +24,7 @@ import (
 func TestEnvelopeHostileInput(t *testing.T) {
 	dir := t.TempDir()
 	trust := writePEM(t, dir, "root.pem", fixtures.Root().Cert)
-	notationJWS := notationEnvelope(t, "jws.sig")
+	notationJWS := recorded.Envelope("jws")
 	huge := filepath.Join(dir, "huge")
 	f, err := os.Create(huge)
 	if err != nil {
@@ -90,7 +91,7 @@ func (zeros) Read(p []byte) (int, error) {
 func TestEnvelopeTrustRootFile(t *testing.T) {
 	leaf := fixtures.Chain(fixtures.Key("EC-256").Public())[0]
 	file := writePEM(t, t.TempDir(), "leaf.pem", leaf)
-	env := writeFile(t, t.TempDir(), "e.sig", notationEnvelope(t, "cose.sig"))
+	env := writeFile(t, t.TempDir(), "e.sig", recorded.Envelope("cose"))
 	expectFailure(t, runEnv(t, nil, "verify", env, "--trust-root", file), "neither a CA nor self-signed")
 }
 

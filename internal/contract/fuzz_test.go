@@ -10,13 +10,12 @@ package contract
 // targets build well-formed JSON from fuzzed fields and a fuzzed
 // pluginConfig, one per command. The seeds are the requests notation
 // v1.3.2 sent to the plugin when it signed in both modes and formats
-// (testdata/requests, captured with a wrapper around the plugin), and
-// settings that name good and hostile files.
+// (package fixtures/recorded), and settings that name good and hostile
+// files.
 
 import (
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +31,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/fixtures"
+	"github.com/notation-piv/notation-piv/fixtures/recorded"
 	"github.com/notation-piv/notation-piv/internal/signing"
 )
 
@@ -52,20 +52,23 @@ var registerFormats = sync.OnceFunc(func() {
 // realRequests returns the requests notation sent, by file name (which
 // starts with the command). It registers the envelope formats, as main
 // does.
-func realRequests(f *testing.F) map[string][]byte {
-	f.Helper()
+func realRequests() map[string][]byte {
 	registerFormats()
-	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no seed requests in testdata/requests: %v", err)
-	}
-	out := make(map[string][]byte)
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
+	return recorded.Requests()
+}
+
+// recordedRequests returns the requests notation sent for cmd, decoded.
+func recordedRequests[T any](f *testing.F, cmd plugin.Command) []T {
+	f.Helper()
+	var out []T
+	for name, body := range realRequests() {
+		if strings.HasPrefix(name, string(cmd)+".") {
+			var r T
+			if err := json.Unmarshal(body, &r); err != nil {
+				f.Fatal(err)
+			}
+			out = append(out, r)
 		}
-		out[filepath.Base(p)] = b
 	}
 	return out
 }
@@ -149,20 +152,15 @@ func checkTwice(t *testing.T, cmd plugin.Command, body []byte) (*request, error)
 // TestRealRequests checks that every request notation sent passes
 // checkRequest: the checks before the card refuse nothing notation sends.
 func TestRealRequests(t *testing.T) {
-	registerFormats()
-	paths, err := filepath.Glob(filepath.Join("testdata", "requests", "*.json"))
-	if err != nil || len(paths) < 8 {
-		t.Fatalf("%d requests in testdata/requests (%v), want 8", len(paths), err)
+	requests := realRequests()
+	if len(requests) < 8 {
+		t.Fatalf("%d requests recorded, want 8", len(requests))
 	}
-	for _, p := range paths {
-		body, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd, _, _ := strings.Cut(filepath.Base(p), ".")
+	for name, body := range requests {
+		cmd, _, _ := strings.Cut(name, ".")
 		req, err := checkRequest(plugin.Command(cmd), body, testVersion)
 		if err != nil {
-			t.Errorf("%s: %v", p, err)
+			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		req.close()
@@ -172,7 +170,7 @@ func TestRealRequests(t *testing.T) {
 // FuzzRequest feeds any bytes to checkRequest as the request of any
 // command.
 func FuzzRequest(f *testing.F) {
-	for name, body := range realRequests(f) {
+	for name, body := range realRequests() {
 		cmd, _, _ := strings.Cut(name, ".")
 		f.Add(cmd, body)
 		for _, other := range contractCommands {
@@ -196,14 +194,15 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// marshal encodes a request as notation does.
-func marshal(t *testing.T, req any) []byte {
+// checkEncoded encodes req as notation does and checks it with
+// checkTwice as a request of cmd.
+func checkEncoded(t *testing.T, cmd plugin.Command, req any) (*request, error) {
 	t.Helper()
-	b, err := json.Marshal(req)
+	body, err := json.Marshal(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("encode %T: %v", req, err)
 	}
-	return b
+	return checkTwice(t, cmd, body)
 }
 
 // fuzzedConfig parses a fuzzed pluginConfig: one key=value a line; "" is no
@@ -272,8 +271,7 @@ func FuzzGetMetadata(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, config string) {
-		body := marshal(t, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
-		req, err := checkTwice(t, plugin.CommandGetMetadata, body)
+		req, err := checkEncoded(t, plugin.CommandGetMetadata, plugin.GetMetadataRequest{PluginConfig: fuzzedConfig(config)})
 		if err != nil {
 			return
 		}
@@ -298,24 +296,14 @@ func FuzzDescribeKey(f *testing.F) {
 	f.Add("", "9c", "")
 	f.Add("2.0", "9c", "")
 	f.Fuzz(func(t *testing.T, version, keyID, config string) {
-		body := marshal(t, plugin.DescribeKeyRequest{ContractVersion: version, KeyID: keyID, PluginConfig: fuzzedConfig(config)})
-		checkTwice(t, plugin.CommandDescribeKey, body)
+		checkEncoded(t, plugin.CommandDescribeKey, plugin.DescribeKeyRequest{ContractVersion: version, KeyID: keyID, PluginConfig: fuzzedConfig(config)})
 	})
 }
 
 // FuzzGenerateSignature fuzzes the fields and the pluginConfig of
 // generate-signature.
 func FuzzGenerateSignature(f *testing.F) {
-	var seeds []plugin.GenerateSignatureRequest
-	for name, body := range realRequests(f) {
-		if strings.HasPrefix(name, string(plugin.CommandGenerateSignature)+".") {
-			var r plugin.GenerateSignatureRequest
-			if err := json.Unmarshal(body, &r); err != nil {
-				f.Fatal(err)
-			}
-			seeds = append(seeds, r)
-		}
-	}
+	seeds := recordedRequests[plugin.GenerateSignatureRequest](f, plugin.CommandGenerateSignature)
 	add := func(r plugin.GenerateSignatureRequest, config string) {
 		f.Add(r.ContractVersion, r.KeyID, string(r.KeySpec), string(r.Hash), r.Payload, config)
 	}
@@ -334,27 +322,17 @@ func FuzzGenerateSignature(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, version, keyID, keySpec, hash string, payload []byte, config string) {
-		body := marshal(t, plugin.GenerateSignatureRequest{
+		checkEncoded(t, plugin.CommandGenerateSignature, plugin.GenerateSignatureRequest{
 			ContractVersion: version, KeyID: keyID, KeySpec: plugin.KeySpec(keySpec), Hash: plugin.HashAlgorithm(hash),
 			Payload: payload, PluginConfig: fuzzedConfig(config),
 		})
-		checkTwice(t, plugin.CommandGenerateSignature, body)
 	})
 }
 
 // FuzzGenerateEnvelope fuzzes the fields and the pluginConfig of
 // generate-envelope.
 func FuzzGenerateEnvelope(f *testing.F) {
-	var seeds []plugin.GenerateEnvelopeRequest
-	for name, body := range realRequests(f) {
-		if strings.HasPrefix(name, string(plugin.CommandGenerateEnvelope)+".") {
-			var r plugin.GenerateEnvelopeRequest
-			if err := json.Unmarshal(body, &r); err != nil {
-				f.Fatal(err)
-			}
-			seeds = append(seeds, r)
-		}
-	}
+	seeds := recordedRequests[plugin.GenerateEnvelopeRequest](f, plugin.CommandGenerateEnvelope)
 	add := func(r plugin.GenerateEnvelopeRequest, config string) {
 		f.Add(r.ContractVersion, r.KeyID, r.SignatureEnvelopeType, r.PayloadType, r.Payload, r.ExpiryDurationInSeconds, config)
 	}
@@ -377,22 +355,17 @@ func FuzzGenerateEnvelope(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, version, keyID, envelopeType, payloadType string, payload []byte, expiry uint64, config string) {
-		body := marshal(t, plugin.GenerateEnvelopeRequest{
+		checkEncoded(t, plugin.CommandGenerateEnvelope, plugin.GenerateEnvelopeRequest{
 			ContractVersion: version, KeyID: keyID, SignatureEnvelopeType: envelopeType, PayloadType: payloadType,
 			Payload: payload, ExpiryDurationInSeconds: expiry, PluginConfig: fuzzedConfig(config),
 		})
-		checkTwice(t, plugin.CommandGenerateEnvelope, body)
 	})
 }
 
 // writePEM writes certificates to a PEM file.
 func writePEM(t testing.TB, path string, certs ...*x509.Certificate) string {
 	t.Helper()
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	writeFile(t, path, b)
+	writeFile(t, path, fixtures.PEM(certs...))
 	return path
 }
 
