@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/notation-piv/notation-piv/internal/inputfile"
 )
 
 // outputFile is a file that a user command writes, such as the
@@ -72,21 +74,16 @@ func newFileHint(flag string, exclusive bool) string {
 }
 
 // fileKind names the type of a file that is not a regular file, for
-// messages.
+// messages: as inputfile.Type does, but a FIFO is "a FIFO (named pipe)"
+// and any device "a device".
 func fileKind(m fs.FileMode) string {
 	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
 		return "a FIFO (named pipe)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
 	case m&fs.ModeDevice != 0:
 		return "a device"
 	}
-	return "a special file"
+	return inputfile.Type(m)
 }
 
 // unwrapPath drops the operation and path that an *fs.PathError repeats,
