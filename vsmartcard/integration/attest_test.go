@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -150,6 +149,6 @@ func TestAttestImportedKey(t *testing.T) {
 }
 
 // leafFor returns a signing certificate for pub, issued by a throwaway CA.
-func leafFor(pub crypto.PublicKey) *x509.Certificate {
+func leafFor(pub any) *x509.Certificate {
 	return fixtures.NewRoot("Test Code Signing CA").Issue(pub, fixtures.Subject(pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Example"}}))
 }
