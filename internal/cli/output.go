@@ -57,7 +57,7 @@ func (o *outputFile) check() error {
 	case err != nil:
 		return failure(fmt.Sprintf("%s %s: %v", o.flag, o.path, unwrapPath(err)), "name a file in a directory you can write to")
 	case !fi.Mode().IsRegular():
-		return failure(fmt.Sprintf("%s %s is %s, not a regular file: notation-piv writes only regular files and never through a link", o.flag, o.path, fileKind(fi.Mode())),
+		return failure(notRegular(o.flag, o.path, fileKind(fi.Mode()))+": notation-piv writes only regular files and never through a link",
 			newFileHint(o.flag, o.exclusive))
 	case o.exclusive:
 		return failure(fmt.Sprintf("%s %s already exists", o.flag, o.path), fmt.Sprintf("choose another %s file, or remove it", o.flag))
@@ -84,6 +84,16 @@ func fileKind(m fs.FileMode) string {
 		return "a device"
 	}
 	return inputfile.Type(m)
+}
+
+// notRegular says that path, which flag names ("" for an operand), is a
+// file of kind and not a regular file, as every user command says it:
+// "--artifact /dev/zero is a character device, not a regular file".
+func notRegular(flag, path, kind string) string {
+	if flag != "" {
+		path = flag + " " + path
+	}
+	return fmt.Sprintf("%s is %s, not a regular file", path, kind)
 }
 
 // unwrapPath drops the operation and path that an *fs.PathError repeats,
