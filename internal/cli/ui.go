@@ -69,7 +69,11 @@ func explain(err error) (string, []string) {
 	case errors.As(err, &ue):
 		return ue.msg, ue.hints
 	case errors.As(err, &setting):
-		return settingFlag(setting.Setting) + ": " + setting.Err.Error(), settingHints[setting.Setting]
+		hints := settingHints[setting.Setting]
+		if a := advice.For(setting.Err); a != "" {
+			hints = append([]string{a}, hints...)
+		}
+		return settingFlag(setting.Setting) + ": " + setting.Err.Error(), hints
 	case errors.As(err, &missing):
 		return missingMessage(missing)
 	case errors.As(err, &credential) && credential.Secret == piv.SecretPIN:

@@ -139,9 +139,9 @@ func settingMessage(e *signing.SettingError) string {
 	if errors.As(e.Err, &format) {
 		return fmt.Sprintf("signatureEnvelopeType %s is not supported: use one of %s", quote(format.MediaType), strings.Join(format.Supported, ", "))
 	}
-	msg := settingName(e.Setting) + ": " + e.Err.Error()
-	if advice := settingAdvice[e.Setting]; advice != "" {
-		msg += "; " + advice
+	msg := settingName(e.Setting) + ": " + advice.Append(e.Err)
+	if a := settingAdvice[e.Setting]; a != "" {
+		msg += "; " + a
 	}
 	return msg
 }
