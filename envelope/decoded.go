@@ -160,13 +160,8 @@ func (d Descriptor) Check() error {
 // that Check rejects.
 func ParseDescriptor(b []byte) (Descriptor, error) {
 	var d Descriptor
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	if err := decodeStrict(b, &d); err != nil {
 		return Descriptor{}, fmt.Errorf("not an OCI descriptor: %w", err)
-	}
-	if dec.More() {
-		return Descriptor{}, errors.New("not an OCI descriptor: more than one JSON value")
 	}
 	if err := d.Check(); err != nil {
 		return Descriptor{}, err
@@ -193,13 +188,8 @@ func NewPayload(d Descriptor) ([]byte, error) {
 // and a missing targetArtifact.
 func ParsePayload(b []byte) (Descriptor, error) {
 	var p payload
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeStrict(b, &p); err != nil {
 		return Descriptor{}, fmt.Errorf("the payload is not a Notary payload: %w", err)
-	}
-	if dec.More() {
-		return Descriptor{}, errors.New("the payload is not a Notary payload: more than one JSON value")
 	}
 	if p.TargetArtifact == nil {
 		return Descriptor{}, errors.New("the payload names no targetArtifact")
@@ -208,6 +198,20 @@ func ParsePayload(b []byte) (Descriptor, error) {
 		return *p.TargetArtifact, fmt.Errorf("the payload's targetArtifact: %w", err)
 	}
 	return *p.TargetArtifact, nil
+}
+
+// decodeStrict decodes b, one JSON value, into v, as notation-go reads a
+// payload: unknown fields and trailing data are refused.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
 }
 
 // MaxValueText bounds the text of a header value in a Decoded envelope.

@@ -108,30 +108,22 @@ func inspect(s *rawSession, info CardInfo) (*Status, error) {
 // parseCounter parses GET METADATA of the PIN or the PUK: `05 01 default`,
 // `06 02 max left`.
 func parseCounter(b []byte) (Counter, error) {
-	objs, err := parseTLVs(b)
+	_, v, err := parseMetadata(b, "default flag or retries missing", metadataField{0x05, 1}, metadataField{0x06, 2})
 	if err != nil {
 		return Counter{}, err
 	}
-	def, ok1 := findTLV(objs, 0x05)
-	tries, ok2 := findTLV(objs, 0x06)
-	if !ok1 || !ok2 || len(def) != 1 || len(tries) != 2 {
-		return Counter{}, errors.New("default flag or retries missing")
-	}
+	def, tries := v[0], v[1]
 	return Counter{RetriesLeft: int(tries[1]), MaxRetries: int(tries[0]), Default: def[0] == 1}, nil
 }
 
 // parseManagementKey parses GET METADATA of the management key: `01 01
 // alg`, `02 02 00 touch`, `05 01 default`.
 func parseManagementKey(b []byte) (ManagementKeyStatus, error) {
-	objs, err := parseTLVs(b)
+	objs, v, err := parseMetadata(b, "algorithm or default flag missing", metadataField{0x01, 1}, metadataField{0x05, 1})
 	if err != nil {
 		return ManagementKeyStatus{}, err
 	}
-	alg, ok1 := findTLV(objs, 0x01)
-	def, ok2 := findTLV(objs, 0x05)
-	if !ok1 || !ok2 || len(alg) != 1 || len(def) != 1 {
-		return ManagementKeyStatus{}, errors.New("algorithm or default flag missing")
-	}
+	alg, def := v[0], v[1]
 	m := ManagementKeyStatus{Algorithm: algorithmNames[alg[0]], Default: def[0] == 1}
 	if m.Algorithm == "" {
 		m.Algorithm = fmt.Sprintf("algorithm %02x", alg[0])
@@ -145,15 +137,11 @@ func parseManagementKey(b []byte) (ManagementKeyStatus, error) {
 // parseKeyStatus parses GET METADATA of a slot: `01 01 alg`, `02 02 pin
 // touch`, `03 01 origin`, `04 L public key`.
 func parseKeyStatus(b []byte) (*KeyStatus, error) {
-	objs, err := parseTLVs(b)
+	objs, v, err := parseMetadata(b, "algorithm or public key missing", metadataField{0x01, 1}, metadataField{0x04, anySize})
 	if err != nil {
 		return nil, err
 	}
-	alg, ok1 := findTLV(objs, 0x01)
-	pub, ok2 := findTLV(objs, 0x04)
-	if !ok1 || !ok2 || len(alg) != 1 {
-		return nil, errors.New("algorithm or public key missing")
-	}
+	alg, pub := v[0], v[1]
 	k := &KeyStatus{Algorithm: algorithmNames[alg[0]]}
 	if k.Algorithm == "" {
 		return nil, fmt.Errorf("unknown algorithm %02x", alg[0])
@@ -168,6 +156,35 @@ func parseKeyStatus(b []byte) (*KeyStatus, error) {
 		k.Generated = origin[0] == 0x01
 	}
 	return k, nil
+}
+
+// metadataField is a data object that an answer to GET METADATA must
+// hold: its tag and the size of its value, or anySize.
+type metadataField struct {
+	tag  byte
+	size int
+}
+
+// anySize is the size of a field whose value may have any size.
+const anySize = -1
+
+// parseMetadata parses b, an answer to GET METADATA, and returns its
+// objects and the values of the required fields, in their order. If one
+// is missing or has another size, the error is missing, which names them.
+func parseMetadata(b []byte, missing string, required ...metadataField) ([]tlv, [][]byte, error) {
+	objs, err := parseTLVs(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := make([][]byte, len(required))
+	for i, f := range required {
+		v, ok := findTLV(objs, f.tag)
+		if !ok || f.size != anySize && len(v) != f.size {
+			return nil, nil, errors.New(missing)
+		}
+		values[i] = v
+	}
+	return objs, values, nil
 }
 
 // readCertificate reads a slot's certificate object: `53 L {70 L DER, 71

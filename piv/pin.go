@@ -7,9 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/term"
-
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/prompt"
 )
 
 // EnvPIN is the environment variable that DefaultPINSource reads the PIN
@@ -137,24 +136,14 @@ func FromFile(path string) PINSource {
 // that CheckPIN refuses gives its *CredentialError.
 func TTY() PINSource {
 	return func(req PINRequest) ([]byte, error) {
-		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%w (no terminal: %v)", ErrNoPIN, err)
-		}
-		defer tty.Close()
-		fd := int(tty.Fd())
-		if !term.IsTerminal(fd) {
-			return nil, fmt.Errorf("%w (/dev/tty is not a terminal)", ErrNoPIN)
-		}
-		fmt.Fprintf(tty, "Enter the %s: ", req)
-		pin, err := term.ReadPassword(fd)
-		fmt.Fprintln(tty)
-		if err != nil {
-			clear(pin)
-			return nil, fmt.Errorf("read PIN from terminal: %w", err)
-		}
-		if len(pin) == 0 {
+		pin, err := prompt.Secret(fmt.Sprintf("Enter the %s: ", req))
+		switch {
+		case errors.Is(err, prompt.ErrNoTerminal):
+			return nil, fmt.Errorf("%w (%v)", ErrNoPIN, err)
+		case errors.Is(err, prompt.ErrNothingEntered):
 			return nil, ErrPINCancelled
+		case err != nil:
+			return nil, fmt.Errorf("PIN: %w", err)
 		}
 		if err := CheckPIN(pin); err != nil {
 			clear(pin)

@@ -49,13 +49,9 @@ func Parse(token []byte) (*Token, error) {
 	if len(token) == 0 {
 		return nil, errors.New("the timestamp token is empty")
 	}
-	signed, err := tspclient.ParseSignedToken(token)
+	signed, tst, err := parseToken(token)
 	if err != nil {
-		return nil, fmt.Errorf("the timestamp token does not parse: %w", err)
-	}
-	tst, err := signed.Info()
-	if err != nil {
-		return nil, fmt.Errorf("the timestamp token does not parse: %w", err)
+		return nil, err
 	}
 	t := &Token{
 		GenTime:      tst.GenTime.UTC(),
@@ -80,6 +76,20 @@ func Parse(token []byte) (*Token, error) {
 		t.Signer, t.SignerError = signed.SigningCertificate(&signed.SignerInfos[0])
 	}
 	return t, nil
+}
+
+// parseToken reads token, a DER TimeStampToken, into its CMS SignedData
+// and the TSTInfo that it signs, verifying nothing.
+func parseToken(token []byte) (*tspclient.SignedToken, *tspclient.TSTInfo, error) {
+	signed, err := tspclient.ParseSignedToken(token)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the timestamp token does not parse: %w", err)
+	}
+	tst, err := signed.Info()
+	if err != nil {
+		return nil, nil, fmt.Errorf("the timestamp token does not parse: %w", err)
+	}
+	return signed, tst, nil
 }
 
 // Stamps reports whether the token's message imprint is the hash of

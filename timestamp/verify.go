@@ -11,7 +11,6 @@ import (
 	"time"
 
 	nx509 "github.com/notaryproject/notation-core-go/x509"
-	"github.com/notaryproject/tspclient-go"
 )
 
 // hashOIDs are the message imprint algorithms of the Notary key specs
@@ -79,13 +78,9 @@ func Verify(token, signature []byte, hash crypto.Hash, roots *x509.CertPool) (*I
 	if !ok {
 		return nil, fmt.Errorf("verify timestamp: hash %v is not one of SHA-256, SHA-384, SHA-512", hash)
 	}
-	signed, err := tspclient.ParseSignedToken(token)
+	signed, tst, err := parseToken(token)
 	if err != nil {
-		return nil, fmt.Errorf("the timestamp token does not parse: %w", err)
-	}
-	tst, err := signed.Info()
-	if err != nil {
-		return nil, fmt.Errorf("the timestamp token does not parse: %w", err)
+		return nil, err
 	}
 	if got := tst.MessageImprint.HashAlgorithm.Algorithm; !got.Equal(want) {
 		return nil, fmt.Errorf("the timestamp stamps a digest of algorithm %v, want %v (%v, the hash of the signing key)", got, want, hash)

@@ -35,15 +35,6 @@ import (
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
-// Labels of the Notary headers go-cose does not know.
-const (
-	headerSigningScheme = "io.cncf.notary.signingScheme"
-	headerSigningTime   = "io.cncf.notary.signingTime"
-	headerExpiry        = "io.cncf.notary.expiry"
-	headerSigningAgent  = "io.cncf.notary.signingAgent"
-	headerTimestamp     = "io.cncf.notary.timestampSignature"
-)
-
 // tagEpochTime is the CBOR tag of an epoch-based date/time (RFC 8949
 // §3.4.2); Notary accepts no other form of time.
 const tagEpochTime = 1
@@ -64,17 +55,17 @@ func (Format) Sign(req envelope.SignRequest) ([]byte, error) {
 // encode signs req with go-cose, has the signature timestamped if req asks
 // for it, and adds the unprotected header.
 func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
-	crit := []any{headerSigningScheme}
+	crit := []any{envelope.HeaderSigningScheme}
 	msg := gocose.NewSign1Message()
 	msg.Headers.Protected = gocose.ProtectedHeader{
 		gocose.HeaderLabelAlgorithm:   gocose.Algorithm(alg.COSE),
 		gocose.HeaderLabelContentType: envelope.PayloadType,
-		headerSigningScheme:           envelope.SigningScheme,
-		headerSigningTime:             epoch(req.SigningTime),
+		envelope.HeaderSigningScheme:  envelope.SigningScheme,
+		envelope.HeaderSigningTime:    epoch(req.SigningTime),
 	}
 	if !req.Expiry.IsZero() {
-		msg.Headers.Protected[headerExpiry] = epoch(req.Expiry)
-		crit = append(crit, headerExpiry)
+		msg.Headers.Protected[envelope.HeaderExpiry] = epoch(req.Expiry)
+		crit = append(crit, envelope.HeaderExpiry)
 	}
 	msg.Headers.Protected[gocose.HeaderLabelCritical] = crit
 	msg.Payload = req.Payload
@@ -94,14 +85,14 @@ func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 	}
 	msg.Headers.Unprotected[gocose.HeaderLabelX5Chain] = chain
 	if req.SigningAgent != "" {
-		msg.Headers.Unprotected[headerSigningAgent] = req.SigningAgent
+		msg.Headers.Unprotected[envelope.HeaderSigningAgent] = req.SigningAgent
 	}
 	if req.Timestamp != nil {
 		token, err := req.Timestamp(msg.Signature, alg.Hash)
 		if err != nil {
 			return nil, fmt.Errorf("timestamp the cose signature: %w", err)
 		}
-		msg.Headers.Unprotected[headerTimestamp] = token
+		msg.Headers.Unprotected[envelope.HeaderTimestamp] = token
 	}
 	env, err := msg.MarshalCBOR()
 	if err != nil {

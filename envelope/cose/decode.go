@@ -216,18 +216,15 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 			}
 		}
 	}
-	critical := make(map[string]bool, len(d.Critical))
-	for _, c := range d.Critical {
-		critical[c] = true
-	}
+	critical := d.CriticalLabels()
 	for _, label := range sortedLabels(fields) {
-		value := fields[label]
+		value := cborValue{fields[label]}
 		text := labelText(label)
-		h := envelope.Header{Label: envelope.ValueText(text), Value: diagText(value), Critical: critical[text]}
+		h := envelope.Header{Label: envelope.ValueText(text), Value: diagText(value.v), Critical: critical[text]}
 		switch label {
 		case labelAlg:
 			h.Name = envelope.HeaderAlgorithm
-			id, ok := value.(int64)
+			id, ok := value.v.(int64)
 			if !ok {
 				h.Problem = "not an integer algorithm identifier"
 				break
@@ -246,7 +243,7 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 			}
 		case labelContentType:
 			h.Name = envelope.HeaderContentType
-			if s, ok := value.(string); ok {
+			if s, ok := value.v.(string); ok {
 				d.ContentType = s
 			} else {
 				h.Problem = "not a text string: Notary requires the media type as text, not a CoAP content format number"
@@ -254,21 +251,10 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 		case labelX5Chain:
 			h.Name = envelope.HeaderCertificateChain
 			h.Problem = "ignored: Notary reads the certificate chain from the unprotected header only"
-		case headerSigningScheme:
-			h.Name = envelope.HeaderSigningScheme
-			d.SigningScheme = textString(&h, value)
-		case headerSigningTime:
-			h.Name = envelope.HeaderSigningTime
-			d.SigningTime = coseTime(&h, value)
-		case headerExpiry:
-			h.Name = envelope.HeaderExpiry
-			d.Expiry = coseTime(&h, value)
-		case envelope.HeaderAuthenticSigningTime:
-			h.Name = envelope.HeaderAuthenticSigningTime
-			d.AuthenticSigningTime = coseTime(&h, value)
-		case envelope.HeaderVerificationPlugin, envelope.HeaderVerificationPluginMinVersion:
-			h.Name = label.(string)
-			textString(&h, value)
+		default:
+			if s, ok := label.(string); ok {
+				d.DecodeNotaryHeader(&h, s, value)
+			}
 		}
 		d.Protected = append(d.Protected, h)
 	}
@@ -276,68 +262,35 @@ func decodeProtected(d *envelope.Decoded, fields map[any]any) {
 	for label := range fields {
 		present[labelText(label)] = true
 	}
-	for _, c := range d.Critical {
-		if !present[c] {
-			d.Problems = append(d.Problems, fmt.Sprintf("header %q is marked critical but not present", envelope.ValueText(c)))
-		}
-	}
+	d.CheckCritical(func(label string) bool { return present[label] })
 }
 
 // decodeUnprotected reads the unprotected header map.
 func decodeUnprotected(d *envelope.Decoded, fields map[any]any) {
 	for _, label := range sortedLabels(fields) {
-		value := fields[label]
-		h := envelope.Header{Label: envelope.ValueText(labelText(label)), Value: diagText(value)}
-		switch label {
-		case labelX5Chain:
-			h.Name = envelope.HeaderCertificateChain
-			list, ok := value.([]any)
-			if !ok || len(list) == 0 {
-				h.Problem = "not a non-empty array of byte strings: Notary requires an array even for one certificate"
-				break
-			}
-			certs := make([][]byte, len(list))
-			for i, c := range list {
-				if certs[i], ok = c.([]byte); !ok {
-					break
-				}
-			}
-			if !ok {
-				h.Problem = "not an array of byte strings (DER certificates)"
-				break
-			}
-			d.Certificates = certs
-			h.Value = envelope.CountText(len(certs), "certificate", "certificates") + " (see the chain)"
-		case headerSigningAgent:
-			h.Name = envelope.HeaderSigningAgent
-			d.SigningAgent = textString(&h, value)
-		case headerTimestamp:
-			h.Name = envelope.HeaderTimestamp
-			token, ok := value.([]byte)
-			if !ok || len(token) == 0 {
-				h.Problem = "not a byte string holding a DER timestamp token"
-				break
-			}
-			d.Timestamp = token
-			h.Value = fmt.Sprintf("RFC 3161 timestamp token, %d bytes (see the timestamp)", len(token))
-		}
-		d.Unprotected = append(d.Unprotected, h)
+		value := cborValue{fields[label]}
+		text, _ := label.(string)
+		d.AddUnprotected(envelope.Header{Label: envelope.ValueText(labelText(label)), Value: diagText(value.v)}, text, label == labelX5Chain, value)
 	}
 }
 
-// textString reads a text string value, setting h.Problem if it is none.
-func textString(h *envelope.Header, value any) string {
-	s, ok := value.(string)
+// cborValue is the decoded CBOR value of a header, read as
+// envelope.HeaderValue.
+type cborValue struct{ v any }
+
+// Text reads a text string.
+func (v cborValue) Text(h *envelope.Header) string {
+	s, ok := v.v.(string)
 	if !ok {
 		h.Problem = "not a text string"
 	}
 	return s
 }
 
-// coseTime reads a time: CBOR tag 1 around integer epoch seconds in Notary
+// Time reads a time: CBOR tag 1 around integer epoch seconds in Notary
 // COSE envelopes.
-func coseTime(h *envelope.Header, value any) time.Time {
-	tag, ok := value.(cbor.Tag)
+func (v cborValue) Time(h *envelope.Header) time.Time {
+	tag, ok := v.v.(cbor.Tag)
 	if !ok || tag.Number != tagEpochTime {
 		h.Problem = "not a CBOR tag 1 time: Notary requires tag 1 around integer epoch seconds"
 		return time.Time{}
@@ -350,6 +303,34 @@ func coseTime(h *envelope.Header, value any) time.Time {
 	t := time.Unix(secs, 0).UTC()
 	h.Value += " = " + t.Format(time.RFC3339)
 	return t
+}
+
+// Certificates reads the x5chain: an array of byte strings, even for a
+// single certificate.
+func (v cborValue) Certificates(h *envelope.Header) [][]byte {
+	list, ok := v.v.([]any)
+	if !ok || len(list) == 0 {
+		h.Problem = "not a non-empty array of byte strings: Notary requires an array even for one certificate"
+		return nil
+	}
+	certs := make([][]byte, len(list))
+	for i, c := range list {
+		if certs[i], ok = c.([]byte); !ok {
+			h.Problem = "not an array of byte strings (DER certificates)"
+			return nil
+		}
+	}
+	return certs
+}
+
+// Token reads a byte string holding a DER timestamp token.
+func (v cborValue) Token(h *envelope.Header) []byte {
+	token, ok := v.v.([]byte)
+	if !ok || len(token) == 0 {
+		h.Problem = "not a byte string holding a DER timestamp token"
+		return nil
+	}
+	return token
 }
 
 // maxDiag bounds the diagnostic text rendered for one value before
@@ -409,17 +390,7 @@ func (w *diagWriter) value(v any) {
 			w.write("h'" + hex.EncodeToString(v) + "'")
 		}
 	case []any:
-		w.write("[")
-		for i, e := range v {
-			if w.left <= 0 {
-				break
-			}
-			if i > 0 {
-				w.write(", ")
-			}
-			w.value(e)
-		}
-		w.write("]")
+		w.list("[", "]", len(v), func(i int) { w.value(v[i]) })
 	case map[any]any:
 		// Keys in the order of their text, so the output is stable.
 		type entry struct {
@@ -433,18 +404,10 @@ func (w *diagWriter) value(v any) {
 			entries = append(entries, entry{kw.String(), e})
 		}
 		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		w.write("{")
-		for i, e := range entries {
-			if w.left <= 0 {
-				break
-			}
-			if i > 0 {
-				w.write(", ")
-			}
-			w.write(e.key + ": ")
-			w.value(e.value)
-		}
-		w.write("}")
+		w.list("{", "}", len(entries), func(i int) {
+			w.write(entries[i].key + ": ")
+			w.value(entries[i].value)
+		})
 	case cbor.Tag:
 		w.write(strconv.FormatUint(v.Number, 10) + "(")
 		w.value(v.Content)
@@ -452,4 +415,20 @@ func (w *diagWriter) value(v any) {
 	default:
 		w.write(fmt.Sprintf("%v", v))
 	}
+}
+
+// list writes n items, which item(i) writes, between start and end and
+// separated by commas, until the budget is spent.
+func (w *diagWriter) list(start, end string, n int, item func(i int)) {
+	w.write(start)
+	for i := range n {
+		if w.left <= 0 {
+			break
+		}
+		if i > 0 {
+			w.write(", ")
+		}
+		item(i)
+	}
+	w.write(end)
 }

@@ -11,27 +11,6 @@ import (
 	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 )
 
-// TestDecodeCriticalFlood decodes the envelope of issue 13, finding 5: a
-// validly signed 2.2 MB COSE_Sign1 whose 130,000 protected headers are all
-// marked critical (go-cose refuses maps of more than 131,072). Decode took
-// 20 s and more over it, comparing every label with every "crit" entry,
-// and inspect then handed it to notation-core-go, which does the same. It
-// must be refused for its protected header.
-func TestDecodeCriticalFlood(t *testing.T) {
-	envelopetest.CheckCriticalFlood(t, envelopetest.CriticalCOSE.COSE(t), 2_200_000, "cose", Decode)
-}
-
-// TestDecodeLimits checks each bound of Decode just below and above it:
-// what is within is decoded, what is over is refused for the right part.
-func TestDecodeLimits(t *testing.T) {
-	envelopetest.CheckDecodeLimits(t, envelopetest.Hostile.COSE, Decode, envelopetest.Bounds{
-		// 13 items for the Notary headers, 3 for each extra critical one.
-		Critical: 337, RepeatCritical: 1011,
-		// 4 items for a chain of one, 2 for each extra unprotected header.
-		Unprotected: 510, UnprotectedPart: "unprotected header",
-	})
-}
-
 // TestDecodeIndefiniteFlood checks that a protected header of indefinite
 // length, which carries no count to check, is counted item by item.
 func TestDecodeIndefiniteFlood(t *testing.T) {
@@ -44,12 +23,6 @@ func TestDecodeIndefiniteFlood(t *testing.T) {
 	env := mustMarshal(t, cbor.Tag{Number: 18, Content: []any{protected, map[any]any{}, []byte("{}"), []byte{1}}})
 	_, err := Decode(env)
 	envelopetest.CheckLimit(t, err, "protected header", envelope.MaxHeaderItems)
-}
-
-// TestDecodeCriticalMarks checks that every header the "crit" list names,
-// and only those, is marked critical, in an envelope with many of each.
-func TestDecodeCriticalMarks(t *testing.T) {
-	envelopetest.CheckCriticalMarks(t, envelopetest.Hostile.COSE, Decode)
 }
 
 // TestCountItems checks the count of CBOR data items: map keys and values,

@@ -2,10 +2,8 @@ package inspect
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -77,7 +75,6 @@ func (r *Report) certificates(d *envelope.Decoded, now time.Time) {
 			complete = false
 		} else {
 			chain[i] = c
-			sum := sha256.Sum256(c.Raw)
 			info.Subject, info.Issuer = c.Subject.String(), c.Issuer.String()
 			info.SerialNumber = c.SerialNumber.String()
 			info.NotBefore, info.NotAfter = c.NotBefore.UTC(), c.NotAfter.UTC()
@@ -86,7 +83,7 @@ func (r *Report) certificates(d *envelope.Decoded, now time.Time) {
 			if !allowed && r.unchecked == "" {
 				r.unchecked = fmt.Sprintf("certificate %d (%q) has an %s key, which the Notary rules do not allow, so no signature it makes is checked", i, subject(c), info.KeySpec)
 			}
-			info.SHA256 = hex.EncodeToString(sum[:])
+			info.SHA256 = Fingerprint(c)
 			info.SelfSigned = allowed && certchain.SelfSigned(c)
 			info.IsCA = c.BasicConstraintsValid && c.IsCA
 			info.ValidNow = within(now, c)

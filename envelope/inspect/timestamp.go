@@ -1,9 +1,7 @@
 package inspect
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -83,8 +81,7 @@ func inspectTimestamp(d *envelope.Decoded, chain []*x509.Certificate, roots *x50
 		ti.TSAProblem = tok.SignerError.Error()
 	}
 	if c := tok.Signer; c != nil {
-		sum := sha256.Sum256(c.Raw)
-		ti.TSA = &TSACertificate{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: hex.EncodeToString(sum[:])}
+		ti.TSA = &TSACertificate{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: Fingerprint(c)}
 	}
 	ti.StampsSignature = tok.Stamps(d.Signature)
 	if roots == nil {

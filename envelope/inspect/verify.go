@@ -236,7 +236,7 @@ func (r *Report) checkChain(roots []*x509.Certificate, pin string, found **Trust
 
 // Fingerprint returns the SHA-256 fingerprint of a certificate's DER
 // bytes in lower case hex: the form of VerifyOptions.TrustRootSHA256 and
-// of TrustRoot.SHA256.
+// of every SHA256 field of the reports.
 func Fingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(sum[:])

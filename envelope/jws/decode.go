@@ -132,17 +132,14 @@ func decodeProtected(d *envelope.Decoded, raw []byte) {
 			d.Critical, critOK = nil, false
 		}
 	}
-	critical := make(map[string]bool, len(d.Critical))
-	for _, c := range d.Critical {
-		critical[c] = true
-	}
+	critical := d.CriticalLabels()
 	for _, label := range slices.Sorted(maps.Keys(fields)) {
-		value := fields[label]
+		value := jsonValue(fields[label])
 		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value), Critical: critical[label]}
 		switch label {
 		case headerAlg:
 			h.Name = envelope.HeaderAlgorithm
-			if s, ok := str(&h, value); ok {
+			if s, ok := value.str(&h); ok {
 				d.AlgorithmLabel = envelope.ValueText(s)
 				if alg, ok := keyspec.ByJWS(s); ok {
 					d.Algorithm = &alg
@@ -152,35 +149,21 @@ func decodeProtected(d *envelope.Decoded, raw []byte) {
 			}
 		case headerCty:
 			h.Name = envelope.HeaderContentType
-			d.ContentType, _ = str(&h, value)
+			d.ContentType = value.Text(&h)
 		case headerCrit:
 			h.Name = envelope.HeaderCritical
 			if !critOK {
 				h.Problem = "not an array of header names"
 			}
-		case headerSigningScheme:
-			h.Name = envelope.HeaderSigningScheme
-			d.SigningScheme, _ = str(&h, value)
-		case headerSigningTime:
-			h.Name = envelope.HeaderSigningTime
-			d.SigningTime = jwsTime(&h, value)
-		case headerExpiry:
-			h.Name = envelope.HeaderExpiry
-			d.Expiry = jwsTime(&h, value)
-		case envelope.HeaderAuthenticSigningTime:
-			h.Name = envelope.HeaderAuthenticSigningTime
-			d.AuthenticSigningTime = jwsTime(&h, value)
-		case envelope.HeaderVerificationPlugin, envelope.HeaderVerificationPluginMinVersion:
-			h.Name = label
-			str(&h, value)
+		default:
+			d.DecodeNotaryHeader(&h, label, value)
 		}
 		d.Protected = append(d.Protected, h)
 	}
-	for _, c := range d.Critical {
-		if _, ok := fields[c]; !ok {
-			d.Problems = append(d.Problems, fmt.Sprintf("header %q is marked critical but not present", envelope.ValueText(c)))
-		}
-	}
+	d.CheckCritical(func(label string) bool {
+		_, ok := fields[label]
+		return ok
+	})
 }
 
 // decodeUnprotected reads the "header" member, a JSON object.
@@ -191,32 +174,8 @@ func decodeUnprotected(d *envelope.Decoded, raw json.RawMessage) {
 		return
 	}
 	for _, label := range slices.Sorted(maps.Keys(fields)) {
-		value := fields[label]
-		h := envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value)}
-		switch label {
-		case "x5c":
-			h.Name = envelope.HeaderCertificateChain
-			var certs [][]byte // encoding/json reads standard padded base64
-			if err := json.Unmarshal(value, &certs); err != nil || len(certs) == 0 {
-				h.Problem = "not a non-empty array of standard base64 DER certificates"
-				break
-			}
-			d.Certificates = certs
-			h.Value = envelope.CountText(len(certs), "certificate", "certificates") + " (see the chain)"
-		case envelope.HeaderSigningAgent:
-			h.Name = envelope.HeaderSigningAgent
-			d.SigningAgent, _ = str(&h, value)
-		case envelope.HeaderTimestamp:
-			h.Name = envelope.HeaderTimestamp
-			var token []byte
-			if err := json.Unmarshal(value, &token); err != nil || len(token) == 0 {
-				h.Problem = "not a standard base64 DER timestamp token"
-				break
-			}
-			d.Timestamp = token
-			h.Value = fmt.Sprintf("RFC 3161 timestamp token, %d bytes (see the timestamp)", len(token))
-		}
-		d.Unprotected = append(d.Unprotected, h)
+		value := jsonValue(fields[label])
+		d.AddUnprotected(envelope.Header{Label: envelope.ValueText(label), Value: jsonText(value)}, label, label == headerX5C, value)
 	}
 }
 
@@ -225,21 +184,31 @@ const (
 	headerAlg  = "alg"
 	headerCty  = "cty"
 	headerCrit = "crit"
+	headerX5C  = "x5c"
 )
 
-// str reads a JSON string value, setting h.Problem if it is none.
-func str(h *envelope.Header, value json.RawMessage) (string, bool) {
+// jsonValue is the JSON value of a header, read as envelope.HeaderValue.
+type jsonValue json.RawMessage
+
+// str reads a JSON string, setting h.Problem if the value is none.
+func (v jsonValue) str(h *envelope.Header) (string, bool) {
 	var s string
-	if err := json.Unmarshal(value, &s); err != nil {
+	if err := json.Unmarshal(v, &s); err != nil {
 		h.Problem = "not a JSON string"
 		return "", false
 	}
 	return s, true
 }
 
-// jwsTime reads a time, an RFC 3339 string in Notary JWS envelopes.
-func jwsTime(h *envelope.Header, value json.RawMessage) time.Time {
-	s, ok := str(h, value)
+// Text reads a JSON string.
+func (v jsonValue) Text(h *envelope.Header) string {
+	s, _ := v.str(h)
+	return s
+}
+
+// Time reads a time, an RFC 3339 string in Notary JWS envelopes.
+func (v jsonValue) Time(h *envelope.Header) time.Time {
+	s, ok := v.str(h)
 	if !ok {
 		return time.Time{}
 	}
@@ -251,9 +220,30 @@ func jwsTime(h *envelope.Header, value json.RawMessage) time.Time {
 	return t.UTC()
 }
 
+// Certificates reads the "x5c" chain: an array of DER certificates in
+// standard padded base64, which encoding/json reads into [][]byte.
+func (v jsonValue) Certificates(h *envelope.Header) [][]byte {
+	var certs [][]byte
+	if err := json.Unmarshal(v, &certs); err != nil || len(certs) == 0 {
+		h.Problem = "not a non-empty array of standard base64 DER certificates"
+		return nil
+	}
+	return certs
+}
+
+// Token reads a DER timestamp token in standard padded base64.
+func (v jsonValue) Token(h *envelope.Header) []byte {
+	var token []byte
+	if err := json.Unmarshal(v, &token); err != nil || len(token) == 0 {
+		h.Problem = "not a standard base64 DER timestamp token"
+		return nil
+	}
+	return token
+}
+
 // jsonText renders a JSON value as text: a string without its quotes,
 // anything else as compact JSON.
-func jsonText(value json.RawMessage) string {
+func jsonText(value jsonValue) string {
 	var s string
 	if json.Unmarshal(value, &s) == nil {
 		return envelope.ValueText(strings.ToValidUTF8(s, "\uFFFD"))

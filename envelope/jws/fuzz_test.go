@@ -23,3 +23,10 @@ func FuzzHeaders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecode runs envelopetest.FuzzDecode on Decode: mutations of real
+// envelopes must not make it panic, and every envelope notation-core-go
+// verifies must decode into what notation-core-go reads.
+func FuzzDecode(f *testing.F) {
+	envelopetest.FuzzDecode(f, Format{}, Decode)
+}

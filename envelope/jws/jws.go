@@ -31,13 +31,6 @@ import (
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 )
 
-// Names of the Notary protected headers go-jose does not know.
-const (
-	headerSigningScheme = "io.cncf.notary.signingScheme"
-	headerSigningTime   = "io.cncf.notary.signingTime"
-	headerExpiry        = "io.cncf.notary.expiry"
-)
-
 // Format builds JWS envelopes. Register it with envelope.Register(jws.Format{}).
 type Format struct{}
 
@@ -78,11 +71,11 @@ func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 
 	opts := (&jose.SignerOptions{}).
 		WithContentType(envelope.PayloadType).
-		WithHeader(headerSigningScheme, envelope.SigningScheme).
-		WithHeader(headerSigningTime, req.SigningTime.Format(time.RFC3339)).
-		WithCritical(headerSigningScheme)
+		WithHeader(envelope.HeaderSigningScheme, envelope.SigningScheme).
+		WithHeader(envelope.HeaderSigningTime, req.SigningTime.Format(time.RFC3339)).
+		WithCritical(envelope.HeaderSigningScheme)
 	if !req.Expiry.IsZero() {
-		opts = opts.WithHeader(headerExpiry, req.Expiry.Format(time.RFC3339)).WithCritical(headerExpiry)
+		opts = opts.WithHeader(envelope.HeaderExpiry, req.Expiry.Format(time.RFC3339)).WithCritical(envelope.HeaderExpiry)
 	}
 	key := &opaque{signer: req.Signer, alg: alg}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg.JWS), Key: key}, opts)

@@ -231,12 +231,7 @@ var pinPolicyNames = map[PINPolicy]string{
 
 // String returns the policy's name in the policy grammar: "never", "once",
 // "always", "match-once" or "match-always".
-func (p PINPolicy) String() string {
-	if s, ok := pinPolicyNames[p]; ok {
-		return s
-	}
-	return fmt.Sprintf("unknown(0x%02x)", uint8(p))
-}
+func (p PINPolicy) String() string { return policyName(pinPolicyNames, p) }
 
 // TouchPolicy is when a slot's key asks for a touch, as the attestation
 // encodes it.
@@ -257,8 +252,12 @@ var touchPolicyNames = map[TouchPolicy]string{
 
 // String returns the policy's name in the policy grammar: "never",
 // "always" or "cached".
-func (p TouchPolicy) String() string {
-	if s, ok := touchPolicyNames[p]; ok {
+func (p TouchPolicy) String() string { return policyName(touchPolicyNames, p) }
+
+// policyName returns the name of p in names, or "unknown(0x..)" for a
+// value the attestation format does not define.
+func policyName[P ~uint8](names map[P]string, p P) string {
+	if s, ok := names[p]; ok {
 		return s
 	}
 	return fmt.Sprintf("unknown(0x%02x)", uint8(p))

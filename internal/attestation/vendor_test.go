@@ -9,9 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/fixtures"
 )
 
 // issuer is a test certificate with its key.
@@ -34,15 +35,11 @@ type certOptions struct {
 	notBefore, notAfter time.Time
 }
 
-var serialCounter int64
-
 // newCert issues a certificate for pub, signed by parent (self-signed with
 // key if parent is nil).
 func newCert(t testing.TB, name string, pub crypto.PublicKey, key crypto.Signer, parent *issuer, o certOptions) *x509.Certificate {
 	t.Helper()
-	serialCounter++
 	tmpl := &x509.Certificate{
-		SerialNumber:    big.NewInt(serialCounter),
 		Subject:         pkix.Name{CommonName: name},
 		NotBefore:       time.Now().Add(-time.Hour),
 		NotAfter:        time.Now().Add(365 * 24 * time.Hour),
@@ -62,15 +59,11 @@ func newCert(t testing.TB, name string, pub crypto.PublicKey, key crypto.Signer,
 	if o.keyUsage != 0 {
 		tmpl.KeyUsage = o.keyUsage
 	}
-	parentCert, signer := tmpl, key
+	var parentCert *x509.Certificate
 	if parent != nil {
-		parentCert, signer = parent.cert, parent.key
+		parentCert, key = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
+	c, err := fixtures.Issue(tmpl, pub, parentCert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +133,7 @@ func newVendor(t testing.TB) *vendor {
 // roots returns a root set holding the vendor root.
 func (v *vendor) roots(t testing.TB) *Roots {
 	t.Helper()
-	r, err := NewRoots([]*x509.Certificate{v.root.cert})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return mustRoots(t, v.root.cert)
 }
 
 // attest returns the slot certificate of pub, in slot 9c, signed by the
@@ -159,25 +148,7 @@ func (v *vendor) attest(t testing.TB, pub crypto.PublicKey, f facts) *Bundle {
 // issued by a throwaway CA, as certificateChain[0] of an envelope.
 func signingCert(t testing.TB, pub crypto.PublicKey, subject pkix.Name) *x509.Certificate {
 	t.Helper()
-	ca := newIssuer(t, "Test Code Signing CA", nil, certOptions{})
-	serialCounter++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serialCounter),
-		Subject:      subject,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return fixtures.NewRoot("Test Code Signing CA").Issue(pub, fixtures.Subject(subject))
 }
 
 // exampleSubject satisfies the Notary Project's DN rules.

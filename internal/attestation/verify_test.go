@@ -5,11 +5,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/notation-piv/notation-piv/internal/pemcert"
 )
 
 func TestVerifyFacts(t *testing.T) {
@@ -124,7 +124,7 @@ func TestVerifyChain(t *testing.T) {
 	}
 }
 
-func mustRoots(t *testing.T, certs ...*x509.Certificate) *Roots {
+func mustRoots(t testing.TB, certs ...*x509.Certificate) *Roots {
 	t.Helper()
 	r, err := NewRoots(certs)
 	if err != nil {
@@ -309,17 +309,9 @@ func TestNewBundleIntermediates(t *testing.T) {
 
 func readPEM(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	certs, err := pemcert.Load(path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatalf("%s: no PEM block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return certs[0]
 }

@@ -81,21 +81,16 @@ func readStdin(ctx context.Context, stdin io.Reader) ([]byte, error) {
 // option that names it ("--artifact"; empty for the envelope). A file of
 // the wrong type gets the hint instead, which says what to give.
 func inputFailure(option string, err error, instead string) error {
-	prefix := ""
-	if option != "" {
-		prefix = option + " "
-	}
-	var notRegular *inputfile.NotRegularError
+	var nr *inputfile.NotRegularError
 	switch {
-	case errors.As(err, &notRegular):
-		return failure(fmt.Sprintf("%s%s is %s, not a regular file", prefix, notRegular.Path, inputfile.Type(notRegular.Mode)), instead)
+	case errors.As(err, &nr):
+		return failure(notRegular(option, nr.Path, inputfile.Type(nr.Mode)), instead)
 	case errors.Is(err, errInterrupted):
 		return failure(err.Error(), `pipe a complete envelope into "-", or give the envelope's file`)
+	case option != "":
+		return failure(option + ": " + err.Error())
 	}
-	if option != "" {
-		prefix = option + ": "
-	}
-	return failure(prefix + err.Error())
+	return failure(err.Error())
 }
 
 // hashArtifact reads an artifact, a regular file of any size, and returns

@@ -3,15 +3,14 @@ package cli
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -187,14 +186,13 @@ func counter(c piv.Counter, metadata bool) *ListCounter {
 // describeCert gathers what list shows of a slot's certificate; key is the
 // slot's key, and keysKnown whether the card tells it.
 func describeCert(cert *x509.Certificate, key *piv.KeyStatus, keysKnown bool, now time.Time) *ListCertificate {
-	sum := sha256.Sum256(cert.Raw)
 	lc := &ListCertificate{
 		Subject:    cert.Subject.String(),
 		Issuer:     cert.Issuer.String(),
 		SelfSigned: certchain.SelfSigned(cert),
 		NotBefore:  cert.NotBefore.UTC(),
 		NotAfter:   cert.NotAfter.UTC(),
-		SHA256:     hex.EncodeToString(sum[:]),
+		SHA256:     inspect.Fingerprint(cert),
 	}
 	if keysKnown {
 		match := key != nil && publicKeysEqual(key.PublicKey, cert.PublicKey)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/notation-piv/notation-piv/internal/inputfile"
 )
 
 // outputFile is a file that a user command writes, such as the
@@ -55,7 +57,7 @@ func (o *outputFile) check() error {
 	case err != nil:
 		return failure(fmt.Sprintf("%s %s: %v", o.flag, o.path, unwrapPath(err)), "name a file in a directory you can write to")
 	case !fi.Mode().IsRegular():
-		return failure(fmt.Sprintf("%s %s is %s, not a regular file: notation-piv writes only regular files and never through a link", o.flag, o.path, fileKind(fi.Mode())),
+		return failure(notRegular(o.flag, o.path, fileKind(fi.Mode()))+": notation-piv writes only regular files and never through a link",
 			newFileHint(o.flag, o.exclusive))
 	case o.exclusive:
 		return failure(fmt.Sprintf("%s %s already exists", o.flag, o.path), fmt.Sprintf("choose another %s file, or remove it", o.flag))
@@ -72,21 +74,26 @@ func newFileHint(flag string, exclusive bool) string {
 }
 
 // fileKind names the type of a file that is not a regular file, for
-// messages.
+// messages: as inputfile.Type does, but a FIFO is "a FIFO (named pipe)"
+// and any device "a device".
 func fileKind(m fs.FileMode) string {
 	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
 		return "a FIFO (named pipe)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
 	case m&fs.ModeDevice != 0:
 		return "a device"
 	}
-	return "a special file"
+	return inputfile.Type(m)
+}
+
+// notRegular says that path, which flag names ("" for an operand), is a
+// file of kind and not a regular file, as every user command says it:
+// "--artifact /dev/zero is a character device, not a regular file".
+func notRegular(flag, path, kind string) string {
+	if flag != "" {
+		path = flag + " " + path
+	}
+	return fmt.Sprintf("%s is %s, not a regular file", path, kind)
 }
 
 // unwrapPath drops the operation and path that an *fs.PathError repeats,

@@ -237,6 +237,6 @@ func checkOut(path string) error {
 		return failure(fmt.Sprintf("--out %s is a symbolic link", path),
 			"the envelope replaces --out, so it would replace the link and not write to its target: name the target itself, or a new file")
 	}
-	return failure(fmt.Sprintf("--out %s is %s, not a regular file", path, inputfile.Type(fi.Mode())),
+	return failure(notRegular("--out", path, inputfile.Type(fi.Mode())),
 		"name a new file, or a regular file to replace: the envelope replaces --out whole")
 }

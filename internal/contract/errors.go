@@ -140,8 +140,8 @@ func settingMessage(e *signing.SettingError) string {
 		return fmt.Sprintf("signatureEnvelopeType %s is not supported: use one of %s", quote(format.MediaType), strings.Join(format.Supported, ", "))
 	}
 	msg := settingName(e.Setting) + ": " + withAdvice(e.Err)
-	if advice := settingAdvice[e.Setting]; advice != "" {
-		msg += "; " + advice
+	if a := settingAdvice[e.Setting]; a != "" {
+		msg += "; " + a
 	}
 	return msg
 }

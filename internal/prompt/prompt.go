@@ -26,23 +26,38 @@ var (
 	ErrNotConfirmed = errors.New("not confirmed")
 )
 
+// openTTY opens the terminal to ask on. Without one, it returns an error
+// that wraps ErrNoTerminal and says why.
+func openTTY() (*os.File, error) {
+	tty, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoTerminal, err)
+	}
+	if !term.IsTerminal(int(tty.Fd())) {
+		tty.Close()
+		return nil, fmt.Errorf("%w: %s is not a terminal", ErrNoTerminal, ttyPath)
+	}
+	return tty, nil
+}
+
 // Available reports whether the process has a terminal to ask on.
 func Available() bool {
-	tty, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
+	tty, err := openTTY()
 	if err != nil {
 		return false
 	}
-	defer tty.Close()
-	return term.IsTerminal(int(tty.Fd()))
+	tty.Close()
+	return true
 }
 
 // Secret shows question on the terminal and reads a line without echo.
-// It returns ErrNoTerminal without a terminal, and ErrNothingEntered for
-// an empty line. The caller wipes the secret after use.
+// It returns an error wrapping ErrNoTerminal without a terminal, and
+// ErrNothingEntered for an empty line. The caller wipes the secret after
+// use.
 func Secret(question string) ([]byte, error) {
-	tty, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
+	tty, err := openTTY()
 	if err != nil {
-		return nil, ErrNoTerminal
+		return nil, err
 	}
 	defer tty.Close()
 	fmt.Fprint(tty, question)
@@ -59,12 +74,12 @@ func Secret(question string) ([]byte, error) {
 }
 
 // Confirm shows question on the terminal and asks to type word. It
-// returns nil if the user does, ErrNotConfirmed if not, and ErrNoTerminal
-// without a terminal.
+// returns nil if the user does, ErrNotConfirmed if not, and an error
+// wrapping ErrNoTerminal without a terminal.
 func Confirm(question, word string) error {
-	tty, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
+	tty, err := openTTY()
 	if err != nil {
-		return ErrNoTerminal
+		return err
 	}
 	defer tty.Close()
 	fmt.Fprintf(tty, "%s\nType %q to continue: ", question, word)

@@ -31,23 +31,11 @@ func newTestCA(t testing.TB) *AttestationCA {
 // 5FFF01).
 func deviceCertificate(t testing.TB, c *Card) *x509.Certificate {
 	t.Helper()
-	data := expectAll(t, c, "00CB3FFF055C035FFF0100")
-	objs, err := parseTLVs(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, _ := find(objs, 0x53)
-	inner, err := parseTLVs(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, ok := find(inner, 0x70)
-	if !ok {
-		t.Fatal("no certificate in 5FFF01")
-	}
+	objs, ok := template(expectAll(t, c, "00CB3FFF055C035FFF0100"), 0x53)
+	der, found := find(objs, 0x70)
 	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
+	if !ok || !found || err != nil {
+		t.Fatalf("no certificate in 5FFF01: %v", err)
 	}
 	return cert
 }

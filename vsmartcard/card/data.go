@@ -92,15 +92,9 @@ func (c *Card) getData(cmd command) ([]byte, uint16) {
 // putData handles PUT DATA: `5C L tag 53 L content`. Empty content deletes
 // the object. It needs the management key.
 func (c *Card) putData(cmd command) ([]byte, uint16) {
-	if cmd.p1 != 0x3F || cmd.p2 != 0xFF {
-		return nil, swWrongP1P2
-	}
-	if !c.session.mgmtAuthenticated {
-		return nil, swSecurityStatus
-	}
-	objs, err := parseTLVs(cmd.data)
-	if err != nil {
-		return nil, swWrongData
+	objs, sw := c.authorizedObjects(cmd, cmd.p1 == 0x3F && cmd.p2 == 0xFF)
+	if sw != swOK {
+		return nil, sw
 	}
 	tag, ok := objectTag(objs)
 	content, hasContent := find(objs, 0x53)

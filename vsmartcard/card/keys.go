@@ -108,26 +108,12 @@ func (c *Card) storeKey(slot, alg, pin, touch, origin byte, priv crypto.PrivateK
 // §3.3.2): `AC L {80 01 alg [AA 01 pin] [AB 01 touch]}`. It answers the new
 // public key in a 7F49 template.
 func (c *Card) generate(cmd command) ([]byte, uint16) {
-	if cmd.p1 != 0 || !keySlot(cmd.p2) {
-		return nil, swWrongP1P2
+	if sw := c.authorize(cmd.p1 == 0 && keySlot(cmd.p2)); sw != swOK {
+		return nil, sw
 	}
-	if !c.session.mgmtAuthenticated {
-		return nil, swSecurityStatus
-	}
-	outer, err := parseTLVs(cmd.data)
-	if err != nil {
-		return nil, swWrongData
-	}
-	tmpl, ok := find(outer, 0xAC)
-	if !ok {
-		return nil, swWrongData
-	}
-	objs, err := parseTLVs(tmpl)
-	if err != nil {
-		return nil, swWrongData
-	}
-	alg, ok := find(objs, 0x80)
-	if !ok || len(alg) != 1 {
+	objs, ok := template(cmd.data, 0xAC)
+	alg, found := find(objs, 0x80)
+	if !ok || !found || len(alg) != 1 {
 		return nil, swWrongData
 	}
 	pin, touch, ok := keyPolicies(objs, cmd.p2)
@@ -152,15 +138,9 @@ func (c *Card) generate(cmd command) ([]byte, uint16) {
 // slot; RSA keys come as tags 01-05 (p, q, dP, dQ, qInv), EC keys as tag 06
 // (private scalar), Ed25519 and X25519 as tags 07 and 08.
 func (c *Card) importKey(cmd command) ([]byte, uint16) {
-	if !keySlot(cmd.p2) {
-		return nil, swWrongP1P2
-	}
-	if !c.session.mgmtAuthenticated {
-		return nil, swSecurityStatus
-	}
-	objs, err := parseTLVs(cmd.data)
-	if err != nil {
-		return nil, swWrongData
+	objs, sw := c.authorizedObjects(cmd, keySlot(cmd.p2))
+	if sw != swOK {
+		return nil, sw
 	}
 	pin, touch, ok := keyPolicies(objs, cmd.p2)
 	if !ok {

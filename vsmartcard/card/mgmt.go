@@ -11,16 +11,8 @@ import (
 // generalAuthenticate handles GENERAL AUTHENTICATE (SP 800-73-4 part 2,
 // §3.2.4): `7C L {…}` with P1 the algorithm and P2 the key reference.
 func (c *Card) generalAuthenticate(cmd command) ([]byte, uint16) {
-	outer, err := parseTLVs(cmd.data)
-	if err != nil {
-		return nil, swWrongData
-	}
-	dat, ok := find(outer, 0x7C)
+	objs, ok := template(cmd.data, 0x7C)
 	if !ok {
-		return nil, swWrongData
-	}
-	objs, err := parseTLVs(dat)
-	if err != nil {
 		return nil, swWrongData
 	}
 	switch {
@@ -131,11 +123,8 @@ var managementKeyLengths = map[byte]int{alg3DES: 24, algAES128: 16, algAES192: 2
 // setManagementKey handles the YubiKey SET MANAGEMENT KEY: P2 FF (no touch)
 // or FE (touch required); data `alg 9B len key`.
 func (c *Card) setManagementKey(cmd command) ([]byte, uint16) {
-	if cmd.p1 != 0xFF || (cmd.p2 != 0xFF && cmd.p2 != 0xFE) {
-		return nil, swWrongP1P2
-	}
-	if !c.session.mgmtAuthenticated {
-		return nil, swSecurityStatus
+	if sw := c.authorize(cmd.p1 == 0xFF && (cmd.p2 == 0xFF || cmd.p2 == 0xFE)); sw != swOK {
+		return nil, sw
 	}
 	d := cmd.data
 	if len(d) < 3 || d[1] != refManagement || int(d[2]) != len(d)-3 || managementKeyLengths[d[0]] != len(d)-3 {
@@ -145,4 +134,32 @@ func (c *Card) setManagementKey(cmd command) ([]byte, uint16) {
 	c.state.MgmtKey = append([]byte(nil), d[3:]...)
 	c.state.MgmtTouch = cmd.p2 == 0xFE
 	return c.changed(nil, swOK)
+}
+
+// authorize checks a command that changes the card: first its P1 and P2,
+// which valid says are right, then that the session has authenticated the
+// management key. It returns the status word of the first check that
+// fails, or swOK.
+func (c *Card) authorize(valid bool) uint16 {
+	switch {
+	case !valid:
+		return swWrongP1P2
+	case !c.session.mgmtAuthenticated:
+		return swSecurityStatus
+	}
+	return swOK
+}
+
+// authorizedObjects checks a command that changes the card as authorize
+// does, then parses its data objects: it answers swWrongData if they do
+// not parse.
+func (c *Card) authorizedObjects(cmd command, valid bool) ([]tlv, uint16) {
+	if sw := c.authorize(valid); sw != swOK {
+		return nil, sw
+	}
+	objs, err := parseTLVs(cmd.data)
+	if err != nil {
+		return nil, swWrongData
+	}
+	return objs, swOK
 }

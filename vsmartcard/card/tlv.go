@@ -86,6 +86,22 @@ func find(objs []tlv, tag uint32) ([]byte, bool) {
 	return nil, false
 }
 
+// template returns the objects inside the template of the given tag that
+// b holds, such as the 7C dynamic authentication template; false if b
+// does not parse, holds no such template or the template does not parse.
+func template(b []byte, tag uint32) ([]tlv, bool) {
+	outer, err := parseTLVs(b)
+	if err != nil {
+		return nil, false
+	}
+	value, ok := find(outer, tag)
+	if !ok {
+		return nil, false
+	}
+	objs, err := parseTLVs(value)
+	return objs, err == nil
+}
+
 // encodeTLV encodes one BER-TLV object whose value is the concatenation of
 // parts.
 func encodeTLV(tag uint32, parts ...[]byte) []byte {

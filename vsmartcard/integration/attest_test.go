@@ -7,13 +7,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
+	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
 	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
@@ -106,7 +105,7 @@ func TestVendorAttestation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				v := attestation.Check(map[string]any{attestation.HeaderKey: value}, leafFor(t, pub), attestation.Options{Roots: roots, Policy: policy})
+				v := attestation.Check(map[string]any{attestation.HeaderKey: value}, leafFor(pub), attestation.Options{Roots: roots, Policy: policy})
 				if v.Err != nil {
 					t.Fatalf("check %v: %v", k.slot, v.Err)
 				}
@@ -114,7 +113,7 @@ func TestVendorAttestation(t *testing.T) {
 				if a.Serial != cc.serial || a.Firmware != cc.version || a.PINPolicy != k.pin || a.TouchPolicy != k.touch || a.Slot != k.slot.String() {
 					t.Errorf("attestation of %v: %+v", k.slot, a)
 				}
-				if v := attestation.Check(map[string]any{attestation.HeaderKey: value}, leafFor(t, pub), attestation.Options{}); v.Err == nil {
+				if v := attestation.Check(map[string]any{attestation.HeaderKey: value}, leafFor(pub), attestation.Options{}); v.Err == nil {
 					t.Error("a test vendor's attestation verified against Yubico's roots")
 				}
 			}
@@ -150,34 +149,6 @@ func TestAttestImportedKey(t *testing.T) {
 }
 
 // leafFor returns a signing certificate for pub, issued by a throwaway CA.
-func leafFor(t *testing.T, pub any) *x509.Certificate {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Test Code Signing CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Example"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, pub, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+func leafFor(pub any) *x509.Certificate {
+	return fixtures.NewRoot("Test Code Signing CA").Issue(pub, fixtures.Subject(pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Example"}}))
 }

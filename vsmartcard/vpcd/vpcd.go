@@ -123,10 +123,7 @@ func (c *Conn) Serve(ctx context.Context) error {
 	for {
 		msg, err := c.readFrame(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
+			return orEnded(ctx, err)
 		}
 		if framesSincePowerOn >= 0 && framesSincePowerOn < 2 {
 			framesSincePowerOn++
@@ -161,10 +158,7 @@ func (c *Conn) Serve(ctx context.Context) error {
 			}
 		}
 		if err := c.writeFrame(reply); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
+			return orEnded(ctx, err)
 		}
 	}
 }
@@ -188,10 +182,7 @@ func ConfirmRemoval(ctx context.Context, addr string) error {
 	for {
 		msg, err := c.readFrame(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("confirm card removal: %w", err)
+			return orEnded(ctx, fmt.Errorf("confirm card removal: %w", err))
 		}
 		if len(msg) == 1 && msg[0] != ctrlATR {
 			continue // power events get no answer
@@ -201,6 +192,16 @@ func ConfirmRemoval(ctx context.Context, addr string) error {
 		}
 		return nil
 	}
+}
+
+// orEnded returns ctx.Err() once ctx has ended, else err: ending ctx
+// closes the connection, and the read or write that this broke fails with
+// an error that says less.
+func orEnded(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // Close closes the connection, which removes the card from the reader and
