@@ -25,10 +25,11 @@ const (
 	cfgTSATime  = "tsa_timeout"
 	cfgCardTime = "card_timeout"
 	cfgLastTry  = "allow_last_pin_try"
+	cfgAttest   = "attest"
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgLastTry, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
 
 // pinKeys are the only pluginConfig keys that may mention a PIN: none of
 // them holds one.
@@ -125,6 +126,10 @@ func parseConfig(m map[string]string) (config, error) {
 			if s.AllowLastPINTry, err = strconv.ParseBool(v); err != nil {
 				return config{}, plugin.NewValidationErrorf("pluginConfig allow_last_pin_try %s is not true or false", quote(v))
 			}
+		case cfgAttest:
+			if s.Attest, err = strconv.ParseBool(v); err != nil {
+				return config{}, plugin.NewValidationErrorf("pluginConfig attest %s is not true or false", quote(v))
+			}
 		case cfgMode:
 			if v != modeEnvelope && v != modeRaw {
 				return config{}, plugin.NewValidationErrorf("pluginConfig mode %s is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", quote(v))
@@ -136,6 +141,9 @@ func parseConfig(m map[string]string) (config, error) {
 	}
 	if s.TSAURL != "" && c.mode == modeRaw {
 		return config{}, plugin.NewValidationError("pluginConfig tsa_url works in envelope mode only; in raw mode notation timestamps the signature itself: remove tsa_url and tsa_root_cert and pass --timestamp-url and --timestamp-root-cert to notation sign")
+	}
+	if s.Attest && c.mode == modeRaw {
+		return config{}, plugin.NewValidationError("pluginConfig attest=true works in envelope mode only: notation builds the envelope in raw mode and cannot carry the attestation; remove mode=raw, or remove attest")
 	}
 	return c, nil
 }
