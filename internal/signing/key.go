@@ -19,16 +19,16 @@ import (
 // Key is the key of a plan on an open card, with its certificate and the
 // chain built for one signing time. Close closes the card.
 type Key struct {
-	plan   *Plan
-	card   *piv.Card
-	leaf   *x509.Certificate
-	spec   keyspec.Spec
-	chain  []*x509.Certificate
+	plan  *Plan
+	card  *piv.Card
+	leaf  *x509.Certificate
+	spec  keyspec.Spec
+	chain []*x509.Certificate
 	// attestation is the slot's attestation bundle, read when the plan
 	// attests; nil otherwise.
 	attestation *attestation.Bundle
 	phases      phases
-	log    Logger
+	log         Logger
 }
 
 // phases is where the time of one signature goes, for the debug log and
