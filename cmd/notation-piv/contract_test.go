@@ -105,7 +105,7 @@ func TestMetadata(t *testing.T) {
 		}
 		if md.Name != "piv" || md.Version != testVersion || md.URL == "" || md.Description == "" ||
 			len(md.SupportedContractVersions) != 1 || md.SupportedContractVersions[0] != "1.0" ||
-			len(md.Capabilities) != 1 || md.Capabilities[0] != tc.want {
+			len(md.Capabilities) != 2 || md.Capabilities[0] != tc.want || md.Capabilities[1] != plugin.CapabilityTrustedIdentityVerifier {
 			t.Errorf("%q: metadata %+v", tc.request, md)
 		}
 	}

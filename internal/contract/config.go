@@ -26,10 +26,13 @@ const (
 	cfgCardTime = "card_timeout"
 	cfgLastTry  = "allow_last_pin_try"
 	cfgAttest   = "attest"
+	// cfgAttestationRoots is the one key of verify-signature: the PEM
+	// bundle of attestation roots that replaces Yubico's for that run.
+	cfgAttestationRoots = "attestation_roots"
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgAttestationRoots, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
 
 // pinKeys are the only pluginConfig keys that may mention a PIN: none of
 // them holds one.
@@ -50,14 +53,19 @@ const (
 	modeRaw      = "raw"      // notation calls describe-key and generate-signature
 )
 
-// config is a parsed pluginConfig: the mode, and the settings of the
-// key's signatures, not checked yet (signing.NewPlan checks them).
+// config is a parsed pluginConfig: the mode, the settings of the key's
+// signatures, not checked yet (signing.NewPlan checks them), and the
+// attestation roots of verify-signature.
 type config struct {
 	mode     string
 	settings signing.Settings
+	// attestationRoots is the path of the PEM bundle of attestation
+	// roots; "": Yubico's.
+	attestationRoots string
 }
 
-// capability is what get-plugin-metadata advertises for this config.
+// capability is the generator capability get-plugin-metadata advertises
+// for this config.
 func (c config) capability() plugin.Capability {
 	if c.mode == modeRaw {
 		return plugin.CapabilitySignatureGenerator
@@ -93,7 +101,7 @@ func parseConfig(m map[string]string) (config, error) {
 	c := config{mode: modeEnvelope}
 	s := &c.settings
 	// The keys whose value is taken as it is: a path, a URL, a name.
-	verbatim := map[string]*string{cfgReader: &s.Reader, cfgCACerts: &s.CACerts, cfgPINFile: &s.PINFile, cfgPinentry: &s.Pinentry, cfgTSAURL: &s.TSAURL, cfgTSARoot: &s.TSARoot}
+	verbatim := map[string]*string{cfgAttestationRoots: &c.attestationRoots, cfgReader: &s.Reader, cfgCACerts: &s.CACerts, cfgPINFile: &s.PINFile, cfgPinentry: &s.Pinentry, cfgTSAURL: &s.TSAURL, cfgTSARoot: &s.TSARoot}
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") && !pinKeys[k] {
