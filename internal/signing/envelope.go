@@ -14,13 +14,11 @@ import (
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
-// Routing of attested signatures: the protected-header attributes that
-// make notation verify call this plugin's verify-signature.
+// Routing of attested signatures: the values of the protected-header
+// attributes (envelope.HeaderVerificationPlugin and
+// envelope.HeaderVerificationPluginMinVersion) that make notation verify
+// call this plugin's verify-signature.
 const (
-	// HeaderVerificationPlugin names the verification plugin.
-	HeaderVerificationPlugin = "io.cncf.notary.verificationPlugin"
-	// HeaderVerificationPluginMinVersion names its lowest version.
-	HeaderVerificationPluginMinVersion = "io.cncf.notary.verificationPluginMinVersion"
 	// VerificationPlugin is the name notation knows this plugin by.
 	VerificationPlugin = "piv"
 	// VerifierMinVersion is the first version of notation-piv that
@@ -84,8 +82,8 @@ func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*E
 			return nil, err
 		}
 		req.Attributes = []envelope.Attribute{
-			{Key: HeaderVerificationPlugin, Value: VerificationPlugin},
-			{Key: HeaderVerificationPluginMinVersion, Value: VerifierMinVersion},
+			{Key: envelope.HeaderVerificationPlugin, Value: VerificationPlugin},
+			{Key: envelope.HeaderVerificationPluginMinVersion, Value: VerifierMinVersion},
 			{Key: attestation.HeaderKey, Value: value},
 		}
 	}
