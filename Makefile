@@ -13,7 +13,7 @@ deps:
 	.ci/deps $(DEB_PACKAGES)
 
 # VERSION is the plugin version notation sees (SemVer).
-VERSION ?= 0.1.0
+VERSION ?= 0.2.0
 
 build:
 	go build ./...

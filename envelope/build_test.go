@@ -11,6 +11,8 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/envelope/cose"
+	"github.com/notation-piv/notation-piv/envelope/envelopetest"
 	"github.com/notation-piv/notation-piv/envelope/jws"
 	"github.com/notation-piv/notation-piv/fixtures"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
@@ -129,5 +131,48 @@ func TestRegisterJWS(t *testing.T) {
 	_, err = envelope.Lookup(envelope.MediaTypeCOSE)
 	if want := `unsupported signature envelope type "application/cose": use one of application/jose+json`; err == nil || err.Error() != want {
 		t.Errorf("Lookup(cose) error = %v, want %q", err, want)
+	}
+}
+
+// TestBuildAttributes signs critical extended attributes with each format:
+// notation-core-go reads each one back, critical, with its string value,
+// and Build refuses attributes that would collide with the Notary headers.
+func TestBuildAttributes(t *testing.T) {
+	attrs := []envelope.Attribute{
+		{Key: "io.cncf.notary.verificationPlugin", Value: "piv"},
+		{Key: "io.cncf.notary.verificationPluginMinVersion", Value: "0.2.0"},
+		{Key: "io.github.notation-piv.attestation", Value: "AAAA,BBBB"},
+	}
+	for _, f := range []envelope.Format{jws.Format{}, cose.Format{}} {
+		t.Run(f.MediaType(), func(t *testing.T) {
+			env, _ := envelopetest.Sign(t, f, func(r *envelope.SignRequest) { r.Attributes = attrs })
+			content, err := envelopetest.CoreVerify(f.MediaType(), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[any]signature.Attribute{}
+			for _, a := range content.SignerInfo.SignedAttributes.ExtendedAttributes {
+				got[a.Key] = a
+			}
+			if len(got) != len(attrs) {
+				t.Errorf("extended attributes = %v, want %d", got, len(attrs))
+			}
+			for _, a := range attrs {
+				if g := got[a.Key]; !g.Critical || g.Value != a.Value {
+					t.Errorf("attribute %s = %+v, want critical %q", a.Key, g, a.Value)
+				}
+			}
+			for _, bad := range [][]envelope.Attribute{
+				{{Key: "io.cncf.notary.signingTime", Value: "x"}},
+				{attrs[0], attrs[0]},
+				{{Value: "x"}},
+			} {
+				key := fixtures.Key("EC-256")
+				req := envelope.SignRequest{Payload: envelopetest.NotaryPayload, Signer: key, Chain: []*x509.Certificate{leaf(key)}, SigningTime: time.Now(), Attributes: bad}
+				if _, err := f.Sign(req); err == nil || !strings.Contains(err.Error(), "extended attribute") {
+					t.Errorf("Sign with attributes %v: error %v, want a refusal", bad, err)
+				}
+			}
+		})
 	}
 }

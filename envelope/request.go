@@ -43,6 +43,19 @@ type SignRequest struct {
 	// TSARoots are the trusted roots of the timestamp authority; required
 	// with Timestamp, unused without it.
 	TSARoots *x509.CertPool
+	// Attributes are extended signed attributes: the format puts each in
+	// the protected header and marks it critical, in this order. Notary
+	// verifiers must understand a critical attribute or reject the
+	// signature; "io.cncf.notary.verificationPlugin" among them routes
+	// the signature to that verification plugin.
+	Attributes []Attribute
+}
+
+// Attribute is a critical extended signed attribute with a string value:
+// the one kind of value that both JWS and COSE carry to a verification
+// plugin unchanged.
+type Attribute struct {
+	Key, Value string
 }
 
 // Build runs the steps every format shares around encode, the format's own
@@ -120,6 +133,9 @@ func prepare(req SignRequest) (SignRequest, keyspec.Spec, error) {
 	if req.SigningTime.IsZero() {
 		return req, keyspec.Spec{}, errors.New("sign request has no signing time")
 	}
+	if err := checkAttributes(req.Attributes); err != nil {
+		return req, keyspec.Spec{}, err
+	}
 	if req.Timestamp != nil && req.TSARoots == nil {
 		return req, keyspec.Spec{}, errors.New("sign request asks for a timestamp but trusts no TSA root: give the root CA certificate of the timestamp authority")
 	}
@@ -135,6 +151,31 @@ func prepare(req SignRequest) (SignRequest, keyspec.Spec, error) {
 		return req, keyspec.Spec{}, chainError(err, req.SigningTime)
 	}
 	return req, alg, nil
+}
+
+// checkAttributes refuses extended attributes that would collide with
+// the headers the formats write: a Notary key, or a key given twice.
+func checkAttributes(attrs []Attribute) error {
+	seen := make(map[string]bool, len(attrs))
+	for _, a := range attrs {
+		switch {
+		case a.Key == "":
+			return errors.New("sign request has an extended attribute without a key")
+		case seen[a.Key]:
+			return fmt.Errorf("sign request has extended attribute %q twice", a.Key)
+		case reservedAttributes[a.Key]:
+			return fmt.Errorf("sign request: extended attribute %q is a header the envelope format writes itself", a.Key)
+		}
+		seen[a.Key] = true
+	}
+	return nil
+}
+
+// reservedAttributes are the protected headers the formats write.
+var reservedAttributes = map[string]bool{
+	"alg": true, "cty": true, "crit": true, "kid": true, "x5c": true, "jwk": true,
+	"io.cncf.notary.signingScheme": true, "io.cncf.notary.signingTime": true,
+	"io.cncf.notary.expiry": true, "io.cncf.notary.authenticSigningTime": true,
 }
 
 // chainError explains a chain that notation-core-go rejects.
@@ -163,6 +204,30 @@ func matchRequest(content *signature.EnvelopeContent, req SignRequest) error {
 	for i, c := range info.CertificateChain {
 		if !c.Equal(req.Chain[i]) {
 			return fmt.Errorf("certificate %d of the envelope differs from the requested chain", i)
+		}
+	}
+	return matchAttributes(info.SignedAttributes.ExtendedAttributes, req.Attributes)
+}
+
+// matchAttributes checks that the envelope carries exactly the requested
+// extended attributes, each critical, with its value.
+func matchAttributes(got []signature.Attribute, want []Attribute) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("envelope holds %d extended attributes, want %d", len(got), len(want))
+	}
+	values := make(map[any]signature.Attribute, len(got))
+	for _, a := range got {
+		values[a.Key] = a
+	}
+	for _, w := range want {
+		a, ok := values[w.Key]
+		switch {
+		case !ok:
+			return fmt.Errorf("extended attribute %q is missing", w.Key)
+		case !a.Critical:
+			return fmt.Errorf("extended attribute %q is not critical", w.Key)
+		case a.Value != w.Value:
+			return fmt.Errorf("extended attribute %q has another value", w.Key)
 		}
 	}
 	return nil

@@ -184,7 +184,7 @@ func TestHostileRequests(t *testing.T) {
 		{"pluginConfig value of 5000 bytes", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["pluginConfig"].(map[string]any)["reader"] = strings.Repeat("r", 5000) }),
 			plugin.ErrorCodeValidation, []string{`pluginConfig "reader" holds 5000 bytes, more than the limit of 4096`}},
 		{"pluginConfig key of 4000 control characters", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["pluginConfig"].(map[string]any)[strings.Repeat("\x04", 4000)] = "v" }),
-			plugin.ErrorCodeValidation, []string{"is 4000 bytes long, longer than any valid key; valid keys are allow_last_pin_try, ca_certs"}},
+			plugin.ErrorCodeValidation, []string{"is 4000 bytes long, longer than any valid key; valid keys are allow_last_pin_try, attest, attestation_roots, ca_certs"}},
 		{"serial of 4000 control characters", "generate-envelope", set("generate-envelope", func(r map[string]any) { r["pluginConfig"].(map[string]any)["serial"] = strings.Repeat("\x04", 4000) }),
 			plugin.ErrorCodeValidation, []string{"pluginConfig serial", "bytes)"}},
 		{"10000 unknown pluginConfig keys", "generate-envelope", set("generate-envelope", func(r map[string]any) {

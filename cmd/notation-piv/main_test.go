@@ -16,7 +16,7 @@ import (
 const testSerial = 24680246
 
 // testVersion is the plugin version the tests build in.
-const testVersion = "0.1.0"
+const testVersion = "0.2.0"
 
 // harness holds the binaries the tests run: the plugin and the pinned
 // notation CLI v1.3.2 ("" under go test -short).

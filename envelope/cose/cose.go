@@ -6,7 +6,8 @@
 // crit (2, an array of text strings), the payload content type (3, a text
 // string), "io.cncf.notary.signingScheme", "io.cncf.notary.signingTime" and
 // the optional, critical "io.cncf.notary.expiry", both times as CBOR tag 1
-// with integer epoch seconds. The unprotected header holds x5chain (33, an
+// with integer epoch seconds, and the request's extended attributes, text
+// strings, each critical. The unprotected header holds x5chain (33, an
 // array of byte strings from leaf to root, even for a single certificate)
 // and "io.cncf.notary.signingAgent" and, when a timestamp is requested,
 // "io.cncf.notary.timestampSignature": the DER RFC 3161 TimeStampToken over
@@ -66,6 +67,10 @@ func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 	if !req.Expiry.IsZero() {
 		msg.Headers.Protected[envelope.HeaderExpiry] = epoch(req.Expiry)
 		crit = append(crit, envelope.HeaderExpiry)
+	}
+	for _, a := range req.Attributes {
+		msg.Headers.Protected[a.Key] = a.Value
+		crit = append(crit, a.Key)
 	}
 	msg.Headers.Protected[gocose.HeaderLabelCritical] = crit
 	msg.Payload = req.Payload

@@ -5,7 +5,8 @@
 // exactly four members: "payload" (the Notary payload, verbatim),
 // "protected", "header" and "signature". The protected header holds "alg",
 // "cty", "io.cncf.notary.signingScheme", "io.cncf.notary.signingTime", the
-// optional "io.cncf.notary.expiry" and "crit"; the unprotected "header" holds
+// optional "io.cncf.notary.expiry", the request's extended attributes
+// (strings, each critical) and "crit"; the unprotected "header" holds
 // "x5c" (leaf to root), "io.cncf.notary.signingAgent" and, when a timestamp
 // is requested, "io.cncf.notary.timestampSignature": the DER RFC 3161
 // TimeStampToken over the decoded "signature" bytes, in standard padded
@@ -76,6 +77,9 @@ func encode(req envelope.SignRequest, alg keyspec.Spec) ([]byte, error) {
 		WithCritical(envelope.HeaderSigningScheme)
 	if !req.Expiry.IsZero() {
 		opts = opts.WithHeader(envelope.HeaderExpiry, req.Expiry.Format(time.RFC3339)).WithCritical(envelope.HeaderExpiry)
+	}
+	for _, a := range req.Attributes {
+		opts = opts.WithHeader(jose.HeaderKey(a.Key), a.Value).WithCritical(a.Key)
 	}
 	key := &opaque{signer: req.Signer, alg: alg}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg.JWS), Key: key}, opts)

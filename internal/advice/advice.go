@@ -43,6 +43,10 @@ func For(err error) string {
 		return `insert a card and run "notation-piv list"`
 	case errors.Is(err, piv.ErrSlotEmpty):
 		return "generate a key in it and store the key's certificate there"
+	case errors.Is(err, piv.ErrKeyImported):
+		return "generate the key on the card (notation-piv setup) to sign with its attestation"
+	case errors.Is(err, piv.ErrNoAttestation):
+		return "sign with a card that attests its keys, such as a YubiKey 5"
 	case errors.Is(err, piv.ErrKeyMismatch):
 		return "store the certificate issued for this key, or generate a new key and certificate"
 	case errors.As(err, &timeout) && timeout.Busy:

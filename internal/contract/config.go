@@ -25,10 +25,14 @@ const (
 	cfgTSATime  = "tsa_timeout"
 	cfgCardTime = "card_timeout"
 	cfgLastTry  = "allow_last_pin_try"
+	cfgAttest   = "attest"
+	// cfgAttestationRoots is the one key of verify-signature: the PEM
+	// bundle of attestation roots that replaces Yubico's for that run.
+	cfgAttestationRoots = "attestation_roots"
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgLastTry, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgAttestationRoots, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
 
 // pinKeys are the only pluginConfig keys that may mention a PIN: none of
 // them holds one.
@@ -49,14 +53,19 @@ const (
 	modeRaw      = "raw"      // notation calls describe-key and generate-signature
 )
 
-// config is a parsed pluginConfig: the mode, and the settings of the
-// key's signatures, not checked yet (signing.NewPlan checks them).
+// config is a parsed pluginConfig: the mode, the settings of the key's
+// signatures, not checked yet (signing.NewPlan checks them), and the
+// attestation roots of verify-signature.
 type config struct {
 	mode     string
 	settings signing.Settings
+	// attestationRoots is the path of the PEM bundle of attestation
+	// roots; "": Yubico's.
+	attestationRoots string
 }
 
-// capability is what get-plugin-metadata advertises for this config.
+// capability is the generator capability get-plugin-metadata advertises
+// for this config.
 func (c config) capability() plugin.Capability {
 	if c.mode == modeRaw {
 		return plugin.CapabilitySignatureGenerator
@@ -92,7 +101,7 @@ func parseConfig(m map[string]string) (config, error) {
 	c := config{mode: modeEnvelope}
 	s := &c.settings
 	// The keys whose value is taken as it is: a path, a URL, a name.
-	verbatim := map[string]*string{cfgReader: &s.Reader, cfgCACerts: &s.CACerts, cfgPINFile: &s.PINFile, cfgPinentry: &s.Pinentry, cfgTSAURL: &s.TSAURL, cfgTSARoot: &s.TSARoot}
+	verbatim := map[string]*string{cfgAttestationRoots: &c.attestationRoots, cfgReader: &s.Reader, cfgCACerts: &s.CACerts, cfgPINFile: &s.PINFile, cfgPinentry: &s.Pinentry, cfgTSAURL: &s.TSAURL, cfgTSARoot: &s.TSARoot}
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") && !pinKeys[k] {
@@ -125,6 +134,10 @@ func parseConfig(m map[string]string) (config, error) {
 			if s.AllowLastPINTry, err = strconv.ParseBool(v); err != nil {
 				return config{}, plugin.NewValidationErrorf("pluginConfig allow_last_pin_try %s is not true or false", quote(v))
 			}
+		case cfgAttest:
+			if s.Attest, err = strconv.ParseBool(v); err != nil {
+				return config{}, plugin.NewValidationErrorf("pluginConfig attest %s is not true or false", quote(v))
+			}
 		case cfgMode:
 			if v != modeEnvelope && v != modeRaw {
 				return config{}, plugin.NewValidationErrorf("pluginConfig mode %s is not supported; use mode=raw to let notation build the envelope, or leave mode out (or mode=envelope) to let the plugin build it", quote(v))
@@ -136,6 +149,9 @@ func parseConfig(m map[string]string) (config, error) {
 	}
 	if s.TSAURL != "" && c.mode == modeRaw {
 		return config{}, plugin.NewValidationError("pluginConfig tsa_url works in envelope mode only; in raw mode notation timestamps the signature itself: remove tsa_url and tsa_root_cert and pass --timestamp-url and --timestamp-root-cert to notation sign")
+	}
+	if s.Attest && c.mode == modeRaw {
+		return config{}, plugin.NewValidationError("pluginConfig attest=true works in envelope mode only: notation builds the envelope in raw mode and cannot carry the attestation; remove mode=raw, or remove attest")
 	}
 	return c, nil
 }

@@ -1,7 +1,9 @@
 // Package contract answers the commands of the Notation plugin contract,
 // which notation runs with the command as the only argument and a JSON
 // request on stdin: get-plugin-metadata, describe-key, generate-signature
-// and generate-envelope. The answer is one JSON document on stdout and exit
+// and generate-envelope to sign, and verify-signature, which notation
+// verify runs for a signature whose envelope names this plugin as its
+// verification plugin (an attested signature, see internal/attestation). The answer is one JSON document on stdout and exit
 // status 0, or a JSON error on stderr and exit status 1; nothing else is
 // ever written to either.
 //
@@ -30,7 +32,7 @@ const pluginName = "piv"
 // IsCommand reports whether name is a contract command.
 func IsCommand(name string) bool {
 	switch plugin.Command(name) {
-	case plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope:
+	case plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope, plugin.CommandVerifySignature:
 		return true
 	}
 	return false
@@ -91,11 +93,17 @@ func answer(ctx context.Context, cmd plugin.Command, version string, stdin io.Re
 		return generateSignature(ctx, body, req.plan, log)
 	case *plugin.GenerateEnvelopeRequest:
 		return generateEnvelope(ctx, body, req.plan, log)
+	case *plugin.VerifySignatureRequest:
+		return verifySignature(body, req.config, log)
 	}
 	return metadata(version, req.config), nil // get-plugin-metadata
 }
 
-// metadata answers get-plugin-metadata. It never touches the card.
+// metadata answers get-plugin-metadata. It never touches the card. Beside
+// the generator capability of the config, it always declares
+// SIGNATURE_VERIFIER.TRUSTED_IDENTITY: notation verify then routes
+// attested signatures to verify-signature with the trust policy's
+// trustedIdentities, and leaves revocation to notation.
 func metadata(version string, cfg config) plugin.GetMetadataResponse {
 	return plugin.GetMetadataResponse{
 		Name:                      pluginName,
@@ -103,7 +111,7 @@ func metadata(version string, cfg config) plugin.GetMetadataResponse {
 		Version:                   version,
 		URL:                       "https://github.com/notation-piv/notation-piv",
 		SupportedContractVersions: []string{plugin.ContractVersion},
-		Capabilities:              []plugin.Capability{cfg.capability()},
+		Capabilities:              []plugin.Capability{cfg.capability(), plugin.CapabilityTrustedIdentityVerifier},
 	}
 }
 

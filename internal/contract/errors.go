@@ -20,7 +20,7 @@ import (
 
 // toPluginError maps an error to the contract's error codes, in one place:
 //   - VALIDATION_ERROR: the request, the config, the card selection, the
-//     slot, the key or the certificate chain cannot sign;
+//     slot, the key, its attestation or the certificate chain cannot sign;
 //   - ACCESS_DENIED: the PIN is wrong, blocked, missing or was not given;
 //   - TIMEOUT: the card did not answer in time;
 //   - ERROR: anything else.
@@ -68,7 +68,7 @@ func classify(err error) *plugin.Error {
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		return plugin.NewError(plugin.ErrorCodeTimeout, msg)
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection), errors.Is(err, piv.ErrSlotEmpty), errors.As(err, &chain),
-		errors.As(err, &unsupported), errors.Is(err, piv.ErrKeyMismatch):
+		errors.As(err, &unsupported), errors.Is(err, piv.ErrKeyMismatch), errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
 		return plugin.NewValidationError(msg)
 	}
 	return plugin.NewGenericError(msg)
@@ -84,6 +84,9 @@ func withAdvice(err error) string {
 		return err.Error() + ": " + pinAdvice(credential)
 	case errors.Is(err, piv.ErrNoPIN):
 		return err.Error() + ": set " + piv.EnvPIN + ", configure a pin_file or a pinentry program, or run from a terminal"
+	}
+	if errors.Is(err, piv.ErrKeyImported) || errors.Is(err, piv.ErrNoAttestation) {
+		return advice.Append(err) + ", or sign without pluginConfig attest=true"
 	}
 	return advice.Append(err)
 }

@@ -279,8 +279,8 @@ func FuzzGetMetadata(f *testing.F) {
 		if fuzzedConfig(config)[cfgMode] == modeRaw {
 			want = plugin.CapabilitySignatureGenerator
 		}
-		if md := metadata(testVersion, req.config); len(md.Capabilities) != 1 || md.Capabilities[0] != want {
-			t.Fatalf("config %q: capabilities %v, want %s", config, md.Capabilities, want)
+		if md := metadata(testVersion, req.config); len(md.Capabilities) != 2 || md.Capabilities[0] != want || md.Capabilities[1] != plugin.CapabilityTrustedIdentityVerifier {
+			t.Fatalf("config %q: capabilities %v, want %s and %s", config, md.Capabilities, want, plugin.CapabilityTrustedIdentityVerifier)
 		}
 	})
 }

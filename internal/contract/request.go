@@ -37,12 +37,12 @@ const (
 // request is a checked contract request.
 type request struct {
 	// body is the decoded request: a *plugin.GetMetadataRequest,
-	// *plugin.DescribeKeyRequest, *plugin.GenerateSignatureRequest or
-	// *plugin.GenerateEnvelopeRequest.
+	// *plugin.DescribeKeyRequest, *plugin.GenerateSignatureRequest,
+	// *plugin.GenerateEnvelopeRequest or *plugin.VerifySignatureRequest.
 	body   any
 	config config
 	// plan is the signing plan of a command that uses the card; nil for
-	// get-plugin-metadata.
+	// get-plugin-metadata and verify-signature.
 	plan *signing.Plan
 }
 
@@ -93,6 +93,16 @@ func checkRequest(cmd plugin.Command, body []byte, version string) (*request, er
 			return nil, err
 		}
 		return planRequest(&r, r.KeyID, r.PluginConfig, version, nil, func() error { return checkSignatureRequest(&r) })
+	case plugin.CommandVerifySignature:
+		var r plugin.VerifySignatureRequest
+		if err := decodeContract(body, &r); err != nil {
+			return nil, err
+		}
+		cfg, err := parseConfig(r.PluginConfig)
+		if err != nil {
+			return nil, err
+		}
+		return &request{body: &r, config: cfg}, nil
 	case plugin.CommandGenerateEnvelope:
 		var r plugin.GenerateEnvelopeRequest
 		if err := decodeContract(body, &r); err != nil {

@@ -8,9 +8,22 @@ import (
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/piv"
 	"github.com/notation-piv/notation-piv/timestamp"
+)
+
+// Routing of attested signatures: the values of the protected-header
+// attributes (envelope.HeaderVerificationPlugin and
+// envelope.HeaderVerificationPluginMinVersion) that make notation verify
+// call this plugin's verify-signature.
+const (
+	// VerificationPlugin is the name notation knows this plugin by.
+	VerificationPlugin = "piv"
+	// VerifierMinVersion is the first version of notation-piv that
+	// verifies attestations.
+	VerifierMinVersion = "0.2.0"
 )
 
 // Envelope is a signed, self-verified envelope and the key that signed it.
@@ -24,6 +37,9 @@ type Envelope struct {
 	Spec   keyspec.Spec
 	// Chain is the certificate chain, leaf first.
 	Chain []*x509.Certificate
+	// Attestation is the attestation the envelope carries; nil unless the
+	// plan attests.
+	Attestation *attestation.Bundle
 }
 
 // errNoFormat is a plan without an envelope format asked for an envelope.
@@ -34,7 +50,10 @@ var errNoFormat = errors.New("the signature plan has no envelope format")
 // certificate, builds and checks the chain at the signing time (now, in
 // whole seconds), and has the format build the envelope through
 // envelope.Build, with the card signer, the plan's expiry and, when the
-// plan has a TSA, a verified timestamp. When the card fails, its error is
+// plan has a TSA, a verified timestamp. When the plan attests, the
+// envelope carries the slot's attestation bundle (attestation.HeaderKey)
+// and routes its verification to this plugin, all three as critical
+// protected-header attributes. When the card fails, its error is
 // returned as it is.
 func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*Envelope, error) {
 	if p.format == nil {
@@ -57,6 +76,17 @@ func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*E
 		SigningTime:  signingTime,
 		SigningAgent: "notation-piv/" + p.settings.Version,
 	}
+	if key.attestation != nil {
+		value, err := key.attestation.Encode()
+		if err != nil {
+			return nil, err
+		}
+		req.Attributes = []envelope.Attribute{
+			{Key: envelope.HeaderVerificationPlugin, Value: VerificationPlugin},
+			{Key: envelope.HeaderVerificationPluginMinVersion, Value: VerifierMinVersion},
+			{Key: attestation.HeaderKey, Value: value},
+		}
+	}
 	if p.settings.Expiry > 0 {
 		req.Expiry = signingTime.Add(p.settings.Expiry)
 	}
@@ -76,5 +106,5 @@ func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*E
 	}
 	key.phases.envelope = time.Since(start) - key.phases.sign
 	log.Printf("built and verified a %s envelope of %d bytes; %s", p.format.MediaType(), len(env), key.phases)
-	return &Envelope{Bytes: env, Serial: key.card.Serial(), Slot: p.slot, Spec: key.spec, Chain: key.chain}, nil
+	return &Envelope{Bytes: env, Serial: key.card.Serial(), Slot: p.slot, Spec: key.spec, Chain: key.chain, Attestation: key.attestation}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/certchain"
+	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/internal/prompt"
 	"github.com/notation-piv/notation-piv/piv"
@@ -18,24 +19,27 @@ import (
 // Key is the key of a plan on an open card, with its certificate and the
 // chain built for one signing time. Close closes the card.
 type Key struct {
-	plan   *Plan
-	card   *piv.Card
-	leaf   *x509.Certificate
-	spec   keyspec.Spec
-	chain  []*x509.Certificate
-	phases phases
-	log    Logger
+	plan  *Plan
+	card  *piv.Card
+	leaf  *x509.Certificate
+	spec  keyspec.Spec
+	chain []*x509.Certificate
+	// attestation is the slot's attestation bundle, read when the plan
+	// attests; nil otherwise.
+	attestation *attestation.Bundle
+	phases      phases
+	log         Logger
 }
 
 // phases is where the time of one signature goes, for the debug log and
 // the benchmarks (make bench).
 type phases struct {
-	open, certificate, chain, sign, envelope time.Duration
+	open, certificate, attest, chain, sign, envelope time.Duration
 }
 
 func (p phases) String() string {
-	return fmt.Sprintf("phases: open=%v certificate=%v chain=%v sign=%v envelope=%v",
-		p.open, p.certificate, p.chain, p.sign, p.envelope)
+	return fmt.Sprintf("phases: open=%v certificate=%v attest=%v chain=%v sign=%v envelope=%v",
+		p.open, p.certificate, p.attest, p.chain, p.sign, p.envelope)
 }
 
 // Describe opens the card and returns the key spec of the slot's
@@ -60,9 +64,11 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 	return spec, nil
 }
 
-// Open opens the card, reads the slot's certificate, and builds and
-// checks the chain at signingTime: a chain that cannot sign gives a
-// *ChainError. Nothing asks for the PIN yet. The caller closes the key.
+// Open opens the card, reads the slot's certificate and, when the plan
+// attests and makes an envelope, the slot's attestation (see attest), and
+// builds and checks the chain at signingTime: a chain that cannot sign
+// gives a *ChainError. Nothing asks for the PIN yet. The caller closes
+// the key.
 func (p *Plan) Open(ctx context.Context, signingTime time.Time, log Logger) (*Key, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.settings.cardTimeout())
 	defer cancel()
@@ -93,6 +99,13 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	if err != nil {
 		return err
 	}
+	if k.plan.settings.Attest && k.plan.format != nil {
+		start = time.Now()
+		if k.attestation, err = k.attest(ctx, leaf); err != nil {
+			return err
+		}
+		k.phases.attest = time.Since(start)
+	}
 	start = time.Now()
 	chain, err := certchain.Build(leaf, k.plan.bundle, signingTime)
 	if err != nil {
@@ -101,6 +114,22 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	k.phases.chain = time.Since(start)
 	k.leaf, k.spec, k.chain = leaf, spec, chain
 	return nil
+}
+
+// attest reads the attestation of the slot's key from the card and
+// checks that it attests the key of leaf, the slot's certificate. The
+// card refuses an imported key (piv.ErrKeyImported), and a card that
+// cannot attest says so (piv.ErrNoAttestation). Whether the attestation
+// chains to a trusted vendor root is the verifier's business.
+func (k *Key) attest(ctx context.Context, leaf *x509.Certificate) (*attestation.Bundle, error) {
+	slotCert, device, err := k.card.Attest(ctx, k.plan.slot)
+	if err != nil {
+		return nil, err
+	}
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(slotCert.PublicKey) {
+		return nil, fmt.Errorf("slot %s: the attested key is not the key of the slot's certificate: %w", k.plan.slot, piv.ErrKeyMismatch)
+	}
+	return attestation.NewBundle(slotCert, device), nil
 }
 
 // Close closes the card.

@@ -30,6 +30,7 @@ const (
 	SettingTSATimeout  Setting = "tsa_timeout"
 	SettingFormat      Setting = "format"
 	SettingExpiry      Setting = "expiry"
+	SettingAttest      Setting = "attest"
 )
 
 // SettingError is a setting that cannot be used: a value out of bounds, or
@@ -113,6 +114,11 @@ type Settings struct {
 	Format string
 	// Expiry is how long the signature is valid; 0: no expiry.
 	Expiry time.Duration
+	// Attest adds the slot's attestation to the envelope, with the
+	// headers that route its verification to this plugin (see
+	// Plan.SignEnvelope). A raw signature has nowhere to carry it: the
+	// edges refuse Attest without an envelope.
+	Attest bool
 	// Version is the version of notation-piv: envelopes name
 	// "notation-piv/VERSION" as their signing agent.
 	Version string
@@ -178,6 +184,6 @@ func (s Settings) cardTimeout() time.Duration {
 // String describes the settings for the debug log. It holds no secrets:
 // a PIN is never a setting, and the TSA URL is redacted.
 func (s Settings) String() string {
-	return fmt.Sprintf("slot=%q serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t format=%q expiry=%v",
-		s.Slot, s.Serial, s.Reader, s.CACerts, s.PINFile, s.Pinentry, timestamp.Redact(s.TSAURL), s.TSARoot, s.cardTimeout(), s.AllowLastPINTry, s.Format, s.Expiry)
+	return fmt.Sprintf("slot=%q serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t format=%q expiry=%v attest=%t",
+		s.Slot, s.Serial, s.Reader, s.CACerts, s.PINFile, s.Pinentry, timestamp.Redact(s.TSAURL), s.TSARoot, s.cardTimeout(), s.AllowLastPINTry, s.Format, s.Expiry, s.Attest)
 }
