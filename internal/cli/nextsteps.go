@@ -57,13 +57,29 @@ func trustPolicy(name string, cert *x509.Certificate) string {
 	return string(b)
 }
 
+// attestationStep tells how to hand the attestation bundle to a CA, for
+// the first step after setup --csr; "" without a bundle.
+func attestationStep(attestationPath string) string {
+	if attestationPath == "" {
+		return ""
+	}
+	return fmt.Sprintf(`
+   A CA that needs proof that the key lives on the card (code-signing
+   CAs do) takes %s with the request: it
+   holds the slot's attestation certificate and the card's f9 certificate.`, filepath.Base(attestationPath))
+}
+
 // printSetupDone prints what setup made and the commands to run next.
-func printSetupDone(w io.Writer, serial uint32, o *setupOptions, cert *x509.Certificate, certPath, csrPath string) {
+// attestationPath is "" when the card gave no attestation.
+func printSetupDone(w io.Writer, serial uint32, o *setupOptions, cert *x509.Certificate, certPath, csrPath, attestationPath string) {
 	sum := sha256.Sum256(cert.Raw)
 	fmt.Fprintf(w, "Slot %s of PIV card %d now holds a new %s key (PIN %s, touch %s) and a self-signed\ncode-signing certificate:\n",
 		o.slot, serial, o.key.Spec.Name, o.key.PINPolicy, o.key.TouchPolicy)
 	fmt.Fprintf(w, "  subject    %s\n  valid      %s to %s\n  sha256     %s\n  file       %s\n",
 		cert.Subject, cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02"), hex.EncodeToString(sum[:]), certPath)
+	if attestationPath != "" {
+		fmt.Fprintf(w, "The card's attestation that it generated the key is in\n  %s\n", attestationPath)
+	}
 	if csrPath != "" {
 		fmt.Fprintf(w, `
 Wrote a certificate signing request for the key to %s.
@@ -72,12 +88,12 @@ Until you import the CA's certificate, the slot keeps the self-signed one.
 Next steps:
 1. Send %s to your certificate authority and ask for a code-signing
    certificate: key usage digitalSignature (critical), extended key usage
-   codeSigning or none, not a CA.
+   codeSigning or none, not a CA.%s
 2. Import the certificate it issues, with the CA certificates that complete
    its chain in one PEM file, the issuer first and the root last:
    %s
    It checks the certificate and prints the notation commands to run.
-`, csrPath, filepath.Base(csrPath),
+`, csrPath, filepath.Base(csrPath), attestationStep(attestationPath),
 			commandLine("notation-piv", "cert", "import", "--serial", fmt.Sprint(serial), "--slot", o.slot.String(), "--ca-certs", "ca-chain.pem", "signer.crt"))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/internal/prompt"
 	"github.com/notation-piv/notation-piv/piv"
@@ -25,6 +26,14 @@ critical; extended key usage codeSigning; not a CA), signed by the new key
 on the card. Then prints the notation commands that add the key and trust
 the certificate. With --csr it also writes a certificate signing request
 for a CA; "notation-piv cert import" then loads the CA's certificate.
+
+Setup also writes the attestation bundle of the new key: the slot's
+attestation certificate, signed by the card, then the card's attestation
+certificate (slot f9), which chains to the card vendor's root. A
+code-signing CA takes it, with the request, as proof that the key was
+generated on the card and cannot leave it. It goes beside the request, or
+without --csr beside the certificate, unless --attestation-out names the
+file. A card that cannot attest gets a warning, and no bundle.
 
 A slot that already holds a key or a certificate is refused unless --force
 is given; replacing it asks for confirmation on the terminal unless --yes
@@ -50,6 +59,7 @@ Example:
 		f.intVar(&o.days, "valid-days", "N", 365, "days the certificate is valid")
 		f.stringVar(&o.certOut, "cert-out", "FILE", "", "where to write the certificate as PEM, replacing a regular file there (default ./notation-piv-SERIAL-SLOT.crt)")
 		f.stringVar(&o.csr, "csr", "FILE", "", "also write a certificate signing request to FILE, which must not exist")
+		f.stringVar(&o.attestationOut, "attestation-out", "FILE", "", "where to write the attestation bundle as PEM, replacing a regular file there (default: beside the request, or the certificate, ending in .attestation.pem)")
 		f.boolVar(&o.force, "force", "replace the key and certificate in a slot that holds one")
 		f.boolVar(&o.yes, "yes", "do not ask for confirmation")
 		defineManagementKeyFile(f, &o.mgmtFile)
@@ -67,16 +77,19 @@ type setupFlags struct {
 
 // setupOptions are the parsed flags of setup.
 type setupOptions struct {
-	slot     piv.Slot
-	key      piv.KeyOptions
-	subject  *pkix.Name // nil: a placeholder naming the card
-	days     int
-	certOut  string
-	csr      string
-	force    bool
-	yes      bool
-	mgmtFile string
-	card     cardFlags
+	slot    piv.Slot
+	key     piv.KeyOptions
+	subject *pkix.Name // nil: a placeholder naming the card
+	days    int
+	certOut string
+	csr     string
+	// attestationOut is where the attestation bundle goes; "" for
+	// beside the request or the certificate.
+	attestationOut string
+	force          bool
+	yes            bool
+	mgmtFile       string
+	card           cardFlags
 	// allowLastTry sends the PIN from the environment even with 1 try
 	// left.
 	allowLastTry bool
@@ -125,6 +138,9 @@ func runSetup(ctx context.Context, u *ui, fl *setupFlags) error {
 			return err
 		}
 	}
+	if err := outs.planAttestation(o, o.certOut); err != nil {
+		return err
+	}
 	made, err := setup(ctx, o, &outs)
 	if err != nil {
 		return err
@@ -141,7 +157,11 @@ func runSetup(ctx context.Context, u *ui, fl *setupFlags) error {
 		return failure(fmt.Sprintf("the certificate is on the card, but writing it to a file failed: %v", err),
 			fmt.Sprintf(`export it with "notation-piv cert export --serial %d --slot %s --output FILE"`, made.serial, o.slot))
 	}
-	printSetupDone(u.stdout, made.serial, o, made.cert, certPath, csrPath)
+	attestationPath, err := outs.writeAttestation(u, made, o)
+	if err != nil {
+		return err
+	}
+	printSetupDone(u.stdout, made.serial, o, made.cert, certPath, csrPath, attestationPath)
 	if o.subject == nil {
 		u.warn("the certificate names a placeholder subject; to name yourself run setup again with --force --subject \"C=US, ST=WA, O=Example, CN=my signer\"")
 	}
@@ -151,13 +171,15 @@ func runSetup(ctx context.Context, u *ui, fl *setupFlags) error {
 
 // setupOutputs are the files setup writes.
 type setupOutputs struct {
-	cert, csr *outputFile // csr is nil without --csr
+	cert, csr   *outputFile // csr is nil without --csr
+	attestation *outputFile // nil until planAttestation knows its path
 }
 
 // discard removes what was not written.
 func (s *setupOutputs) discard() {
 	s.cert.discard()
 	s.csr.discard()
+	s.attestation.discard()
 }
 
 // samePath reports whether two paths name the same file, as far as their
@@ -174,6 +196,10 @@ type setupResult struct {
 	status *piv.Status // the card's status before setup
 	cert   *x509.Certificate
 	csr    []byte // DER; nil without --csr
+	// attestation is the new key's attestation; nil, with
+	// attestationErr, when the card did not give it.
+	attestation    *attestation.Bundle
+	attestationErr error
 }
 
 // setup does the work of runSetup on the card, once the flags and the
@@ -198,6 +224,9 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 			return nil, failure(fmt.Sprintf("--csr names %s, where setup writes the certificate", o.csr), "choose another --csr file, or name the certificate file with --cert-out")
 		}
 		if outs.cert, err = newOutput("--cert-out", path, false); err != nil {
+			return nil, err
+		}
+		if err := outs.planAttestation(o, path); err != nil {
 			return nil, err
 		}
 	}
@@ -268,6 +297,11 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		return nil, broken(err)
 	}
 	made := &setupResult{serial: serial, status: st, cert: cert}
+	if slotCert, device, err := card.Attest(ctx, o.slot); err != nil {
+		made.attestationErr = err
+	} else {
+		made.attestation = attestation.NewBundle(slotCert, device)
+	}
 	if o.csr != "" {
 		if made.csr, err = certificateRequest(signer, o.key.Spec, subject); err != nil {
 			return nil, failure(fmt.Sprintf("slot %s of card %d holds the new key and a self-signed certificate, but the certificate signing request failed: %v", o.slot, serial, err),
