@@ -93,19 +93,20 @@ func buildEmptyProgram(b *testing.B, source string) string {
 	return bin
 }
 
-var phaseLine = regexp.MustCompile(`phases: open=(\S+) certificate=(\S+) chain=(\S+) sign=(\S+) envelope=(\S+)`)
+var phaseLine = regexp.MustCompile(`phases: open=(\S+) certificate=(\S+) attest=(\S+) chain=(\S+) sign=(\S+) envelope=(\S+)`)
 
 // BenchmarkSignature signs with the plugin and the virtual card: EC-256
 // and RSA-2048, JWS and COSE, in ENVELOPE mode (generate-envelope) and RAW
 // mode (generate-signature), with the only card present and no
 // pluginConfig serial; "by-serial" picks the card by serial number, which
-// costs a GET SERIAL.
+// costs a GET SERIAL; "attest" adds the slot's attestation (attest=true),
+// which costs an ATTEST and a GET DATA of the f9 certificate.
 func BenchmarkSignature(b *testing.B) {
 	for _, k := range []struct {
 		spec string
 		alg  piv.Algorithm
 	}{{"EC-256", piv.AlgorithmEC256}, {"RSA-2048", piv.AlgorithmRSA2048}} {
-		for _, mode := range []string{"envelope/jws", "envelope/jws/by-serial", "envelope/cose", "raw"} {
+		for _, mode := range []string{"envelope/jws", "envelope/jws/by-serial", "envelope/jws/attest", "envelope/cose", "envelope/cose/attest", "raw"} {
 			b.Run(k.spec+"/"+mode, func(b *testing.B) {
 				env := needCard(b)
 				provision(b, k.alg, nil)
@@ -114,13 +115,17 @@ func BenchmarkSignature(b *testing.B) {
 				switch mode {
 				case "envelope/jws/by-serial":
 					request = envelopeRequest("9c", nil)
+				case "envelope/jws/attest":
+					request = withoutSerial(b, envelopeRequest("9c", map[string]string{"attest": "true"}))
 				case "envelope/cose":
 					request = withEnvelopeType(request, "application/cose")
+				case "envelope/cose/attest":
+					request = withEnvelopeType(withoutSerial(b, envelopeRequest("9c", map[string]string{"attest": "true"})), "application/cose")
 				case "raw":
 					command = "generate-signature"
 					request = fmt.Sprintf(`{"contractVersion":"1.0","keyId":"9c","keySpec":%q,"hashAlgorithm":"SHA-256","payload":"ZXlKaGJHY2lPaUpGVXpJMU5pSjkuZTMw","pluginConfig":{}}`, k.spec)
 				}
-				var walls, open, cert, chain, sign, envl []time.Duration
+				var walls, open, cert, attest, chain, sign, envl []time.Duration
 				var rss []int64
 				var apdus, wire []float64
 				for b.Loop() {
@@ -133,7 +138,7 @@ func BenchmarkSignature(b *testing.B) {
 				b.StopTimer()
 				log, _ := os.ReadFile(logFile)
 				for _, m := range phaseLine.FindAllStringSubmatch(string(log), -1) {
-					for i, dst := range []*[]time.Duration{&open, &cert, &chain, &sign, &envl} {
+					for i, dst := range []*[]time.Duration{&open, &cert, &attest, &chain, &sign, &envl} {
 						d, _ := time.ParseDuration(m[i+1])
 						*dst = append(*dst, d)
 					}
@@ -143,9 +148,10 @@ func BenchmarkSignature(b *testing.B) {
 				b.ReportMetric(median(wire), "wire-bytes")
 				b.ReportMetric(float64(median(rss)), "peak-RSS-KiB")
 				if len(open) > 0 {
-					inProcess := median(open) + median(cert) + median(chain) + median(sign) + median(envl)
+					inProcess := median(open) + median(cert) + median(attest) + median(chain) + median(sign) + median(envl)
 					b.ReportMetric(ms(median(walls)-inProcess), "start+exit-ms")
 					b.ReportMetric(ms(median(open)+median(cert)), "card-session-ms")
+					b.ReportMetric(ms(median(attest)), "attest-ms")
 					b.ReportMetric(ms(median(chain)), "chain-ms")
 					b.ReportMetric(ms(median(sign)), "sign-ms")
 					b.ReportMetric(ms(median(envl)), "envelope-ms")
