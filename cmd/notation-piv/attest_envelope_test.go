@@ -170,4 +170,3 @@ func TestEnvelopeAttestationMalformed(t *testing.T) {
 		})
 	}
 }
-
