@@ -23,6 +23,21 @@ import (
 // verifies it.
 func attestedEnvelope(t *testing.T, mediaType string) *signature.EnvelopeContent {
 	t.Helper()
+	env, err := signature.ParseEnvelope(mediaType, generateAttested(t, mediaType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := env.Verify()
+	if err != nil {
+		t.Fatalf("notation-core-go: %v", err)
+	}
+	return content
+}
+
+// generateAttested asks the plugin for an envelope of mediaType signed by
+// slot 9c with attest=true, and returns it.
+func generateAttested(t *testing.T, mediaType string) []byte {
+	t.Helper()
 	var req plugin.GenerateEnvelopeRequest
 	if err := json.Unmarshal([]byte(envelopeRequest("9c", map[string]string{"attest": "true"})), &req); err != nil {
 		t.Fatal(err)
@@ -37,15 +52,7 @@ func attestedEnvelope(t *testing.T, mediaType string) *signature.EnvelopeContent
 	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil {
 		t.Fatal(err)
 	}
-	env, err := signature.ParseEnvelope(mediaType, resp.SignatureEnvelope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, err := env.Verify()
-	if err != nil {
-		t.Fatalf("notation-core-go: %v", err)
-	}
-	return content
+	return resp.SignatureEnvelope
 }
 
 // TestAttestedEnvelope signs with attest=true in JWS and COSE: each

@@ -38,6 +38,7 @@ import (
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/envelope/cose"
 	"github.com/notation-piv/notation-piv/envelope/jws"
+	"github.com/notation-piv/notation-piv/internal/attestation"
 )
 
 // Report is what Inspect finds in an envelope. Its JSON form is the output
@@ -83,6 +84,9 @@ type Report struct {
 	Chain ChainInfo `json:"chain"`
 	// Timestamp is the RFC 3161 timestamp; nil when there is none.
 	Timestamp *TimestampInfo `json:"timestamp"`
+	// Attestation is the key attestation of notation-piv's attested
+	// signatures; nil when the envelope carries none.
+	Attestation *AttestationInfo `json:"attestation,omitempty"`
 	// Problems lists what breaks the Notary envelope rules, apart from
 	// integrity, the chain and the timestamp: empty for a sound envelope.
 	Problems []string `json:"problems"`
@@ -92,6 +96,11 @@ type Report struct {
 	// unchecked says which certificate has a key the Notary rules do not
 	// allow, if one has: no signature is then checked with it.
 	unchecked string
+	// verificationPlugin and extended are what notation hands a
+	// verification plugin (readPluginAttributes): the plugin's name and
+	// the other extended attributes.
+	verificationPlugin string
+	extended           map[string]any
 }
 
 // Integrity statuses.
@@ -181,6 +190,9 @@ type Options struct {
 	// TSARoots, if set, are trusted TSA roots: the timestamp is then
 	// verified. Without them it is only read.
 	TSARoots *x509.CertPool
+	// AttestationRoots, if set, are the trusted attestation roots that
+	// an attestation's chain is checked against; nil means Yubico's.
+	AttestationRoots *attestation.Roots
 }
 
 // Detect returns the media type of env by its first byte: a JSON object
@@ -232,6 +244,8 @@ func Inspect(env []byte, opts Options) (*Report, error) {
 	leaf := r.leaf()
 	r.algorithm(d, leaf)
 	coreErr := r.integrity(env, leaf)
+	r.readPluginAttributes(env)
+	r.readAttestation(opts.AttestationRoots, leaf, now)
 	r.envelopeProblems(d, coreErr)
 	if len(d.Timestamp) > 0 {
 		r.Timestamp = inspectTimestamp(d, r.chain, opts.TSARoots)
@@ -261,7 +275,11 @@ func timePtr(t time.Time) *time.Time {
 func headerInfos(hs []envelope.Header, protected bool) []HeaderInfo {
 	out := []HeaderInfo{}
 	for _, h := range hs {
-		out = append(out, HeaderInfo{Label: h.Label, Name: h.Name, Meaning: meaning(h.Name, protected), Value: h.Value, Critical: h.Critical, Problem: h.Problem})
+		m := meaning(h.Name, protected)
+		if protected && h.Label == attestation.HeaderKey {
+			m = "notation-piv's key attestation, for the piv verification plugin (see the attestation)"
+		}
+		out = append(out, HeaderInfo{Label: h.Label, Name: h.Name, Meaning: m, Value: h.Value, Critical: h.Critical, Problem: h.Problem})
 	}
 	return out
 }
@@ -386,7 +404,10 @@ func (r *Report) integrity(env []byte, leaf *x509.Certificate) error {
 func (r *Report) envelopeProblems(d *envelope.Decoded, coreErr error) {
 	p := slices.Clone(d.Problems)
 	for _, h := range r.ProtectedHeaders {
-		if h.Critical && h.Name == "" {
+		// notation hands the attestation to the verification plugin the
+		// envelope names.
+		forPlugin := h.Label == attestation.HeaderKey && r.verificationPlugin == attestation.VerificationPlugin
+		if h.Critical && h.Name == "" && !forPlugin {
 			p = append(p, fmt.Sprintf("header %q is marked critical but Notary does not define it: verifiers reject the signature", h.Label))
 		}
 	}

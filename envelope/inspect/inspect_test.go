@@ -213,7 +213,7 @@ func TestVerifyTimestampOutlivesCertificate(t *testing.T) {
 // checks come in their documented order.
 func expectFailed(t *testing.T, v *Verification, names ...string) {
 	t.Helper()
-	order := []string{CheckFormat, CheckIntegrity, CheckEnvelope, CheckChain, CheckExpiry, CheckTimestamp, CheckArtifact}
+	order := []string{CheckFormat, CheckIntegrity, CheckEnvelope, CheckChain, CheckExpiry, CheckTimestamp, CheckArtifact, CheckAttestation}
 	var got []string
 	for i, c := range v.Checks {
 		if i >= len(order) || c.Name != order[i] {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notation-piv/notation-piv/envelope"
+	"github.com/notation-piv/notation-piv/internal/attestation"
 )
 
 // Names of the checks Verify runs, in the order it reports them.
@@ -32,6 +33,11 @@ const (
 	CheckTimestamp = "timestamp"
 	// CheckArtifact: the payload names the given artifact.
 	CheckArtifact = "artifact"
+	// CheckAttestation: the key attestation verifies against the
+	// attestation roots, attests the signing key, and meets the
+	// piv.attested constraints given, as the piv verification plugin
+	// checks it for notation verify.
+	CheckAttestation = "attestation"
 )
 
 // Check statuses.
@@ -123,6 +129,12 @@ type VerifyOptions struct {
 	Now time.Time
 	// Artifact, if set, is the artifact the payload must name.
 	Artifact *Artifact
+	// AttestationRoots, if set, are the trusted attestation roots; nil
+	// means Yubico's.
+	AttestationRoots *attestation.Roots
+	// Attested, if set, is the policy the attestation must meet, as the
+	// piv.attested trusted identities of a trust policy.
+	Attested *attestation.Policy
 }
 
 // Verify checks env offline, as notation verify would under a strict
@@ -146,10 +158,10 @@ func Verify(env []byte, opts VerifyOptions) (*Verification, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r, err := Inspect(env, Options{Now: now, TSARoots: opts.TSARoots})
+	r, err := Inspect(env, Options{Now: now, TSARoots: opts.TSARoots, AttestationRoots: opts.AttestationRoots})
 	if err != nil {
 		v := &Verification{Checks: []Check{{CheckFormat, Failed, err.Error()}}}
-		for _, name := range []string{CheckIntegrity, CheckEnvelope, CheckChain, CheckExpiry, CheckTimestamp, CheckArtifact} {
+		for _, name := range []string{CheckIntegrity, CheckEnvelope, CheckChain, CheckExpiry, CheckTimestamp, CheckArtifact, CheckAttestation} {
 			v.Checks = append(v.Checks, Check{name, Skipped, "the envelope does not decode"})
 		}
 		return v, nil
@@ -163,6 +175,7 @@ func Verify(env []byte, opts VerifyOptions) (*Verification, error) {
 		r.checkExpiry(now),
 		r.checkTimestamp(opts.TSARoots != nil),
 		r.checkArtifact(opts.Artifact),
+		r.checkAttestation(opts, now),
 	}
 	v.Verified = len(v.Failed()) == 0
 	return v, nil
@@ -314,4 +327,34 @@ func (r *Report) checkArtifact(a *Artifact) Check {
 		name += ": " + d.Digest
 	}
 	return Check{CheckArtifact, Passed, fmt.Sprintf("the payload names %s, %d bytes, %s", name, d.Size, d.MediaType)}
+}
+
+// checkAttestation checks the attestation with attestation.Check, as the
+// piv verification plugin does when notation verify hands it the
+// envelope: the same attributes, the same roots, the same policy. It runs
+// when the envelope carries an attestation or names the piv plugin, or
+// when attestation roots or a policy are given; otherwise it is skipped.
+func (r *Report) checkAttestation(opts VerifyOptions, now time.Time) Check {
+	routed := r.verificationPlugin == attestation.VerificationPlugin
+	if r.Attestation == nil && !routed && opts.AttestationRoots == nil && opts.Attested == nil {
+		return Check{CheckAttestation, Skipped, "the envelope carries no attestation"}
+	}
+	verdict := attestation.Check(r.extended, r.leaf(), attestation.Options{Roots: opts.AttestationRoots, Policy: opts.Attested, Time: now})
+	if verdict.Err != nil {
+		return Check{CheckAttestation, Failed, verdict.Err.Error()}
+	}
+	a := verdict.Attestation
+	roots := RootsYubico
+	if opts.AttestationRoots != nil {
+		roots = RootsGiven
+	}
+	detail := fmt.Sprintf("card %d (firmware %s), PIN %s, touch %s: the attestation verifies against the %s attestation roots and attests the signing key",
+		a.Serial, a.Firmware, a.PINPolicy, a.TouchPolicy, rootsText(roots))
+	if opts.Attested != nil {
+		detail += ", and meets the constraints given"
+	}
+	if !routed {
+		detail += fmt.Sprintf("; but the envelope does not name the %q verification plugin, so notation verify does not check it", attestation.VerificationPlugin)
+	}
+	return Check{CheckAttestation, Passed, detail}
 }

@@ -39,6 +39,11 @@ import (
 // attestation bundle.
 const HeaderKey = "io.github.notation-piv.attestation"
 
+// VerificationPlugin is the verification plugin an attested envelope
+// names (io.cncf.notary.verificationPlugin): notation-piv, which notation
+// knows as "piv".
+const VerificationPlugin = "piv"
+
 // Attestation is what a verified bundle proves about the signing key.
 type Attestation struct {
 	// Slot is the slot the key is in, in hexadecimal ("9c"), taken from the

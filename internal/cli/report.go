@@ -116,6 +116,8 @@ func printReport(w io.Writer, r *inspect.Report) {
 		fmt.Fprintf(w, "  ! the chain breaks the Notary rules: %s\n", terminalSafe(r.Chain.Problem))
 	}
 
+	printAttestation(w, r.Attestation)
+
 	ts := r.Timestamp
 	if ts == nil {
 		fmt.Fprintln(w, "\nTimestamp: none")

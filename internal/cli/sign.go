@@ -55,6 +55,7 @@ Example:
 		f.stringVar(&s.PINFile, "pin-file", "FILE", "", "read the PIN from FILE (chmod 600)")
 		f.stringVar(&s.Pinentry, "pinentry", "PROGRAM", "", "ask for the PIN with this pinentry program")
 		defineLastTry(f, &s.AllowLastPINTry)
+		f.boolVar(&s.Attest, "attest", `add the slot's attestation, so that a verifier can demand a key generated on the card (README.md, "Attested signatures")`)
 		f.durationVar(&s.CardTimeout, "card-timeout", "how long to wait for the card (default 30s)")
 		o.card.define(f)
 		return func(ctx context.Context, u *ui, _ []string) error { return signEnvelope(ctx, u, &o) }
@@ -120,6 +121,9 @@ func signEnvelope(ctx context.Context, u *ui, o *signFlags) error {
 	fmt.Fprintf(u.stdout, "wrote %s: a %s envelope of %d bytes\n", o.out, strings.ToUpper(o.format), len(signed.Bytes))
 	fmt.Fprintf(u.stdout, "  artifact  %s, %d bytes, %s\n", desc.Digest, desc.Size, terminalSafe(desc.MediaType))
 	fmt.Fprintf(u.stdout, "  signer    %q, %s key in slot %s of card %d\n", leafSubject(signed.Chain[0]), signed.Spec.Name, signed.Slot, signed.Serial)
+	if a := signed.Attestation; a != nil {
+		fmt.Fprintf(u.stdout, "  attested  by the card's attestation certificate %q\n", leafSubject(a.Device))
+	}
 	fmt.Fprintf(u.stdout, "verify it with:\n  %s\n", commandLine("notation-piv", "envelope", "verify", o.out, "--trust-root", rootHint(signed.Chain)))
 	return nil
 }

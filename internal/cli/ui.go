@@ -91,6 +91,8 @@ func explain(err error) (string, []string) {
 			hints = append([]string{a}, hints...)
 		}
 		return err.Error(), hints
+	case errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
+		return err.Error(), []string{advice.For(err) + ", or sign without --attest"}
 	}
 	if a := advice.For(err); a != "" {
 		return err.Error(), []string{a}

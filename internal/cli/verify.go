@@ -21,8 +21,11 @@ the trust roots: integrity (the signature is valid against the leaf key),
 the envelope rules (headers, payload, content type), the chain (the Notary
 certificate rules, and one of its certificates is a trust root), expiry
 (of the signature, and of every certificate now, or at the time of a
-verified timestamp), the timestamp, and optionally the artifact. Revocation
-and trusted identities are not checked. Every check is printed; each
+verified timestamp), the timestamp, optionally the artifact, and the key
+attestation of an attested signature as the piv verification plugin checks
+it for notation verify (against Yubico's roots or --attestation-roots, and
+the piv.attested constraints of --attested). Revocation and x509.subject
+trusted identities are not checked. Every check is printed; each
 failure names its check; the chain check names the trust root the chain
 ends at, with its SHA-256 fingerprint. Exit status 0 when every check
 passed, 1 if not.
@@ -39,6 +42,8 @@ certificate you expect with --trust-root-sha256.
 		f.stringVar(&o.tsaRoot, "tsa-root", "FILE", "", "PEM file with the self-signed root of the timestamp authority: the envelope must then carry a timestamp that verifies against it")
 		f.stringVar(&o.artifact, "artifact", "FILE", "", "check that the payload names this file: digest and size (a regular file; not a FIFO or a device)")
 		f.stringVar(&o.digest, "digest", "DIGEST", "", "check that the payload names this digest (sha256:...)")
+		f.stringVar(&o.attestationRoots, "attestation-roots", "FILE", "", attestationRootsUsage)
+		f.stringVar(&o.attested, "attested", "CONSTRAINTS", "", attestedUsage)
 		f.boolVar(&o.asJSON, "json", `print one JSON document (README.md, "envelope command")`)
 		return func(ctx context.Context, u *ui, args []string) error { return verifyEnvelope(ctx, u, args[0], o) }
 	},
@@ -47,6 +52,7 @@ certificate you expect with --trust-root-sha256.
 // verifyFlags are the flags of "envelope verify".
 type verifyFlags struct {
 	trustRoot, trustRootSHA256, tsaRoot, artifact, digest string
+	attestationRoots, attested                            string
 	asJSON                                                bool
 }
 
@@ -125,6 +131,12 @@ func (o verifyFlags) options(ctx context.Context, u *ui) (inspect.VerifyOptions,
 		if opts.TSARoots, err = timestamp.LoadRoot(o.tsaRoot); err != nil {
 			return opts, failure("--tsa-root: " + err.Error())
 		}
+	}
+	if opts.AttestationRoots, err = loadAttestationRoots(o.attestationRoots); err != nil {
+		return opts, err
+	}
+	if opts.Attested, err = parseAttested(o.attested); err != nil {
+		return opts, err
 	}
 	switch {
 	case o.digest != "":

@@ -20,7 +20,7 @@ import (
 // call this plugin's verify-signature.
 const (
 	// VerificationPlugin is the name notation knows this plugin by.
-	VerificationPlugin = "piv"
+	VerificationPlugin = attestation.VerificationPlugin
 	// VerifierMinVersion is the first version of notation-piv that
 	// verifies attestations.
 	VerifierMinVersion = "0.2.0"
