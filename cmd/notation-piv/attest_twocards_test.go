@@ -11,7 +11,6 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
-	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
 // TestNotationAttestedTwoCards: two virtual cards of one vendor, as two
@@ -39,22 +38,8 @@ func TestNotationAttestedTwoCards(t *testing.T) {
 			t.Errorf("put the first card back: %v", err)
 		}
 	})
-	other, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: card.Config{Serial: otherSerial, AttestationCA: vendor}})
-	if err != nil {
-		t.Fatalf("second virtual card: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := other.Close(); err != nil {
-			t.Errorf("remove the second card: %v", err)
-		}
-	})
-	leaves := map[uint32]*x509.Certificate{testSerial: provision(t, piv.AlgorithmEC256, nil)}
-	yk, err := piv.Open(other.Reader)
-	if err != nil {
-		t.Fatalf("open the second card: %v", err)
-	}
-	leaves[otherSerial] = provisionCard(t, yk, piv.AlgorithmEC256, nil)
-	yk.Close()
+	_, otherLeaf := startSecondCard(t, card.Config{Serial: otherSerial, AttestationCA: vendor})
+	leaves := map[uint32]*x509.Certificate{testSerial: provision(t, piv.AlgorithmEC256, nil), otherSerial: otherLeaf}
 
 	n := newNotation(t)
 	n.trust(leaves[testSerial], leaves[otherSerial])

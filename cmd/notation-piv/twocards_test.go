@@ -27,23 +27,9 @@ const otherSerial = testSerial + 100
 // cards.
 func TestTwoCardsBySerial(t *testing.T) {
 	env := needCard(t)
-	other, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: card.Config{Serial: otherSerial}})
-	if err != nil {
-		t.Fatalf("second virtual card: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := other.Close(); err != nil {
-			t.Errorf("remove the second card: %v", err)
-		}
-	})
+	other, otherLeaf := startSecondCard(t, card.Config{Serial: otherSerial})
 	cards := map[uint32]*vcardtest.Env{testSerial: env, otherSerial: other}
-	leaves := map[uint32]*x509.Certificate{testSerial: provision(t, piv.AlgorithmEC256, nil)}
-	yk, err := piv.Open(other.Reader)
-	if err != nil {
-		t.Fatalf("open the second card: %v", err)
-	}
-	leaves[otherSerial] = provisionCard(t, yk, piv.AlgorithmEC256, nil)
-	yk.Close()
+	leaves := map[uint32]*x509.Certificate{testSerial: provision(t, piv.AlgorithmEC256, nil), otherSerial: otherLeaf}
 
 	n := newNotation(t)
 	n.trust(leaves[testSerial], leaves[otherSerial])
@@ -112,4 +98,26 @@ func TestTwoCardsBySerial(t *testing.T) {
 			t.Errorf("card %d has %d PIN retries left, want 3", serial, left)
 		}
 	}
+}
+
+// startSecondCard puts a card made with cfg into the second reader until
+// the test ends, and provisions an EC-256 key with a self-signed
+// certificate in its slot 9c (see provisionCard), which it returns.
+func startSecondCard(t *testing.T, cfg card.Config) (*vcardtest.Env, *x509.Certificate) {
+	t.Helper()
+	other, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: cfg})
+	if err != nil {
+		t.Fatalf("second virtual card: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := other.Close(); err != nil {
+			t.Errorf("remove the second card: %v", err)
+		}
+	})
+	yk, err := piv.Open(other.Reader)
+	if err != nil {
+		t.Fatalf("open the second card: %v", err)
+	}
+	defer yk.Close()
+	return other, provisionCard(t, yk, piv.AlgorithmEC256, nil)
 }
