@@ -63,11 +63,10 @@ type Card struct {
 	// serialRead says that info.Serial was read from the card, so that a
 	// card without a serial number is asked only once.
 	serialRead bool
-	// resetOnClose says that this session may have left the card
-	// authenticated: a verified PIN or management key. Close then resets
-	// the card, so that the next program to connect finds it locked.
-	// Guarded by sem.
-	resetOnClose bool
+	// verified is what this session may have left verified on the card:
+	// Close makes the card forget it (see disconnect), so that the next
+	// program to connect finds the card locked. Guarded by sem.
+	verified credentials
 	// sem holds a token while an operation uses yk, including an operation
 	// that timed out and still runs in the background.
 	sem chan struct{}
@@ -217,9 +216,8 @@ func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
 func (c *Card) Reader() string { return c.info.Reader }
 
 // Close releases the card. If a PIN or the management key was verified in
-// this session, Close first resets the card on the same connection, so
-// that the card has forgotten them before any other program can connect
-// (see disconnect). If an operation that timed out still runs, Close
+// this session, Close first makes the card forget them on the same
+// connection, before any other program can connect (see disconnect). If an operation that timed out still runs, Close
 // returns at once and the card is released when that operation ends.
 // Closing a closed Card does nothing.
 func (c *Card) Close() error {
@@ -237,21 +235,38 @@ func (c *Card) Close() error {
 	}
 }
 
+// credentials is a set of the card's secrets that a session verified.
+type credentials uint8
+
+const (
+	// verifiedPIN: the session sent the PIN.
+	verifiedPIN credentials = 1 << iota
+	// verifiedManagementKey: the session may have authenticated with the
+	// management key (card management).
+	verifiedManagementKey
+)
+
 // disconnect ends the session's connection to the card; the caller holds
-// sem. A session that may have left the card authenticated (resetOnClose)
-// disconnects with SCARD_RESET_CARD on its own handle: the card is locked
-// before it is released. Never release first and reset afterwards: another
-// program waiting for the card would get it in between, authenticated.
+// sem. The card is locked before it is released, on the session's own
+// handle, so that no other program can connect in between and find it
+// authenticated:
+//   - after a session that verified only the PIN, with the cheapest
+//     command the card honours: VERIFY P1=FF clears the PIN's security
+//     status, and the status query then must answer 63Cx (see forgetPIN);
+//   - after the management key, or when the card still reports the PIN
+//     verified or the command fails, by disconnecting with
+//     SCARD_RESET_CARD, which makes the card forget everything.
 //
-// If that reset fails, the connection is kept rather than released
-// unlocked; pcscd resets the card when this process exits.
+// Never release first and lock afterwards. If the reset fails, the
+// connection is kept rather than released unlocked; pcscd resets the card
+// when this process exits.
 func (c *Card) disconnect() error {
 	if c.yk == nil {
 		return nil
 	}
 	yk := c.yk
-	if !c.resetOnClose {
-		c.yk = nil
+	if c.verified == 0 || c.verified == verifiedPIN && c.handle.forgetPIN() {
+		c.yk, c.verified = nil, 0
 		if err := yk.Close(); err != nil {
 			return cardError("close card", err)
 		}
@@ -260,7 +275,7 @@ func (c *Card) disconnect() error {
 	if err := c.handle.disconnectReset(); err != nil {
 		return cardError("reset the card to make it forget the PIN", err)
 	}
-	c.yk, c.resetOnClose = nil, false
+	c.yk, c.verified = nil, 0
 	// The handle is gone: piv-go's own SCardDisconnect fails, and Close
 	// releases its PC/SC context.
 	yk.Close()

@@ -410,15 +410,42 @@ func TestLastPINTry(t *testing.T) {
 
 // TestPINForgottenAfterClose: a PIN verified by one signature does not
 // unlock a key with PIN policy "once" for the next program to open the
-// card.
+// card. The session forgets it with VERIFY P1=FF, checked by the status
+// query.
 func TestPINForgottenAfterClose(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+	env.Card.ResetStats()
 	if err := signInSession(t, "9c", (&countingPIN{pin: card.DefaultPIN}).source, SignerOptions{}); err != nil {
 		t.Fatalf("signature with the PIN: %v", err)
 	}
+	log := env.Card.Stats().Log
+	if n := len(log); n < 2 || log[n-2].Name != "VERIFY" || log[n-2].P1 != 0xFF || log[n-1].Name != "VERIFY" || log[n-1].SW&0xFFF0 != 0x63C0 {
+		t.Errorf("the session ended with %v, want VERIFY P1=FF and a status query answering 63Cx", log)
+	}
 	if err := signInSession(t, "9c", nil, SignerOptions{}); !errors.Is(err, ErrNoPIN) {
 		t.Errorf("signature right after, without a PIN: %v, want ErrNoPIN: the PIN verified by the first session still unlocks the key", err)
+	}
+}
+
+// TestPINForgottenWhenResetIgnored: a card that answers 9000 to VERIFY
+// P1=FF but keeps the PIN verified still reports it verified to the
+// status query, so Close falls back to the card reset, and the next
+// session finds the PIN forgotten all the same.
+func TestPINForgottenWhenResetIgnored(t *testing.T) {
+	freshCard(t)
+	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever})
+	env.Card.KeepPINOnReset()
+	env.Card.ResetStats()
+	if err := signInSession(t, "9c", (&countingPIN{pin: card.DefaultPIN}).source, SignerOptions{}); err != nil {
+		t.Fatalf("signature with the PIN: %v", err)
+	}
+	log := env.Card.Stats().Log
+	if n := len(log); n < 1 || log[n-1].Name != "VERIFY" || log[n-1].SW != 0x9000 {
+		t.Fatalf("the session ended with %v, want a status query answering 9000: the card should have ignored VERIFY P1=FF", log)
+	}
+	if err := signInSession(t, "9c", nil, SignerOptions{}); !errors.Is(err, ErrNoPIN) {
+		t.Errorf("signature right after, without a PIN: %v, want ErrNoPIN: the card reset did not follow", err)
 	}
 }
 
@@ -505,20 +532,23 @@ func TestNoPINSource(t *testing.T) {
 }
 
 // TestAPDUCount measures the APDUs of one EC-256 signature with PIN policy
-// always, as the plugin makes it: open, read the certificate, sign.
+// always, as the plugin makes an envelope: open, read the certificate and
+// the serial number, sign; and then the close that makes the card forget
+// the PIN.
 func TestAPDUCount(t *testing.T) {
 	freshCard(t)
 	provision(t, piv.SlotSignature, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyAlways, TouchPolicy: piv.TouchPolicyNever})
 	env.Card.ResetStats()
-	c := openTest(t, Selector{})
-	opened := env.Card.Stats().Commands
-	env.Card.ResetStats()
+	c := retry(t, "Open", func() (*Card, error) { return Open(context.Background(), Selector{}) })
+	defer c.Close()
 	slot := mustSlot(t, "9c")
 	cert, err := c.Certificate(context.Background(), slot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certRead := env.Card.Stats().Commands
+	if serial, err := c.ReadSerial(context.Background()); err != nil || serial != testSerial {
+		t.Fatalf("ReadSerial: %d, %v", serial, err)
+	}
 	s, err := c.Signer(slot, cert, (&countingPIN{pin: card.DefaultPIN}).source, SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -527,19 +557,42 @@ func TestAPDUCount(t *testing.T) {
 	if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
-	st := env.Card.Stats()
-	var names []string
-	for _, e := range st.Log {
-		names = append(names, e.Name)
+	signed := len(env.Card.Stats().Log)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("EC-256 signature, PIN policy always: Open %d + certificate read %d + signature %d = %d APDUs: %s",
-		opened, certRead, st.Commands-certRead, opened+st.Commands, strings.Join(names, ", "))
-	if opened+st.Commands > 8 {
-		t.Errorf("Open, certificate read and signature took %d APDUs, want at most 8", opened+st.Commands)
+	// Each APDU and why it is needed.
+	want := []struct{ name, why string }{
+		{"SELECT", "Open: select the PIV application"},
+		{"GET VERSION", "Open: piv-go reads the firmware version"},
+		{"GET DATA", "the slot's certificate"},
+		{"GET RESPONSE", "the rest of the certificate, past 256 bytes"},
+		{"GET SERIAL", "the serial number for the envelope's annotation"},
+		{"GENERAL AUTHENTICATE", "the signature, tried without the PIN: 6982 says the key wants it"},
+		{"VERIFY", "the PIN status query: the retries left, for the PIN prompt and the last-try guard"},
+		{"VERIFY", "the PIN, just before the signature (PIN policy always)"},
+		{"GENERAL AUTHENTICATE", "the signature"},
+		{"VERIFY", "Close: P1=FF, forget the PIN"},
+		{"VERIFY", "Close: the PIN status query, which must answer 63Cx"},
 	}
-	for _, n := range names {
-		if n == "GET METADATA" || n == "ATTEST" || n == "GET SERIAL" {
-			t.Errorf("the signature path sent %s", n)
+	log := env.Card.Stats().Log
+	var got []string
+	for i, e := range log {
+		got = append(got, e.Name)
+		if i < len(want) {
+			t.Logf("APDU %d: %s (%04X): %s", i+1, e.Name, e.SW, want[i].why)
+		}
+	}
+	t.Logf("EC-256 envelope, PIN policy always: %d APDUs to sign, %d to close", signed, len(log)-signed)
+	if signed > 9 {
+		t.Errorf("Open, certificate and serial number read and signature took %d APDUs (%s), want at most 9", signed, strings.Join(got[:signed], ", "))
+	}
+	if len(log) != len(want) {
+		t.Fatalf("%d APDUs (%s), want %d", len(log), strings.Join(got, ", "), len(want))
+	}
+	for i, w := range want {
+		if got[i] != w.name {
+			t.Errorf("APDU %d is %s, want %s (%s)", i+1, got[i], w.name, w.why)
 		}
 	}
 }

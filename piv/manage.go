@@ -14,7 +14,7 @@ func (c *Card) exec(ctx context.Context, op string, f func(yk *piv.YubiKey) erro
 	}
 	defer l.release()
 	// Card management verifies the PIN or the management key.
-	c.resetOnClose = true
+	c.verified |= verifiedPIN | verifiedManagementKey
 	return l.run(ctx, op, f)
 }
 

@@ -44,7 +44,34 @@ func pcscHandleOf(yk *piv.YubiKey) (pcscHandle, error) {
 	return 0, errNoPCSCHandle
 }
 
+// errShortResponse is an answer without a status word.
+var errShortResponse = errors.New("the card answered without a status word")
+
 // scardError is a PC/SC return code other than SCARD_S_SUCCESS.
 type scardError uint32
 
 func (e scardError) Error() string { return fmt.Sprintf("PC/SC error 0x%08x", uint32(e)) }
+
+// APDUs of forgetPIN (SP 800-73-4 part 2, §3.2.1 VERIFY, key reference 80
+// for the PIV Card Application PIN).
+var (
+	// apduResetPIN is VERIFY with P1=FF and no data: the card resets the
+	// PIN's security status.
+	apduResetPIN = []byte{0x00, 0x20, 0xFF, 0x80, 0x00}
+	// apduPINStatus is VERIFY with no data: 9000 if the PIN is verified,
+	// 63Cx (x retries left) if it is not.
+	apduPINStatus = []byte{0x00, 0x20, 0x00, 0x80, 0x00}
+)
+
+// forgetPIN makes the card forget a verified PIN with VERIFY P1=FF, and
+// reports whether the status query then says that the PIN is not
+// verified. False means that the card must be reset: the command failed,
+// or the card ignored it. Two APDUs, against a card reset that makes a
+// real card start over and send its ATR again.
+func (h pcscHandle) forgetPIN() bool {
+	if sw, err := h.transmit(apduResetPIN); err != nil || sw != 0x9000 {
+		return false
+	}
+	sw, err := h.transmit(apduPINStatus)
+	return err == nil && sw&0xFFF0 == 0x63C0
+}

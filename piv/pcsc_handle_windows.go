@@ -1,8 +1,18 @@
 package piv
 
-import "syscall"
+import (
+	"syscall"
+	"unsafe"
+)
 
-var procSCardDisconnect = syscall.NewLazyDLL("winscard.dll").NewProc("SCardDisconnect")
+var (
+	winscard            = syscall.NewLazyDLL("winscard.dll")
+	procSCardDisconnect = winscard.NewProc("SCardDisconnect")
+	procSCardTransmit   = winscard.NewProc("SCardTransmit")
+	// procT1PCI is g_rgSCardT1Pci, the protocol header SCARD_PCI_T1 points
+	// to.
+	procT1PCI = winscard.NewProc("g_rgSCardT1Pci")
+)
 
 // scardResetCard is SCARD_RESET_CARD of winscard.h.
 const scardResetCard = 1
@@ -15,4 +25,24 @@ func (h pcscHandle) disconnectReset() error {
 		return scardError(uint32(rc))
 	}
 	return nil
+}
+
+// transmit sends one short APDU that expects no data in return on h, and
+// returns the card's status word.
+func (h pcscHandle) transmit(apdu []byte) (uint16, error) {
+	if err := procT1PCI.Find(); err != nil {
+		return 0, err
+	}
+	var resp [258]byte
+	n := uint32(len(resp))
+	rc, _, _ := procSCardTransmit.Call(uintptr(h), procT1PCI.Addr(),
+		uintptr(unsafe.Pointer(&apdu[0])), uintptr(len(apdu)), 0,
+		uintptr(unsafe.Pointer(&resp[0])), uintptr(unsafe.Pointer(&n)))
+	if rc != 0 {
+		return 0, scardError(uint32(rc))
+	}
+	if n < 2 {
+		return 0, errShortResponse
+	}
+	return uint16(resp[n-2])<<8 | uint16(resp[n-1]), nil
 }

@@ -203,7 +203,7 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var sig []byte
-	s.card.resetOnClose = true
+	s.card.verified |= verifiedPIN
 	err = s.exchange(l, op, func(yk *piv.YubiKey) error {
 		if err := yk.VerifyPIN(string(pin)); err != nil {
 			return fmt.Errorf("%s: %w", op, pinError(err))

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -120,20 +121,28 @@ func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
 
 // TestNotationExpiry checks that notation sign --expiry sets the expiry in
 // both formats, that notation verify accepts the signature before it and
-// rejects it after.
+// rejects it after. The key names no serial in pluginConfig: the
+// signature names the card by its serial number all the same.
 func TestNotationExpiry(t *testing.T) {
 	needCard(t)
 	leaf := provision(t, piv.AlgorithmEC256, nil)
 	n := newNotation(t)
 	n.trust(leaf)
-	n.run("key", "add", "pivkey", "--plugin", "piv", "--id", "9c", "--default", "--plugin-config", fmt.Sprintf("serial=%d", testSerial))
+	n.run("key", "add", "pivkey", "--plugin", "piv", "--id", "9c", "--default")
 	for _, format := range []string{"jws", "cose"} {
 		t.Run(format, func(t *testing.T) {
 			long := newLayout(t, "long-lived "+format)
 			before := time.Now().Truncate(time.Second)
 			n.run("sign", "--oci-layout", "--signature-format", format, "--expiry", "1h", long.ref())
 			n.verify(long)
-			for _, envelope := range long.signatures(t) {
+			for manifest, envelope := range long.signatures(t) {
+				var m struct {
+					Annotations map[string]string `json:"annotations"`
+				}
+				must(t, json.Unmarshal(long.blob(t, manifest), &m))
+				if got := m.Annotations["io.github.notation-piv.card.serial"]; got != fmt.Sprint(testSerial) {
+					t.Errorf("card serial annotation %q, want %d", got, testSerial)
+				}
 				expiry := expiryOf(t, format, envelope)
 				if d := expiry.Sub(before); d < time.Hour || d > time.Hour+time.Minute {
 					t.Errorf("expiry %v is %v after signing, want 1h", expiry, d)

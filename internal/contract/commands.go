@@ -12,8 +12,7 @@ import (
 )
 
 // Annotations generate-envelope returns, in the project's own namespace.
-// The card's serial number is returned only when pluginConfig serial picked
-// the card: reading it otherwise would cost a round trip to the card.
+// The card's serial number is returned for every card that reports one.
 const (
 	annotationSerial  = "io.github.notation-piv.card.serial"
 	annotationSlot    = "io.github.notation-piv.card.slot"

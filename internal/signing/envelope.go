@@ -30,8 +30,7 @@ const (
 type Envelope struct {
 	// Bytes is the envelope.
 	Bytes []byte
-	// Serial is the card's serial number; 0 unless the card was picked by
-	// serial number (reading it otherwise costs a round trip to the card).
+	// Serial is the card's serial number; 0 if the card reports none.
 	Serial uint32
 	Slot   piv.Slot
 	Spec   keyspec.Spec
@@ -53,8 +52,7 @@ var errNoFormat = errors.New("the signature plan has no envelope format")
 // plan has a TSA, a verified timestamp. When the plan attests, the
 // envelope carries the slot's attestation bundle (attestation.HeaderKey)
 // and routes its verification to this plugin, all three as critical
-// protected-header attributes. When the card fails, its error is
-// returned as it is.
+// protected-header attributes. When the card fails, its error is returned as it is.
 func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*Envelope, error) {
 	if p.format == nil {
 		return nil, errNoFormat

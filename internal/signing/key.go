@@ -65,7 +65,9 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 }
 
 // Open opens the card, reads the slot's certificate and, when the plan
-// attests and makes an envelope, the slot's attestation (see attest), and
+// makes an envelope, the card's serial number (Envelope.Serial; one APDU
+// when the plan did not pick the card by it) and, when it also attests,
+// the slot's attestation (see attest), and
 // builds and checks the chain at signingTime: a chain that cannot sign
 // gives a *ChainError. Nothing asks for the PIN yet. The caller closes
 // the key.
@@ -105,6 +107,11 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 			return err
 		}
 		k.phases.attest = time.Since(start)
+	}
+	if k.plan.format != nil {
+		if _, err := k.card.ReadSerial(ctx); err != nil {
+			return err
+		}
 	}
 	start = time.Now()
 	chain, err := certchain.Build(leaf, k.plan.bundle, signingTime)

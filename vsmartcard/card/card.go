@@ -71,6 +71,7 @@ type Card struct {
 	state         *state         // persistent
 	session       session        // volatile, cleared by power events
 	faults        []*activeFault // injected faults, see fault.go
+	keepPIN       bool           // VERIFY P1=FF is ignored, see KeepPINOnReset
 	releaseDelays chan struct{}  // closed by ClearFaults to cut delays short
 	stats         Stats          // APDU counter and log, see stats.go
 }

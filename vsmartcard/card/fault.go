@@ -39,12 +39,22 @@ func (c *Card) InjectFault(f Fault) {
 	}
 }
 
+// KeepPINOnReset makes the card answer 9000 to VERIFY with P1=FF (reset
+// the PIN's security status) but keep the PIN verified, as a card that
+// does not implement that part of SP 800-73-4 might. ClearFaults undoes
+// it.
+func (c *Card) KeepPINOnReset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keepPIN = true
+}
+
 // ClearFaults disarms every fault and releases any answer a fault is holding
 // back.
 func (c *Card) ClearFaults() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.faults = nil
+	c.faults, c.keepPIN = nil, false
 	if c.releaseDelays != nil {
 		close(c.releaseDelays)
 		c.releaseDelays = nil

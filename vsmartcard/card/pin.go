@@ -70,7 +70,8 @@ func validPIN(b []byte) bool {
 }
 
 // verify handles VERIFY (SP 800-73-4 part 2, §3.2.1): check the PIN, query
-// its status with empty data, or reset it with P1 FF.
+// its status with empty data, or reset it with P1 FF. The reset clears the
+// PIN's security status only, not the management key's.
 func (c *Card) verify(cmd command) ([]byte, uint16) {
 	if cmd.p2 != refPIN {
 		return nil, swRefNotFound
@@ -81,7 +82,9 @@ func (c *Card) verify(cmd command) ([]byte, uint16) {
 		if len(cmd.data) != 0 {
 			return nil, swWrongLength
 		}
-		s.pinVerified, s.pinVerifiedForAlways = false, false
+		if !c.keepPIN {
+			s.pinVerified, s.pinVerifiedForAlways = false, false
+		}
 		return nil, swOK
 	case 0x00:
 	default:
