@@ -286,6 +286,9 @@ var releasePlatforms = []string{
 // arm64, with the arm64 loader and libpcsclite1:arm64 that make deps
 // installs (multiarch) in the system root.
 func TestReleasePlatforms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("go test -short: this test builds the release of four platforms twice; run it without -short (make test)")
+	}
 	for _, tool := range []string{"aarch64-linux-gnu-gcc", "qemu-aarch64"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
