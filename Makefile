@@ -1,7 +1,11 @@
 # Debian packages for building and testing: gcc, pkg-config and
 # libpcsclite-dev for piv-go (cgo); pcscd and vsmartcard-vpcd for the
-# virtual card; opensc, yubico-piv-tool, openssl and jq for cross-checks.
-DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubico-piv-tool openssl jq
+# virtual card; opensc, yubico-piv-tool, openssl and jq for cross-checks;
+# for the linux/arm64 release (make dist), the cross compiler with its C
+# library and the arm64 PC/SC library (multiarch: .ci/deps adds the arm64
+# architecture to dpkg), and qemu-user to run the arm64 binary in tests.
+DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubico-piv-tool openssl jq \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpcsclite-dev:arm64 qemu-user
 
 # piv-go talks to pcscd through libpcsclite with cgo.
 export CGO_ENABLED := 1
@@ -98,7 +102,7 @@ bin/notation: .ci/tools/notation/go.mod .ci/tools/notation/go.sum
 # SOURCE_DATE_EPOCH, the mtime in the archives, defaults to the last
 # commit's time.
 DIST_DIR ?= dist
-DIST_PLATFORMS ?= linux/amd64 windows/amd64 windows/arm64
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 windows/amd64 windows/arm64
 DIST_SIGN ?= 1
 DIST_SIGN_SERIAL ?=
 DIST_SIGN_READER ?=

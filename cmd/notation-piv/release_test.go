@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -267,6 +268,97 @@ func TestRelease(t *testing.T) {
 		}
 		checkAppendedRootAttack(t, dist, m[1])
 	})
+}
+
+// releasePlatforms are the platforms make dist builds by default, as
+// .ci/dist names their archives.
+var releasePlatforms = []string{
+	"notation-piv_" + releaseVersion + "_linux_amd64.tar.gz",
+	"notation-piv_" + releaseVersion + "_linux_arm64.tar.gz",
+	"notation-piv_" + releaseVersion + "_windows_amd64.zip",
+	"notation-piv_" + releaseVersion + "_windows_arm64.zip",
+}
+
+// TestReleasePlatforms builds the default platforms of make dist twice,
+// unsigned, and checks that checksums.txt lists the four archives, that
+// both builds give the same bytes, and that the linux/arm64 archive holds
+// an aarch64 ELF binary that runs: under qemu-user unless the host is
+// arm64, with the arm64 loader and libpcsclite1:arm64 that make deps
+// installs (multiarch) in the system root.
+func TestReleasePlatforms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("go test -short: this test builds the release of four platforms twice; run it without -short (make test)")
+	}
+	for _, tool := range []string{"aarch64-linux-gnu-gcc", "qemu-aarch64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed (make deps installs it)", tool)
+			}
+			t.Skipf("%s is not installed (make deps installs it)", tool)
+		}
+	}
+	build := func() string {
+		dist, _ := runDist(t, "DIST_PLATFORMS=", "DIST_SIGN=0") // empty: the default platforms
+		return dist
+	}
+	dist, again := build(), build()
+
+	var want strings.Builder
+	for _, name := range releasePlatforms {
+		fmt.Fprintf(&want, "%s  %s\n", fileSHA256(t, filepath.Join(dist, name)), name)
+	}
+	checksums := readFile(t, filepath.Join(dist, "checksums.txt"))
+	if string(checksums) != want.String() {
+		t.Errorf("checksums.txt holds\n%s\nwant the four archives:\n%s", checksums, want.String())
+	}
+	for _, name := range append(releasePlatforms, "checksums.txt") {
+		if a, b := readFile(t, filepath.Join(dist, name)), readFile(t, filepath.Join(again, name)); !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two builds of the same source: %d and %d bytes", name, len(a), len(b))
+		}
+	}
+
+	entries := readTarGz(t, filepath.Join(dist, releasePlatforms[1]))
+	if len(entries) != 2 || entries[1].hdr.Name != "notation-piv" || entries[1].hdr.Mode != 0o755 {
+		t.Fatalf("the linux/arm64 archive does not hold LICENSE and notation-piv (mode 755)")
+	}
+	binary := writeFile(t, t.TempDir(), "notation-piv", entries[1].data)
+	must(t, os.Chmod(binary, 0o755))
+	f, err := elf.Open(binary)
+	if err != nil {
+		t.Fatalf("the linux/arm64 notation-piv is no ELF file: %v", err)
+	}
+	interp := f.Section(".interp")
+	f.Close()
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN || interp == nil {
+		t.Fatalf("the linux/arm64 notation-piv is %v %v %v, interpreter section %v; want a dynamically linked (cgo) ELFCLASS64 EM_AARCH64 executable",
+			f.Class, f.Machine, f.Type, interp != nil)
+	}
+
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		if runtime.GOARCH != "arm64" {
+			cmd = exec.Command("qemu-aarch64", append([]string{"-L", "/", binary}, args...)...)
+		}
+		cmd.Stdin = strings.NewReader(stdin)
+		cmd.Env = []string{"HOME=" + t.TempDir()}
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		}
+		t.Logf("%s: %.0f ms", strings.Join(cmd.Args, " "), float64(time.Since(start).Microseconds())/1000)
+		return string(out)
+	}
+	if out := run("", "--version"); !strings.Contains(out, releaseVersion) {
+		t.Errorf("notation-piv --version of linux/arm64: %q; want version %s", out, releaseVersion)
+	}
+	out := run(`{"contractVersion":"1.0"}`, "get-plugin-metadata")
+	for _, want := range []string{`"name":"piv"`, `"version":"` + releaseVersion + `"`, "SIGNATURE_GENERATOR.ENVELOPE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("get-plugin-metadata of linux/arm64 does not say %s:\n%s", want, out)
+		}
+	}
 }
 
 // releaseStepsPlaceholder stands in the README's verification steps for
