@@ -50,6 +50,7 @@ var errShortResponse = errors.New("the card answered without a status word")
 // scardError is a PC/SC return code other than SCARD_S_SUCCESS.
 type scardError uint32
 
+// Error names the return code in hex, as PC/SC documents them.
 func (e scardError) Error() string { return fmt.Sprintf("PC/SC error 0x%08x", uint32(e)) }
 
 // APDUs of forgetPIN (SP 800-73-4 part 2, §3.2.1 VERIFY, key reference 80
