@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 
+	"github.com/notation-piv/notation-piv/envelope/inspect"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -72,11 +71,10 @@ func attestationStep(attestationPath string) string {
 // printSetupDone prints what setup made and the commands to run next.
 // attestationPath is "" when the card gave no attestation.
 func printSetupDone(w io.Writer, serial uint32, o *setupOptions, cert *x509.Certificate, certPath, csrPath, attestationPath string) {
-	sum := sha256.Sum256(cert.Raw)
 	fmt.Fprintf(w, "Slot %s of PIV card %d now holds a new %s key (PIN %s, touch %s) and a self-signed\ncode-signing certificate:\n",
 		o.slot, serial, o.key.Spec.Name, o.key.PINPolicy, o.key.TouchPolicy)
 	fmt.Fprintf(w, "  subject    %s\n  valid      %s to %s\n  sha256     %s\n  file       %s\n",
-		cert.Subject, cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02"), hex.EncodeToString(sum[:]), certPath)
+		cert.Subject, cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02"), inspect.Fingerprint(cert), certPath)
 	if attestationPath != "" {
 		fmt.Fprintf(w, "The card's attestation that it generated the key is in\n  %s\n", attestationPath)
 	}
