@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
 	"github.com/notation-piv/notation-piv/internal/pemcert"
 )
 
@@ -19,10 +20,10 @@ func LoadRoot(path string) (*x509.CertPool, error) {
 	}
 	cert := certs[0]
 	if !bytes.Equal(cert.RawIssuer, cert.RawSubject) {
-		return nil, fmt.Errorf("TSA root certificate %s: %q is issued by %q, so it is no root: give the self-signed root CA at the top of the TSA's chain", path, subject(cert), cert.Issuer.String())
+		return nil, fmt.Errorf("TSA root certificate %s: %q is issued by %q, so it is no root: give the self-signed root CA at the top of the TSA's chain", path, certchain.Subject(cert), cert.Issuer.String())
 	}
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
-		return nil, fmt.Errorf("TSA root certificate %s: %q is not validly self-signed (%v): replace it with the TSA's root CA certificate", path, subject(cert), err)
+		return nil, fmt.Errorf("TSA root certificate %s: %q is not validly self-signed (%v): replace it with the TSA's root CA certificate", path, certchain.Subject(cert), err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	nx509 "github.com/notaryproject/notation-core-go/x509"
+
+	"github.com/notation-piv/notation-piv/envelope/certchain"
 )
 
 // hashOIDs are the message imprint algorithms of the Notary key specs
@@ -55,7 +57,7 @@ func (i *Info) CheckWithin(chain []*x509.Certificate) error {
 	for _, c := range chain {
 		if i.Earliest().Before(c.NotBefore) || i.Latest().After(c.NotAfter) {
 			return fmt.Errorf("the timestamp %s ± %s is outside the validity of certificate %q (valid from %s to %s): check the clock of the timestamp authority, or renew the certificate",
-				i.GenTime.UTC().Format(time.RFC3339), i.Accuracy, subject(c),
+				i.GenTime.UTC().Format(time.RFC3339), i.Accuracy, certchain.Subject(c),
 				c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
@@ -108,12 +110,4 @@ func Verify(token, signature []byte, hash crypto.Hash, roots *x509.CertPool) (*I
 		SerialNumber: tst.SerialNumber,
 		Chain:        chain,
 	}, nil
-}
-
-// subject names a certificate for messages.
-func subject(c *x509.Certificate) string {
-	if s := c.Subject.String(); s != "" {
-		return s
-	}
-	return "serial " + c.SerialNumber.String()
 }
