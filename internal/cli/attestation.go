@@ -79,14 +79,7 @@ func printAttestation(w io.Writer, a *inspect.AttestationInfo) {
 	} else {
 		row("  key", "! not the signing certificate's key: the attestation is of another key")
 	}
-	switch a.Status {
-	case inspect.StatusValid:
-		row("  verified", "%s", a.Detail)
-	case inspect.StatusInvalid:
-		row("  verified", "! %s", a.Detail)
-	default:
-		row("  verified", "%s", a.Detail)
-	}
+	verifiedRow(row, a.Status, a.Detail)
 	for i, c := range a.Chain {
 		label := ""
 		if i == 0 {

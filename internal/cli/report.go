@@ -142,15 +142,22 @@ func printReport(w io.Writer, r *inspect.Report) {
 		}
 		row("  stamps", "this signature: %s", stamps)
 	}
-	switch ts.Status {
-	case inspect.StatusUnchecked:
+	if ts.Status == inspect.StatusUnchecked {
 		row("  verified", "%s (give --tsa-root to verify it)", ts.Detail)
-	case inspect.StatusInvalid:
-		row("  verified", "! %s", ts.Detail)
-	default:
-		row("  verified", "%s", ts.Detail)
+	} else {
+		verifiedRow(row, ts.Status, ts.Detail)
 	}
 	tw.Flush()
+}
+
+// verifiedRow prints the "verified" row of a section: the detail of its
+// check, marked "!" when the check failed.
+func verifiedRow(row func(label, format string, args ...any), status, detail string) {
+	if status == inspect.StatusInvalid {
+		row("  verified", "! %s", detail)
+		return
+	}
+	row("  verified", "%s", detail)
 }
 
 // problems prints each problem as a row, the first one labelled.
