@@ -332,3 +332,31 @@ func TestParseManagementKey(t *testing.T) {
 		t.Errorf("ParseManagementKey: %x %v", k, err)
 	}
 }
+
+// TestPINForgottenAfterManagementKey: the PIN that ManagementKey sends to
+// read the protected copy of the management key is forgotten on Close,
+// even when the card holds no copy and nothing else verified anything.
+func TestPINForgottenAfterManagementKey(t *testing.T) {
+	freshCard(t)
+	withPIVGo(t, func(yk *piv.YubiKey) {
+		if err := yk.SetManagementKey(piv.DefaultManagementKey, bytes.Repeat([]byte{0x0f}, 24)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := openTest(t, Selector{Serial: testSerial})
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := func() ([]byte, error) { return []byte(factoryPIN), nil }
+	if _, _, err := c.ManagementKey(ctx, st, nil, right); !errors.Is(err, ErrNoProtectedKey) {
+		t.Fatalf("protected key on a card without one: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := pinRetries(t); n != 3 {
+		t.Errorf("%d PIN retries left after Close, want 3 and the PIN not verified", n)
+	}
+}

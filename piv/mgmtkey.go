@@ -86,6 +86,9 @@ func (c *Card) ManagementKey(ctx context.Context, st *Status, given []byte, pin 
 		return nil, false, err
 	}
 	defer l.release()
+	// piv-go verifies the PIN before it reads the copy: Close must make
+	// the card forget it, even if no copy is found.
+	c.verified |= verifiedPIN
 	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
 		m, err := yk.Metadata(string(p))
 		switch {
