@@ -257,9 +257,11 @@ func (c *Card) Status(ctx context.Context) (*Status, error) {
 		if rerr != nil {
 			return errors.Join(err, cardError("open the card again", rerr))
 		}
-		if serial, serr := reopened.Serial(); c.info.Serial != 0 && (serr != nil || serial != c.info.Serial) {
-			reopened.Close()
-			return errors.Join(err, fmt.Errorf("another card is now in reader %q: insert card %d again", c.info.Reader, c.info.Serial))
+		if c.info.Serial != 0 {
+			if serial, serr := reopened.Serial(); serr != nil || serial != c.info.Serial {
+				reopened.Close()
+				return errors.Join(err, fmt.Errorf("another card is now in reader %q: insert card %d again", c.info.Reader, c.info.Serial))
+			}
 		}
 		handle, herr := pcscHandleOf(reopened)
 		if herr != nil {

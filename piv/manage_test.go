@@ -160,6 +160,20 @@ func TestStatusReopensCard(t *testing.T) {
 	}
 }
 
+// TestStatusReopensWithoutSerial: a Card whose serial number was not read
+// is opened again without GET SERIAL: there is nothing to compare it with.
+func TestStatusReopensWithoutSerial(t *testing.T) {
+	freshCard(t)
+	c := openTest(t, Selector{})
+	env.Card.ResetStats()
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := commands("GET SERIAL", false); n != 0 {
+		t.Errorf("Status sent GET SERIAL %d times for a card opened without its serial number, want 0", n)
+	}
+}
+
 func TestPINAndPUK(t *testing.T) {
 	freshCard(t)
 	c := openTest(t, Selector{Serial: testSerial})
