@@ -22,12 +22,9 @@ import (
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/internal/debuglog"
 )
-
-// pluginName is the name notation knows the plugin by: the binary must be
-// called notation-piv.
-const pluginName = "piv"
 
 // IsCommand reports whether name is a contract command.
 func IsCommand(name string) bool {
@@ -106,7 +103,7 @@ func answer(ctx context.Context, cmd plugin.Command, version string, stdin io.Re
 // trustedIdentities, and leaves revocation to notation.
 func metadata(version string, cfg config) plugin.GetMetadataResponse {
 	return plugin.GetMetadataResponse{
-		Name:                      pluginName,
+		Name:                      attestation.VerificationPlugin, // the binary must be called notation-piv
 		Description:               "Signs with a key on a PIV smart card (YubiKey or any PIV card)",
 		Version:                   version,
 		URL:                       "https://github.com/notation-piv/notation-piv",

@@ -14,17 +14,13 @@ import (
 	"github.com/notation-piv/notation-piv/timestamp"
 )
 
-// Routing of attested signatures: the values of the protected-header
-// attributes (envelope.HeaderVerificationPlugin and
-// envelope.HeaderVerificationPluginMinVersion) that make notation verify
-// call this plugin's verify-signature.
-const (
-	// VerificationPlugin is the name notation knows this plugin by.
-	VerificationPlugin = attestation.VerificationPlugin
-	// VerifierMinVersion is the first version of notation-piv that
-	// verifies attestations.
-	VerifierMinVersion = "0.2.0"
-)
+// VerifierMinVersion is the first version of notation-piv that verifies
+// attestations: with attestation.VerificationPlugin, the plugin's name,
+// the values of the protected-header attributes
+// envelope.HeaderVerificationPluginMinVersion and
+// envelope.HeaderVerificationPlugin that make notation verify call this
+// plugin's verify-signature.
+const VerifierMinVersion = "0.2.0"
 
 // Envelope is a signed, self-verified envelope and the key that signed it.
 type Envelope struct {
@@ -80,7 +76,7 @@ func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*E
 			return nil, err
 		}
 		req.Attributes = []envelope.Attribute{
-			{Key: envelope.HeaderVerificationPlugin, Value: VerificationPlugin},
+			{Key: envelope.HeaderVerificationPlugin, Value: attestation.VerificationPlugin},
 			{Key: envelope.HeaderVerificationPluginMinVersion, Value: VerifierMinVersion},
 			{Key: attestation.HeaderKey, Value: value},
 		}
