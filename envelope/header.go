@@ -23,9 +23,9 @@ type HeaderValue interface {
 
 // DecodeNotaryHeader reads a protected header that every format labels by
 // its Notary name (the signing scheme, the signed times, the verification
-// plugin and its minimum version) into d and h, and sets h.Name. It
-// reports whether label is one of them; if not, it changes nothing.
-func (d *Decoded) DecodeNotaryHeader(h *Header, label string, v HeaderValue) bool {
+// plugin and its minimum version) into d and h, and sets h.Name. Any
+// other label changes nothing.
+func (d *Decoded) DecodeNotaryHeader(h *Header, label string, v HeaderValue) {
 	switch label {
 	case HeaderSigningScheme:
 		d.SigningScheme = v.Text(h)
@@ -38,10 +38,9 @@ func (d *Decoded) DecodeNotaryHeader(h *Header, label string, v HeaderValue) boo
 	case HeaderVerificationPlugin, HeaderVerificationPluginMinVersion:
 		v.Text(h)
 	default:
-		return false
+		return
 	}
 	h.Name = label
-	return true
 }
 
 // AddUnprotected reads an unprotected header into d and appends it to
