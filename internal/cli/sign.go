@@ -208,16 +208,7 @@ func rootHint(chain []*x509.Certificate) string {
 // to path, so that path holds either its old content or the whole
 // envelope.
 func commitEnvelope(tmp *os.File, path string, b []byte) error {
-	if _, err := tmp.Write(b); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
+	if err := writeAndClose(tmp, b); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
