@@ -36,12 +36,9 @@ func generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest
 		return nil, err
 	}
 	defer key.Close()
-	spec := key.Spec()
-	if req.KeySpec != plugin.KeySpec(spec.Name) {
+	// checkSignatureRequest checked that hashAlgorithm fits the keySpec.
+	if spec := key.Spec(); req.KeySpec != plugin.KeySpec(spec.Name) {
 		return nil, plugin.NewValidationErrorf("the request is for an %s key but slot %s holds an %s key; run notation sign again so that it describes the key afresh", req.KeySpec, plan.Slot(), spec.Name)
-	}
-	if want := hashName(spec.Hash); string(req.Hash) != want {
-		return nil, plugin.NewValidationErrorf("hashAlgorithm %s does not fit an %s key, which signs with %s", req.Hash, spec.Name, want)
 	}
 	sig, alg, err := key.Sign(req.Payload)
 	if err != nil {
