@@ -174,8 +174,8 @@ func checkAttributes(attrs []Attribute) error {
 // reservedAttributes are the protected headers the formats write.
 var reservedAttributes = map[string]bool{
 	"alg": true, "cty": true, "crit": true, "kid": true, "x5c": true, "jwk": true,
-	"io.cncf.notary.signingScheme": true, "io.cncf.notary.signingTime": true,
-	"io.cncf.notary.expiry": true, "io.cncf.notary.authenticSigningTime": true,
+	HeaderSigningScheme: true, HeaderSigningTime: true,
+	HeaderExpiry: true, HeaderAuthenticSigningTime: true,
 }
 
 // chainError explains a chain that notation-core-go rejects.
