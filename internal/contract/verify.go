@@ -52,10 +52,9 @@ func verifySignature(req *plugin.VerifySignatureRequest, cfg config, log *debugl
 			processed = append(processed, key)
 		}
 	}
-	results := map[plugin.Capability]*plugin.VerificationResult{}
-	if slices.Contains(req.TrustPolicy.SignatureVerification, plugin.CapabilityTrustedIdentityVerifier) {
-		results[plugin.CapabilityTrustedIdentityVerifier] = result
-	}
+	// signatureVerification is TRUSTED_IDENTITY alone: Validate refused it
+	// empty, and the loop above anything else.
+	results := map[plugin.Capability]*plugin.VerificationResult{plugin.CapabilityTrustedIdentityVerifier: result}
 	return &plugin.VerifySignatureResponse{VerificationResults: results, ProcessedAttributes: processed}, nil
 }
 
