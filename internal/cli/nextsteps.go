@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/notation-piv/notation-piv/envelope/inspect"
+	"github.com/notation-piv/notation-piv/internal/attestation"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -19,15 +20,12 @@ func notationKeyName(serial uint32, slot piv.Slot) string {
 // keyAddLine is the "notation key add" command for a slot's key; caCerts,
 // if not "", names the CA bundle that completes the chain.
 func keyAddLine(name string, serial uint32, slot piv.Slot, caCerts string) string {
-	words := []string{"notation", "key", "add", name, "--plugin", pluginName, "--id", slot.String(), "--plugin-config", fmt.Sprintf("serial=%d", serial)}
+	words := []string{"notation", "key", "add", name, "--plugin", attestation.VerificationPlugin, "--id", slot.String(), "--plugin-config", fmt.Sprintf("serial=%d", serial)}
 	if caCerts != "" {
 		words = append(words, "--plugin-config", "ca_certs="+caCerts)
 	}
 	return commandLine(words...)
 }
-
-// pluginName is the name notation knows the plugin by.
-const pluginName = "piv"
 
 // trustStore is the notation trust store setup suggests.
 const trustStore = "notation-piv"
