@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 var (
@@ -26,31 +26,37 @@ var (
 // F9), which chains to the card vendor's root. Neither needs the PIN.
 //
 // Errors wrap ErrKeyImported for an imported key (the card answers 6A80,
-// as a YubiKey does) and ErrNoAttestation for a card that cannot attest.
+// as a YubiKey does) and ErrNoAttestation for a card that cannot attest:
+// cards without YubiKey's extensions are not asked.
 //
-// APDUs: ATTEST `00 F9 <slot> 00`, then GET DATA of object 5FFF01, each
+// APDUs: ATTEST `00 F9 <slot> 00 00`, then GET DATA of object 5FFF01, each
 // with a GET RESPONSE per further 256 bytes of answer.
 func (c *Card) Attest(ctx context.Context, slot Slot) (slotCert, device *x509.Certificate, err error) {
 	if err := slot.check(); err != nil {
 		return nil, nil, err
 	}
 	op := "attest the key in slot " + slot.String()
-	l, err := c.lease(ctx, op)
-	if err != nil {
+	if err := c.requireYubiKey(op, ErrNoAttestation); err != nil {
 		return nil, nil, err
 	}
-	defer l.release()
-	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
-		var err error
-		if slotCert, err = yk.Attest(slot.piv()); err != nil {
+	err = c.do(ctx, op, func(conn conn) error {
+		b, err := apdu.Exchange(conn, apdu.Command{Name: op, Ins: 0xF9, P1: slot.key, WantsData: true})
+		if err != nil {
 			return attestError(op, slot, err)
 		}
-		if device, err = yk.AttestationCertificate(); err != nil {
-			if errors.Is(err, piv.ErrNotFound) || errors.Unwrap(err) == nil {
-				return fmt.Errorf("%s: %w: no valid attestation certificate in slot f9: %v", op, ErrNoAttestation, err)
-			}
-			return cardError(op, err)
+		if slotCert, err = x509.ParseCertificate(b); err != nil {
+			return fmt.Errorf("%s: the card's answer is not a certificate: %v", op, err)
 		}
+		d, certErr, err := readCertificate(conn, "read the attestation certificate", objectAttestation)
+		switch {
+		case err != nil:
+			return cardError(op, err)
+		case certErr != nil:
+			return fmt.Errorf("%s: %w: slot f9: %v", op, ErrNoAttestation, certErr)
+		case d == nil:
+			return fmt.Errorf("%s: %w: no attestation certificate in slot f9", op, ErrNoAttestation)
+		}
+		device = d
 		return nil
 	})
 	if err != nil {
@@ -59,22 +65,20 @@ func (c *Card) Attest(ctx context.Context, slot Slot) (slotCert, device *x509.Ce
 	return slotCert, device, nil
 }
 
+// objectAttestation is YubiKey's object for the certificate of the
+// attestation key (slot F9).
+const objectAttestation = 0x5FFF01
+
 // attestError explains why the card did not attest the key in slot.
 func attestError(op string, slot Slot, err error) error {
-	var status interface{ Status() uint16 }
-	switch {
-	case errors.Is(err, piv.ErrNotFound):
-		// piv-go maps the card's 6A80 (wrong data) to ErrNotFound: the
-		// key was imported. An empty slot fails earlier, when its
-		// certificate is read.
+	switch sw := apdu.SW(err); sw {
+	case 0x6A80:
+		// A YubiKey refuses to attest an imported key with 6A80 (wrong
+		// data). An empty slot fails earlier, when its certificate is
+		// read.
 		return fmt.Errorf("slot %s: %w", slot, ErrKeyImported)
-	case errors.As(err, &status):
-		switch status.Status() {
-		case 0x6D00, 0x6E00, 0x6A81:
-			return fmt.Errorf("%s: %w (status %04X)", op, ErrNoAttestation, status.Status())
-		}
-	case errors.Unwrap(err) == nil:
-		return fmt.Errorf("%s: the card's answer is not a certificate: %v", op, err)
+	case 0x6D00, 0x6E00, 0x6A81:
+		return fmt.Errorf("%s: %w (status %04X)", op, ErrNoAttestation, sw)
 	}
 	return cardError(op, err)
 }

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/ebfe/scard"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // Selector picks one card among those in the PC/SC readers. The zero
@@ -15,6 +16,10 @@ import (
 type Selector struct {
 	// Serial is the card's serial number; 0 matches any card.
 	Serial uint32
+	// GUID is the GUID of the card's CHUID, 32 lowercase hex digits (see
+	// ParseGUID), which names cards without a serial number; "" matches
+	// any card.
+	GUID string
 	// Reader is a case-sensitive substring of the PC/SC reader name, such
 	// as "Yubico YubiKey"; "" matches any reader.
 	Reader string
@@ -23,71 +28,149 @@ type Selector struct {
 // String describes the selector for messages, such as
 // `serial 12345678 in a reader named "*Yubico*"`.
 func (s Selector) String() string {
-	switch {
-	case s.Serial != 0 && s.Reader != "":
-		return fmt.Sprintf("serial %d in a reader named %q", s.Serial, "*"+s.Reader+"*")
-	case s.Serial != 0:
-		return fmt.Sprintf("serial %d", s.Serial)
-	case s.Reader != "":
-		return fmt.Sprintf("a reader named %q", "*"+s.Reader+"*")
+	var parts []string
+	if s.Serial != 0 {
+		parts = append(parts, fmt.Sprintf("serial %d", s.Serial))
 	}
-	return "any card"
+	if s.GUID != "" {
+		parts = append(parts, "GUID "+s.GUID)
+	}
+	if s.Reader != "" {
+		parts = append(parts, fmt.Sprintf("a reader named %q", "*"+s.Reader+"*"))
+	}
+	if len(parts) == 0 {
+		return "any card"
+	}
+	return strings.Join(parts, " in ")
+}
+
+// matches reports whether the card info describes is one s picks, as far
+// as the identifiers read tell.
+func (s Selector) matches(info CardInfo) bool {
+	return (s.Serial == 0 || info.Serial == s.Serial) && (s.GUID == "" || info.GUID == s.GUID)
+}
+
+// ParseGUID returns the card GUID that s writes, as 32 lowercase hex
+// digits: s holds 32 hex digits, in either case, optionally grouped with
+// hyphens as a UUID (8-4-4-4-12).
+func ParseGUID(s string) (string, error) {
+	digits := strings.ToLower(s)
+	if len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' {
+		digits = strings.ReplaceAll(digits, "-", "")
+	}
+	if len(digits) != 32 || strings.Trim(digits, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%q is not a card GUID: want 32 hex digits, as notation-piv list shows them", s)
+	}
+	return digits, nil
+}
+
+// Kind says how much of YubiKey's extensions to SP 800-73-4 a card
+// offers.
+type Kind int
+
+const (
+	// KindPlain is a card that follows only NIST SP 800-73-4: it refuses
+	// GET VERSION, has no serial number, and no command to generate a key
+	// with a known management key, attest or reset.
+	KindPlain Kind = iota
+	// KindYubiKey is a YubiKey, or a card that answers as one (CanoKey,
+	// PivApplet): it has all of the extensions.
+	KindYubiKey
+	// KindTrussed is trussed's PIV applet (Nitrokey 3, Solo 2). It
+	// answers GET VERSION with 6.6.6, GET SERIAL with the same number on
+	// every device, and GET METADATA with nothing, and cannot attest:
+	// notation-piv signs with it as with a plain card.
+	KindTrussed
+)
+
+// String names the kind for people: "YubiKey", "trussed (Nitrokey 3,
+// Solo 2)" or "SP 800-73-4".
+func (k Kind) String() string {
+	switch k {
+	case KindYubiKey:
+		return "YubiKey"
+	case KindTrussed:
+		return "trussed (Nitrokey 3, Solo 2)"
+	}
+	return "SP 800-73-4"
 }
 
 // CardInfo describes a PIV card found by List or Open.
 type CardInfo struct {
 	// Reader is the PC/SC name of the reader holding the card.
 	Reader string
-	// Serial is the card's serial number; 0 if the card does not report
-	// one (only YubiKeys do).
+	// Kind says which extensions to SP 800-73-4 the card offers.
+	Kind Kind
+	// Serial is the card's serial number; 0 if the card has none (only
+	// YubiKeys do), or if it was not read.
 	Serial uint32
-	// Version is the PIV application's version, such as "5.7.1".
+	// GUID is the GUID of the card's CHUID, 32 lowercase hex digits; ""
+	// if the card has none, or if it was not read. It names cards without
+	// a serial number.
+	GUID string
+	// Version is the PIV application's version, such as "5.7.1"; "" if
+	// the card does not tell (KindPlain).
 	Version string
 }
 
 // String describes the card for messages, such as
-// `serial 12345678 (version 5.7.1) in reader "Yubico YubiKey OTP+FIDO+CCID 00 00"`.
+// `serial 12345678 (YubiKey 5.7.1) in reader "Yubico YubiKey OTP+FIDO+CCID 00 00"`
+// or `GUID 0123… (SP 800-73-4) in reader "…"`.
 func (c CardInfo) String() string {
-	serial := "unknown serial"
-	if c.Serial != 0 {
-		serial = fmt.Sprintf("serial %d", c.Serial)
+	id := "unknown serial"
+	switch {
+	case c.Serial != 0:
+		id = fmt.Sprintf("serial %d", c.Serial)
+	case c.GUID != "":
+		id = "GUID " + c.GUID
 	}
-	return fmt.Sprintf("%s (version %s) in reader %q", serial, c.Version, c.Reader)
+	kind := c.Kind.String()
+	if c.Version != "" {
+		kind += " " + c.Version
+	}
+	return fmt.Sprintf("%s (%s) in reader %q", id, kind, c.Reader)
 }
 
-// Card is an open PIV card. piv-go holds it exclusively: no other program
-// can use the card until Close. A Card is safe for concurrent use; its
-// operations run one at a time.
+// Card is an open PIV card, held exclusively: no other program can use
+// the card until Close. A Card is safe for concurrent use; its operations
+// run one at a time.
 type Card struct {
-	info CardInfo // Serial is 0 until read, see serialRead
-	// serialRead says that info.Serial was read from the card, so that a
-	// card without a serial number is asked only once.
-	serialRead bool
+	info CardInfo // Serial and GUID are "" until read, see serialRead
+	// serialRead and guidRead say that info.Serial and info.GUID were
+	// read from the card, so that a card without them is asked only once.
+	serialRead, guidRead bool
 	// verified is what this session may have left verified on the card:
 	// Close makes the card forget it (see disconnect), so that the next
 	// program to connect finds the card locked. Guarded by sem.
 	verified credentials
-	// sem holds a token while an operation uses yk, including an operation
-	// that timed out and still runs in the background.
+	// sem holds a token while an operation uses conn, including an
+	// operation that timed out and still runs in the background.
 	sem chan struct{}
-	yk  *piv.YubiKey // guarded by sem; nil once closed
-	// handle is yk's PC/SC handle, which disconnect resets. Guarded by sem.
-	handle pcscHandle
+	// conn is the connection to the card, guarded by sem; nil once
+	// closed. It is piv-go's once card management needs piv-go (see
+	// manage).
+	conn conn
+	// pcsc is the PC/SC context that conn was opened in, if the Card
+	// owns it; released by disconnect.
+	pcsc *scard.Context
 }
 
-// List returns the PIV cards in all PC/SC readers. It opens each card
-// briefly; readers without a card, and cards that cannot be opened (in use
-// by another program, not a PIV card), are left out. With no card at all
-// the error wraps ErrNoCard and gives the reason for each reader.
-//
-// A card that fails piv-go's SELECT stays held by this process until it
-// exits (a piv-go bug), so List must not be called in a loop.
+// List returns the PIV cards in all PC/SC readers, with the serial number
+// of each YubiKey and the GUID of every other card. It opens each card
+// briefly; readers without a card, and cards that cannot be opened (in
+// use by another program, not a PIV card), are left out. With no card at
+// all the error wraps ErrNoCard and gives the reason for each reader.
 func List(ctx context.Context) ([]CardInfo, error) {
-	readers, err := listReaders(ctx)
+	sc, err := establish(ctx)
 	if err != nil {
 		return nil, err
 	}
-	_, found, failures, _, err := probe(ctx, readers, false, true, func(CardInfo) (keep, stop bool) { return false, false })
+	defer sc.Release()
+	readers, err := listReaders(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	_, found, failures, _, err := probe(ctx, sc, readers, false, withSerial|withGUID, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +184,7 @@ func List(ctx context.Context) ([]CardInfo, error) {
 //   - ErrNoCard (wrapped, with the reason for each reader) if no reader
 //     holds a PIV card;
 //   - a *SelectionError listing the cards found if no card matches sel, or
-//     if sel is the zero Selector and there are several cards;
+//     if sel picks no card in particular and there are several;
 //   - a *TimeoutError if ctx ends first;
 //   - a *CardError if PC/SC fails, for example when pcscd does not run.
 //
@@ -110,13 +193,35 @@ func List(ctx context.Context) ([]CardInfo, error) {
 //
 // Open looks only at readers whose name matches sel.Reader, opens each
 // card there, and closes those it does not return. It reads the serial
-// numbers only when sel.Serial asks for one, or to list the cards in an
+// numbers and GUIDs only when sel names one, or to list the cards in an
 // error: opening the only card costs two APDUs (see openReader), and
-// Card.ReadSerial reads the serial number later if needed. Only when no
-// card matches does it also look at the other readers, to list them in
+// Card.ReadSerial and Card.ReadGUID read them later if needed. Only when
+// no card matches does it also look at the other readers, to list them in
 // the error.
 func Open(ctx context.Context, sel Selector) (*Card, error) {
-	readers, err := listReaders(ctx)
+	sc, err := establish(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := open(ctx, sc, sel)
+	var timeout *TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		// A command abandoned at the deadline may still run in the
+		// context, and pcsc-lite's release waits for it.
+		go sc.Release()
+		return nil, err
+	case err != nil:
+		sc.Release()
+		return nil, err
+	}
+	c.pcsc = sc
+	return c, nil
+}
+
+// open is Open in the PC/SC context sc.
+func open(ctx context.Context, sc *scard.Context, sel Selector) (*Card, error) {
+	readers, err := listReaders(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +233,18 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 			others = append(others, r)
 		}
 	}
-	want := func(c CardInfo) (keep, stop bool) {
-		if sel.Serial == 0 {
-			return true, false
-		}
-		return c.Serial == sel.Serial, c.Serial == sel.Serial
+	var want identity
+	if sel.Serial != 0 {
+		want |= withSerial
 	}
-	withSerial := sel.Serial != 0
-	kept, found, failures, busy, err := probe(ctx, matching, false, withSerial, want)
+	if sel.GUID != "" {
+		want |= withSerial | withEveryGUID
+	}
+	keep := func(c CardInfo) (keep, stop bool) {
+		picked := sel.Serial != 0 || sel.GUID != ""
+		return sel.matches(c), picked && sel.matches(c)
+	}
+	kept, found, failures, busy, err := probe(ctx, sc, matching, false, want, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +252,7 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 		// Nothing free matches, but cards another program holds may: wait
 		// for them, as a concurrent notation sign would want.
 		var waited []CardInfo
-		kept, waited, failures, _, err = probe(ctx, busy, true, withSerial, want)
+		kept, waited, failures, _, err = probe(ctx, sc, busy, true, want, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -153,17 +262,18 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 		return kept[0], nil
 	}
 	if len(kept) > 1 {
-		// Several cards and no serial asked for: list them with their
-		// serial numbers so that the user can pick one.
+		// Several cards and none picked: list them with their serial
+		// numbers or GUIDs so that the user can pick one.
 		cards := make([]CardInfo, len(kept))
 		for i, c := range kept {
 			c.ReadSerial(ctx) // on error the card is listed without one
+			c.ReadGUID(ctx)
 			cards[i] = c.info
 			c.Close()
 		}
 		return nil, &SelectionError{Selector: sel, Cards: cards}
 	}
-	_, more, moreFailures, _, err := probe(ctx, others, false, true, func(CardInfo) (keep, stop bool) { return false, false })
+	_, more, moreFailures, _, err := probe(ctx, sc, others, false, withSerial|withGUID, func(CardInfo) (keep, stop bool) { return false, false })
 	if err != nil {
 		return nil, err
 	}
@@ -174,42 +284,50 @@ func Open(ctx context.Context, sel Selector) (*Card, error) {
 	return nil, &SelectionError{Selector: sel, Cards: found}
 }
 
+// Info describes the card as far as it is known: Serial and GUID may not
+// have been read (see ReadSerial and ReadGUID).
+func (c *Card) Info() CardInfo { return c.info }
+
 // Serial returns the card's serial number as far as it is known: 0 if the
 // card reports none, or if it has not been read. Open reads it only when
 // the Selector names a serial number; ReadSerial reads it otherwise.
 func (c *Card) Serial() uint32 { return c.info.Serial }
 
 // ReadSerial returns the card's serial number, reading it from the card if
-// Open did not: GET SERIAL `00 F8 00 00 00` on a YubiKey 5 (older YubiKeys
-// go through the OTP application). A card that answers with an error
-// status has no serial number: ReadSerial returns 0 and no error.
+// Open did not: GET SERIAL `00 F8 00 00 00` on a YubiKey 5. Cards without
+// a serial number, including older YubiKeys (which give it only through
+// their OTP application) and trussed's applet (which answers the same
+// number on every device), give 0 and no error.
 func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
-	if c.info.Serial != 0 || c.serialRead {
+	if c.serialRead {
 		return c.info.Serial, nil
 	}
 	const op = "read the card's serial number"
-	l, err := c.lease(ctx, op)
-	if err != nil {
-		return 0, err
-	}
-	defer l.release()
-	var serial uint32
-	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
-		s, err := yk.Serial()
-		var se statusError
-		switch {
-		case err == nil:
-			serial = s
-		case !errors.As(err, &se):
+	err := c.do(ctx, op, func(conn) error {
+		if err := c.readSerial(); err != nil {
 			return cardError(op, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, err
+	return c.info.Serial, err
+}
+
+// ReadGUID returns the GUID of the card's CHUID as 32 lowercase hex
+// digits, reading it from the card if Open did not: GET DATA of object
+// 5FC102, plus GET RESPONSE when the CHUID holds a signature. A card
+// without a CHUID, or whose CHUID holds no GUID, gives "" and no error.
+func (c *Card) ReadGUID(ctx context.Context) (string, error) {
+	if c.guidRead {
+		return c.info.GUID, nil
 	}
-	c.info.Serial, c.serialRead = serial, true
-	return serial, nil
+	const op = "read the card's GUID"
+	err := c.do(ctx, op, func(conn) error {
+		if err := c.readGUID(); err != nil {
+			return cardError(op, err)
+		}
+		return nil
+	})
+	return c.info.GUID, err
 }
 
 // Reader returns the PC/SC name of the card's reader.
@@ -217,9 +335,10 @@ func (c *Card) Reader() string { return c.info.Reader }
 
 // Close releases the card. If a PIN or the management key was verified in
 // this session, Close first makes the card forget them on the same
-// connection, before any other program can connect (see disconnect). If an operation that timed out still runs, Close
-// returns at once and the card is released when that operation ends.
-// Closing a closed Card does nothing.
+// connection, before any other program can connect (see disconnect). If
+// an operation that timed out still runs, Close returns at once and the
+// card is released when that operation ends. Closing a closed Card does
+// nothing.
 func (c *Card) Close() error {
 	select {
 	case c.sem <- struct{}{}:
@@ -248,8 +367,8 @@ const (
 
 // disconnect ends the session's connection to the card; the caller holds
 // sem. The card is locked before it is released, on the session's own
-// handle, so that no other program can connect in between and find it
-// authenticated:
+// connection, so that no other program can connect in between and find
+// it authenticated:
 //   - after a session that verified only the PIN, with the cheapest
 //     command the card honours: VERIFY P1=FF clears the PIN's security
 //     status, and the status query then must answer 63Cx (see forgetPIN);
@@ -261,31 +380,26 @@ const (
 // connection is kept rather than released unlocked; pcscd resets the card
 // when this process exits.
 func (c *Card) disconnect() error {
-	if c.yk == nil {
+	if c.conn == nil {
 		return nil
 	}
-	yk := c.yk
-	if c.verified == 0 || c.verified == verifiedPIN && c.handle.forgetPIN() {
-		c.yk, c.verified = nil, 0
-		if err := yk.Close(); err != nil {
-			return cardError("close card", err)
-		}
-		return nil
-	}
-	if err := c.handle.disconnectReset(); err != nil {
+	reset := c.verified != 0 && !(c.verified == verifiedPIN && forgetPIN(c.conn))
+	if err := c.conn.close(reset); err != nil && reset {
 		return cardError("reset the card to make it forget the PIN", err)
 	}
-	c.yk, c.verified = nil, 0
-	// The handle is gone: piv-go's own SCardDisconnect fails, and Close
-	// releases its PC/SC context.
-	yk.Close()
+	c.conn, c.verified = nil, 0
+	if c.pcsc != nil {
+		c.pcsc.Release()
+		c.pcsc = nil
+	}
 	return nil
 }
 
-// Certificate returns the certificate stored in slot. The error wraps
-// ErrSlotEmpty if there is none.
+// Certificate returns the certificate stored in slot, decompressed if
+// the card stores it compressed. The error wraps ErrSlotEmpty if there is
+// none.
 //
-// APDUs: GET DATA `00 CB 3F FF 05 5C 03 <object>`, plus a GET RESPONSE
+// APDUs: GET DATA `00 CB 3F FF 05 5C 03 <object> 00`, plus a GET RESPONSE
 // `00 C0 00 00 00` per further 256 bytes of answer (one for a typical
 // EC certificate).
 func (c *Card) Certificate(ctx context.Context, slot Slot) (*x509.Certificate, error) {
@@ -293,29 +407,61 @@ func (c *Card) Certificate(ctx context.Context, slot Slot) (*x509.Certificate, e
 		return nil, err
 	}
 	op := "read certificate from slot " + slot.String()
-	l, err := c.lease(ctx, op)
-	if err != nil {
-		return nil, err
-	}
-	defer l.release()
 	var cert *x509.Certificate
-	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
-		var err error
-		cert, err = yk.Certificate(slot.piv())
+	err := c.do(ctx, op, func(conn conn) error {
+		var certErr, err error
+		cert, certErr, err = readCertificate(conn, op, slot.object())
 		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, piv.ErrNotFound):
+		case err != nil:
+			return cardError(op, err)
+		case certErr != nil:
+			return fmt.Errorf("%s: %w", op, certErr)
+		case cert == nil:
 			return fmt.Errorf("slot %s: %w", slot, ErrSlotEmpty)
-		case errors.Unwrap(err) == nil:
-			// piv-go wraps card and PC/SC errors; a bare error is about
-			// the data: no valid certificate.
-			return fmt.Errorf("%s: %v: store a valid DER X.509 certificate in the slot", op, err)
 		}
-		return cardError(op, err)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return cert, nil
+}
+
+// InvalidCertificateError means that a slot's certificate object holds no
+// certificate notation-piv can read.
+type InvalidCertificateError struct {
+	// Problem says what is wrong, such as "not a valid X.509
+	// certificate: …".
+	Problem string
+}
+
+// Error says what is wrong with the stored certificate.
+func (e *InvalidCertificateError) Error() string {
+	return "the stored certificate is unusable: " + e.Problem
+}
+
+// readCertificate reads a certificate object, under name: `53 L {70 L
+// DER, 71 01 info, FE 00}`. A missing object gives three nils; an object
+// that holds no usable certificate gives an *InvalidCertificateError as
+// certErr; err is a failed command.
+func readCertificate(conn conn, name string, object uint32) (cert *x509.Certificate, certErr, err error) {
+	b, err := apdu.Exchange(conn, getData(name, object))
+	if sw := apdu.SW(err); sw == 0x6A82 || sw == 0x6A88 {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	obj, err := apdu.ParseCertificateObject(b)
+	if err != nil {
+		return nil, &InvalidCertificateError{Problem: err.Error()}, nil
+	}
+	if obj.DER == nil {
+		return nil, nil, nil
+	}
+	cert, err = x509.ParseCertificate(obj.DER)
+	if err != nil {
+		return nil, &InvalidCertificateError{Problem: "not a valid X.509 certificate: " + err.Error()}, nil
+	}
+	return cert, nil, nil
 }

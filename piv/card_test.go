@@ -109,7 +109,7 @@ func TestListAndOpen(t *testing.T) {
 			t.Errorf("Open(%v): %v, want a *SelectionError", sel, err)
 			continue
 		}
-		if se.Selector != sel || !strings.Contains(err.Error(), "serial 24681357 (version 5.7.1) in reader \""+env.Reader+"\"") ||
+		if se.Selector != sel || !strings.Contains(err.Error(), "serial 24681357 (YubiKey 5.7.1) in reader \""+env.Reader+"\"") ||
 			!strings.Contains(err.Error(), "choose one by serial number or reader name") {
 			t.Errorf("Open(%v): error %q does not list the card and say what to do", sel, err)
 		}

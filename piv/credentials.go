@@ -3,11 +3,12 @@ package piv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // VerifyPIN checks the PIN on the card, which then counts as verified for
@@ -21,11 +22,10 @@ func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error {
 	if err := CheckPIN(pin); err != nil {
 		return err
 	}
-	return c.exec(ctx, "verify PIN", func(yk *piv.YubiKey) error {
-		if err := yk.VerifyPIN(string(pin)); err != nil {
-			return pinError(err)
-		}
-		return nil
+	const op = "verify PIN"
+	return c.do(ctx, op, func(conn conn) error {
+		c.verified |= verifiedPIN
+		return verifyPIN(conn, pin)
 	})
 }
 
@@ -34,7 +34,7 @@ func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 80 10 <old> <new>`.
 func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
-	return c.changeSecret(ctx, "change PIN", SecretPIN, old, SecretPIN, new, (*piv.YubiKey).SetPIN)
+	return c.changeSecret(ctx, "change PIN", SecretPIN, old, SecretPIN, new, 0x24, refPIN)
 }
 
 // ChangePUK sets a new PUK (checked with CheckNewSecret). A wrong old PUK
@@ -42,7 +42,7 @@ func (c *Card) ChangePIN(ctx context.Context, old, new []byte) error {
 //
 // APDU: CHANGE REFERENCE DATA `00 24 00 81 10 <old> <new>`.
 func (c *Card) ChangePUK(ctx context.Context, old, new []byte) error {
-	return c.changeSecret(ctx, "change PUK", SecretPUK, old, SecretPUK, new, (*piv.YubiKey).SetPUK)
+	return c.changeSecret(ctx, "change PUK", SecretPUK, old, SecretPUK, new, 0x24, refPUK)
 }
 
 // UnblockPIN sets a new PIN with the PUK and restores the PIN's retries,
@@ -51,25 +51,101 @@ func (c *Card) ChangePUK(ctx context.Context, old, new []byte) error {
 //
 // APDU: RESET RETRY COUNTER `00 2C 00 80 10 <PUK> <new PIN>`.
 func (c *Card) UnblockPIN(ctx context.Context, puk, newPIN []byte) error {
-	return c.changeSecret(ctx, "unblock PIN", SecretPUK, puk, SecretPIN, newPIN, (*piv.YubiKey).Unblock)
+	return c.changeSecret(ctx, "unblock PIN", SecretPUK, puk, SecretPIN, newPIN, 0x2C, refPIN)
 }
 
-// changeSecret runs op: call sets the secret set to value, proven with
-// proof, the secret given. Both values are checked before the card sees
-// them; a proof the card refuses gives a *CredentialError for given.
-func (c *Card) changeSecret(ctx context.Context, op string, given Secret, proof []byte, set Secret, value []byte, call func(yk *piv.YubiKey, proof, value string) error) error {
+// Key references of SP 800-73-4 part 2, table 4.
+const (
+	refPIN = 0x80
+	refPUK = 0x81
+)
+
+// changeSecret runs op, the standard command ins (CHANGE REFERENCE DATA or
+// RESET RETRY COUNTER) for key reference ref: it sets the secret set to
+// value, proven with proof, the secret given. Both values are checked
+// before the card sees them; a proof the card refuses gives a
+// *CredentialError for given.
+func (c *Card) changeSecret(ctx context.Context, op string, given Secret, proof []byte, set Secret, value []byte, ins, ref byte) error {
 	if err := checkSecret(given, proof); err != nil {
 		return err
 	}
 	if err := CheckNewSecret("the new "+set.String(), value); err != nil {
 		return err
 	}
-	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
-		if err := call(yk, string(proof), string(value)); err != nil {
-			return credentialError(op, given, err)
+	data := append(padSecret(proof), padSecret(value)...)
+	defer clear(data)
+	return c.do(ctx, op, func(conn conn) error {
+		c.verified |= verifiedPIN
+		_, err := apdu.Exchange(conn, apdu.Command{Name: op, Ins: ins, P2: ref, Data: data})
+		var ce *CredentialError
+		if err = secretError(op, given, err); errors.As(err, &ce) {
+			return fmt.Errorf("%s: %w", op, err)
 		}
-		return nil
+		return err
 	})
+}
+
+// padSecret returns a PIN or PUK padded with FF to the 8 bytes the card
+// compares. The caller clears it.
+func padSecret(secret []byte) []byte {
+	b := bytes.Repeat([]byte{0xFF}, 8)
+	copy(b, secret)
+	return b
+}
+
+// verifyPIN sends the PIN: VERIFY `00 20 00 80 08 <PIN padded with FF>`.
+// A PIN the card refuses gives a *CredentialError.
+func verifyPIN(conn conn, pin []byte) error {
+	data := padSecret(pin)
+	defer clear(data)
+	_, err := apdu.Exchange(conn, apdu.Command{Name: "verify PIN", Ins: 0x20, P2: refPIN, Data: data})
+	return secretError("verify PIN", SecretPIN, err)
+}
+
+// pinState is the answer to the PIN status query.
+type pinState struct {
+	// verified: the PIN is verified in this session (9000).
+	verified bool
+	// retries is the number of tries left; -1 if the card does not say.
+	retries int
+}
+
+func (p pinState) blocked() bool { return p.retries == 0 }
+
+// pinStatus sends the PIN status query, VERIFY without data `00 20 00 80
+// 00`, which spends no retry: 9000 if the PIN is verified, 63Cx with x
+// retries left, 6983 if blocked. Some cards refuse the query as malformed
+// (OpenSC knows them as CI_VERIFY_LC0_FAIL): 6700, 6A80 or 6A86 leave the
+// status unknown. Any other answer is an error.
+func pinStatus(conn conn) (pinState, error) {
+	_, err := apdu.Exchange(conn, apdu.Command{Name: "read PIN retries", Ins: 0x20, P2: refPIN})
+	switch sw := apdu.SW(err); {
+	case err == nil:
+		return pinState{verified: true, retries: -1}, nil
+	case sw&0xFFF0 == 0x63C0:
+		return pinState{retries: int(sw & 0x0F)}, nil
+	case sw == 0x6983:
+		return pinState{retries: 0}, nil
+	case sw == 0x6700 || sw == 0x6A80 || sw == 0x6A86:
+		return pinState{retries: -1}, nil
+	}
+	return pinState{}, err
+}
+
+// secretError maps the error of a command that sent secret: an
+// authentication failure (63Cx, 6983) to a *CredentialError with the
+// retries left, any other failure to a *CardError, nil to nil.
+func secretError(op string, secret Secret, err error) error {
+	switch sw := apdu.SW(err); {
+	case err == nil:
+		return nil
+	case sw&0xFFF0 == 0x63C0:
+		n := int(sw & 0x0F)
+		return &CredentialError{Secret: secret, RetriesLeft: n, Blocked: n == 0}
+	case sw == 0x6983:
+		return &CredentialError{Secret: secret, RetriesLeft: 0, Blocked: true}
+	}
+	return cardError(op, err)
 }
 
 // CheckNewSecret returns an error if secret cannot become a PIN or PUK: it

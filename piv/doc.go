@@ -1,7 +1,20 @@
-// Package piv signs with a key on a PIV smart card, such as a YubiKey,
-// through PC/SC (pcscd) and github.com/go-piv/piv-go. It is the only
+// Package piv signs with a key on a PIV smart card through PC/SC (pcscd):
+// a YubiKey, or any card that follows NIST SP 800-73-4. It is the only
 // package of notation-piv that talks to cards; the rest of the plugin sees
 // a [crypto.Signer], certificates and typed errors.
+//
+// # Cards
+//
+// The package speaks the standard PIV commands itself, over T=0 or T=1
+// (package piv/internal/apdu): select, read data objects, including
+// compressed certificates, verify and change the PIN and PUK, and sign. It
+// tells three kinds of card apart ([Kind]) by their answer to YubiKey's
+// GET VERSION, and uses YubiKey's extensions only on cards that have them:
+// serial numbers, metadata and attestation. Cards without a serial number
+// are named by the GUID of their CHUID. Card management (generating keys,
+// storing certificates, changing the management key, reset) goes through
+// github.com/go-piv/piv-go, on YubiKeys only; other cards get an
+// [*UnsupportedError] before anything is sent to them.
 //
 // # Use
 //
@@ -33,15 +46,13 @@
 // sources are the environment ([FromEnv]), a file readable by its owner
 // only ([FromFile]), a pinentry program ([Pinentry]) and the terminal
 // ([TTY]), tried in that order by [DefaultPINSource]. PINs never appear in
-// errors or logs, and byte slices holding them are wiped after use; piv-go
-// takes the PIN as a string, so one copy lives on in memory until the
-// garbage collector reclaims it.
+// errors or logs, and byte slices holding them are wiped after use.
 //
 // # Time limits
 //
-// piv-go has no cancellation. Card calls therefore run in a goroutine; when
-// the context's deadline (or [SignerOptions.Timeout]) passes first, the
-// call returns a [*TimeoutError] at once while the goroutine finishes in
+// A PC/SC command cannot be cancelled. Card calls therefore run in a
+// goroutine; when the context's deadline (or [SignerOptions.Timeout])
+// passes first, the call returns a [*TimeoutError] at once while the goroutine finishes in
 // the background and keeps the card busy until then: later calls on the
 // same [Card] wait for it, and [Card.Close] releases the card once it
 // returns.

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ebfe/scard"
 	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // The errors of this package say what happened, not what to do about it:
@@ -190,7 +192,7 @@ type CardError struct {
 	// SW is the card's status word, for example 0x6982; 0 if the card did
 	// not answer (a PC/SC error).
 	SW uint16
-	// Err is the error from piv-go or PC/SC.
+	// Err is the error from the command or from PC/SC.
 	Err error
 }
 
@@ -211,12 +213,24 @@ func (e *CardError) Error() string {
 func (e *CardError) Unwrap() error { return e.Err }
 
 // Gone reports whether the card left the reader, or lost power, in the
-// middle of the command. piv-go exports neither the PC/SC codes nor a
-// type, only their messages.
+// middle of the command.
 func (e *CardError) Gone() bool {
 	if e.SW != 0 {
 		return false
 	}
+	if errors.Is(e.Err, apdu.ErrNoAnswer) {
+		return true
+	}
+	var code scard.Error
+	if errors.As(e.Err, &code) {
+		switch code {
+		case scard.ErrRemovedCard, scard.ErrNoSmartcard, scard.ErrUnpoweredCard, scard.ErrResetCard, scard.ErrReaderUnavailable:
+			return true
+		}
+		return false
+	}
+	// piv-go, which card management uses, exports neither the PC/SC codes
+	// nor a type, only their messages.
 	msg := e.Err.Error()
 	for _, s := range []string{
 		"smart card has been removed",                // SCARD_W_REMOVED_CARD
@@ -233,11 +247,12 @@ func (e *CardError) Gone() bool {
 	return false
 }
 
-// statusError is implemented by piv-go's APDU errors.
+// statusError is implemented by the errors of package apdu and piv-go
+// that carry a status word.
 type statusError interface{ Status() uint16 }
 
-// cardError wraps an error from piv-go in a *CardError with its status
-// word, if any.
+// cardError wraps an error from a card command in a *CardError with its
+// status word, if any.
 func cardError(op string, err error) *CardError {
 	ce := &CardError{Op: op, Err: err}
 	var se statusError
@@ -245,16 +260,6 @@ func cardError(op string, err error) *CardError {
 		ce.SW = se.Status()
 	}
 	return ce
-}
-
-// pinError turns a failed VERIFY of the PIN into a *CredentialError, or
-// a *CardError if the card did not judge the PIN.
-func pinError(err error) error {
-	var auth piv.AuthErr
-	if !errors.As(err, &auth) {
-		return cardError("verify PIN", err)
-	}
-	return &CredentialError{Secret: SecretPIN, RetriesLeft: auth.Retries, Blocked: auth.Retries == 0}
 }
 
 // credentialError maps the failure of an operation op that sent secret

@@ -62,7 +62,7 @@ func (c *Card) GenerateKey(ctx context.Context, mgmtKey []byte, slot Slot, opts 
 	}
 	op := fmt.Sprintf("generate an %s key in slot %s", opts.Spec.Name, slot)
 	var pub crypto.PublicKey
-	err := c.exec(ctx, op, func(yk *piv.YubiKey) error {
+	err := c.manage(ctx, op, func(yk *piv.YubiKey) error {
 		var err error
 		pub, err = yk.GenerateKey(mgmtKey, slot.piv(), piv.Key{
 			Algorithm:   keyAlgorithms[opts.Spec.Name],
@@ -87,7 +87,7 @@ func (c *Card) StoreCertificate(ctx context.Context, mgmtKey []byte, slot Slot, 
 		return err
 	}
 	op := "store the certificate in slot " + slot.String()
-	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
+	return c.manage(ctx, op, func(yk *piv.YubiKey) error {
 		if err := yk.SetCertificate(mgmtKey, slot.piv(), cert); err != nil {
 			return credentialError(op, SecretPIN, err)
 		}

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/go-piv/piv-go/v2/piv"
 )
 
-// lease is the right to use a card's piv-go handle, from Card.lease to
+// lease is the right to use a card's connection, from Card.lease to
 // release.
 type lease struct {
 	c *Card
@@ -26,20 +24,20 @@ func (c *Card) lease(ctx context.Context, op string) (*lease, error) {
 	case <-ctx.Done():
 		return nil, ctxError(ctx, op, start)
 	}
-	if c.yk == nil {
+	if c.conn == nil {
 		c.release()
 		return nil, fmt.Errorf("%s: the card is closed; open it again", op)
 	}
 	return &lease{c: c}, nil
 }
 
-// run calls f with the card's handle and returns f's error, or a
+// run calls f with the card's connection and returns f's error, or a
 // *TimeoutError if ctx ends first. f's errors must already be wrapped for
 // the caller. After a timeout the lease is lost and run must not be called
 // again.
-func (l *lease) run(ctx context.Context, op string, f func(yk *piv.YubiKey) error) error {
-	yk := l.c.yk
-	abandoned, err := await(ctx, op, func() error { return f(yk) }, l.c.release)
+func (l *lease) run(ctx context.Context, op string, f func(conn conn) error) error {
+	conn := l.c.conn
+	abandoned, err := await(ctx, op, func() error { return f(conn) }, l.c.release)
 	if abandoned {
 		l.lost = true
 	}
@@ -54,6 +52,16 @@ func (l *lease) release() {
 }
 
 func (c *Card) release() { <-c.sem }
+
+// do runs f on the card's connection under op: one lease, one run.
+func (c *Card) do(ctx context.Context, op string, f func(conn conn) error) error {
+	l, err := c.lease(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	return l.run(ctx, op, f)
+}
 
 // await calls f in a new goroutine and waits until f returns or ctx ends.
 // If ctx ends first, await returns abandoned=true and a ctxError at once;

@@ -12,6 +12,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // ParseManagementKey parses a management key written in hex (48 digits for
@@ -63,6 +64,10 @@ func ReadManagementKeyFile(path string) ([]byte, error) {
 // APDUs for the protected copy: VERIFY `00 20 00 80 08 <PIN>` and GET DATA
 // `00 CB 3F FF 05 5C 03 5F C1 09`.
 func (c *Card) ManagementKey(ctx context.Context, st *Status, given []byte, pin func() ([]byte, error)) (key []byte, protected bool, err error) {
+	const op = "read the PIN-protected management key"
+	if err := c.CheckManagement("authenticate with the management key"); err != nil {
+		return nil, false, err
+	}
 	switch {
 	case given != nil:
 		if n, ok := managementKeyLengths[st.ManagementKey.Algorithm]; ok && n != len(given) {
@@ -80,31 +85,59 @@ func (c *Card) ManagementKey(ctx context.Context, st *Status, given []byte, pin 
 	if err := CheckPIN(p); err != nil {
 		return nil, false, err
 	}
-	const op = "read the PIN-protected management key"
-	l, err := c.lease(ctx, op)
-	if err != nil {
-		return nil, false, err
-	}
-	defer l.release()
-	// piv-go verifies the PIN before it reads the copy: Close must make
-	// the card forget it, even if no copy is found.
-	c.verified |= verifiedPIN
-	err = l.run(ctx, op, func(yk *piv.YubiKey) error {
-		m, err := yk.Metadata(string(p))
-		switch {
-		case err != nil:
-			return credentialError(op, SecretPIN, err)
-		case m.ManagementKey == nil:
-			return fmt.Errorf("card %d: %w", c.info.Serial, ErrNoProtectedKey)
+	err = c.do(ctx, op, func(conn conn) error {
+		// The PIN is verified before the copy is read: Close must make
+		// the card forget it, even if no copy is found.
+		c.verified |= verifiedPIN
+		if err := verifyPIN(conn, p); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
-		key = bytes.Clone(*m.ManagementKey)
-		clear(*m.ManagementKey)
+		b, err := apdu.Exchange(conn, getData(op, objectProtected))
+		if sw := apdu.SW(err); sw == 0x6A82 || sw == 0x6A88 {
+			return fmt.Errorf("card %d: %w", c.info.Serial, ErrNoProtectedKey)
+		} else if err != nil {
+			return cardError(op, err)
+		}
+		defer clear(b)
+		if key, err = protectedManagementKey(b); err != nil {
+			return fmt.Errorf("card %d: %w", c.info.Serial, err)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return key, true, nil
+}
+
+// objectProtected is YubiKey's PIN-protected data object, where
+// yubikey-agent and ykman keep the management key.
+const objectProtected = 0x5FC109
+
+// protectedManagementKey returns a copy of the management key in the
+// answer to GET DATA of objectProtected: `53 L {88 L {89 L key}}`. An
+// object without a key gives an error wrapping ErrNoProtectedKey.
+func protectedManagementKey(b []byte) ([]byte, error) {
+	objs, err := apdu.Unwrap(b, 0x53)
+	if err != nil {
+		return nil, fmt.Errorf("malformed PIN-protected data object: %w", err)
+	}
+	inner, ok := apdu.Find(objs, 0x88)
+	if !ok {
+		return nil, ErrNoProtectedKey
+	}
+	fields, err := apdu.ParseTLVs(inner)
+	if err != nil {
+		return nil, fmt.Errorf("malformed PIN-protected data object: %w", err)
+	}
+	key, ok := apdu.Find(fields, 0x89)
+	if !ok {
+		return nil, ErrNoProtectedKey
+	}
+	if _, err := ParseManagementKey(hex.EncodeToString(key)); err != nil {
+		return nil, fmt.Errorf("the PIN-protected management key: %w", err)
+	}
+	return bytes.Clone(key), nil
 }
 
 // managementKeyLengths are the key lengths of the management key
@@ -135,7 +168,7 @@ func (c *Card) SetManagementKey(ctx context.Context, old, newKey []byte, protect
 		return err
 	}
 	const op = "set the management key"
-	return c.exec(ctx, op, func(yk *piv.YubiKey) error {
+	return c.manage(ctx, op, func(yk *piv.YubiKey) error {
 		if protect {
 			if err := yk.SetMetadata(old, &piv.Metadata{ManagementKey: &newKey}); err != nil {
 				return credentialError("store the PIN-protected management key", SecretPIN, err)

@@ -2,44 +2,70 @@ package piv
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/ebfe/scard"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
-// listReaders returns the PC/SC reader names, or ErrNoCard if there are
-// none.
-func listReaders(ctx context.Context) ([]string, error) {
-	const op = "list smart card readers"
-	var readers []string
+// establish opens a PC/SC context: a connection to pcscd.
+func establish(ctx context.Context) (*scard.Context, error) {
+	const op = "connect to the smart card service (pcscd)"
+	var sc *scard.Context
 	_, err := await(ctx, op, func() error {
 		var err error
-		readers, err = piv.Cards()
+		sc, err = scard.EstablishContext()
 		return err
-	}, nil)
+	}, func() {
+		if sc != nil {
+			sc.Release()
+		}
+	})
 	var timeout *TimeoutError
 	switch {
 	case errors.As(err, &timeout):
 		return nil, err
 	case err != nil:
 		return nil, cardError(op, err)
-	case len(readers) == 0:
+	}
+	return sc, nil
+}
+
+// listReaders returns the PC/SC reader names, or ErrNoCard if there are
+// none.
+func listReaders(ctx context.Context, sc *scard.Context) ([]string, error) {
+	const op = "list smart card readers"
+	var readers []string
+	_, err := await(ctx, op, func() error {
+		var err error
+		readers, err = sc.ListReaders()
+		return err
+	}, nil)
+	var timeout *TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return nil, err
+	case errors.Is(err, scard.ErrNoReadersAvailable) || err == nil && len(readers) == 0:
 		return nil, fmt.Errorf("%w (no smart card reader found)", ErrNoCard)
+	case err != nil:
+		return nil, cardError(op, err)
 	}
 	return readers, nil
 }
 
-// probe opens the card in each reader in turn and, with withSerial,
-// reads its serial number. keep decides for each card whether to return it open (else it is closed)
-// and whether to stop probing. found describes every card opened;
-// failures says why each other reader gave no card.
-func probe(ctx context.Context, readers []string, wait, withSerial bool, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures []error, busy []string, err error) {
+// probe opens the card in each reader in turn and reads what want asks
+// for. keep decides for each card whether to return it open (else it is
+// closed) and whether to stop probing. found describes every card opened;
+// failures says why each other reader gave no card; busy lists the readers
+// whose card another program held.
+func probe(ctx context.Context, sc *scard.Context, readers []string, wait bool, want identity, keep func(CardInfo) (keep, stop bool)) (kept []*Card, found []CardInfo, failures []error, busy []string, err error) {
 	for _, r := range readers {
-		c, err := openReader(ctx, r, wait, withSerial)
+		c, err := openReader(ctx, sc, r, wait, want)
 		var timeout *TimeoutError
 		if errors.As(err, &timeout) || (err != nil && ctx.Err() != nil) {
 			for _, c := range kept {
@@ -74,33 +100,6 @@ const busyPoll = 50 * time.Millisecond
 // errBusy marks a reader whose card another PC/SC connection holds.
 var errBusy = errors.New("the card is in use by another program")
 
-// isBusy reports whether a piv-go error is PC/SC's SCARD_E_SHARING_VIOLATION.
-// piv-go does not export the code, only its message.
-func isBusy(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "other connections outstanding")
-}
-
-// openWhenFree opens the card in reader with piv-go, which holds it
-// exclusively until Close. With wait set, while another connection holds
-// the card (for example a concurrent notation sign) it tries again every
-// busyPoll until ctx ends, or DefaultTimeout if ctx has no deadline, so
-// that concurrent signatures take turns instead of failing. The sharing
-// violation comes from SCardConnect, before piv-go's SELECT, so retrying
-// leaks no handle.
-func openWhenFree(ctx context.Context, reader string, wait bool, busy *atomic.Bool) (*piv.YubiKey, error) {
-	var yk *piv.YubiKey
-	err := whileBusy(ctx, wait, func() (bool, error) {
-		var err error
-		yk, err = piv.Open(reader)
-		busy.Store(isBusy(err))
-		return isBusy(err), err
-	})
-	if busy.Load() {
-		return nil, fmt.Errorf("%w: %v", errBusy, err)
-	}
-	return yk, err
-}
-
 // whileBusy calls connect until it does not report the card held by
 // another program, and returns its error. With wait set, it tries again
 // every busyPoll until ctx ends, or DefaultTimeout if ctx has no
@@ -124,46 +123,62 @@ func whileBusy(ctx context.Context, wait bool, connect func() (busy bool, err er
 	}
 }
 
-// openReader opens the card in reader and, with withSerial, reads its
-// serial number.
+// identity says which identifiers openReader reads beyond the card's
+// version.
+type identity uint8
+
+const (
+	// withSerial: the serial number, on cards that have one.
+	withSerial identity = 1 << iota
+	// withGUID: the CHUID's GUID, on cards without a serial number.
+	withGUID
+	// withEveryGUID: the GUID of every card, to match a Selector that
+	// names one.
+	withEveryGUID
+)
+
+// openReader opens the card in reader, learns its kind and reads the
+// identifiers want names.
 //
-// APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08` and GET VERSION `00 FD 00
-// 00 00`, from piv-go; with withSerial, GET SERIAL `00 F8 00 00 00`
-// (YubiKey 5; older YubiKeys go through the OTP application).
-func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Card, error) {
+// APDUs: SELECT `00 A4 04 00 0B A0 00 00 03 08 00 00 10 00 01 00 00`, GET
+// VERSION `00 FD 00 00 00` (a YubiKey extension: a card that refuses it
+// follows only SP 800-73-4), then as asked GET SERIAL `00 F8 00 00 00`
+// (YubiKeys) and GET DATA of the CHUID `00 CB 3F FF 05 5C 03 5F C1 02 00`.
+func openReader(ctx context.Context, sc *scard.Context, reader string, wait bool, want identity) (*Card, error) {
 	op := fmt.Sprintf("open card in reader %q", reader)
 	var (
-		yk     *piv.YubiKey
-		serial uint32
-		busy   atomic.Bool // the last try found the card held by another program
+		c     *Card
+		start = time.Now()
+		busy  atomic.Bool // the last try found the card held by another program
 	)
-	start := time.Now()
 	_, err := await(ctx, op, func() error {
-		k, err := openWhenFree(ctx, reader, wait, &busy)
-		if err != nil || !withSerial {
-			yk = k
+		var oc *ownConn
+		err := whileBusy(ctx, wait, func() (bool, error) {
+			var err error
+			oc, err = connect(sc, reader)
+			busy.Store(isBusy(err))
+			return isBusy(err), err
+		})
+		if busy.Load() {
+			return fmt.Errorf("%w: %v", errBusy, err)
+		}
+		if err != nil {
 			return err
 		}
-		s, err := k.Serial()
-		var se statusError
-		if err != nil && !errors.As(err, &se) {
-			// The card did not answer; one that answers with an error
-			// status just has no serial number.
-			k.Close()
+		c = &Card{info: CardInfo{Reader: reader}, sem: make(chan struct{}, 1), conn: oc}
+		if err := c.identify(want); err != nil {
+			oc.close(false)
+			c = nil
 			return err
 		}
-		yk, serial = k, s
 		return nil
 	}, func() {
-		if yk != nil {
-			yk.Close()
+		if c != nil {
+			c.conn.close(false)
 		}
 	})
 	if err != nil {
-		var (
-			timeout *TimeoutError
-			se      statusError
-		)
+		var timeout *TimeoutError
 		switch {
 		case wait && ctx.Err() != nil && busy.Load():
 			// Whichever noticed the deadline first, the card was held
@@ -171,26 +186,118 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 			return nil, &TimeoutError{Op: op, Busy: true, After: time.Since(start)}
 		case errors.As(err, &timeout):
 			return nil, err
-		case errors.As(err, &se) && !errors.Is(err, piv.ErrNotFound):
-			// A card is there but failed SELECT or GET VERSION with an
-			// error status: a broken card, not a missing one.
+		case apdu.SW(err) != 0 && apdu.SW(err) != 0x6A82:
+			// A card is there but failed SELECT with an error status: a
+			// broken card, not a missing one.
 			return nil, cardError(op, err)
 		}
 		return nil, fmt.Errorf("reader %q: %w", reader, err)
 	}
-	handle, err := pcscHandleOf(yk)
-	if err != nil {
-		yk.Close()
-		return nil, err
+	return c, nil
+}
+
+// trussedVersion is the firmware version trussed's PIV applet (Nitrokey 3,
+// Solo 2) answers: it imitates a YubiKey without its management commands.
+var trussedVersion = [3]byte{6, 6, 6}
+
+// identify selects the PIV application, learns the card's kind and reads
+// the identifiers want names (see openReader).
+func (c *Card) identify(want identity) error {
+	if _, err := apdu.Exchange(c.conn, apdu.Command{Name: "select the PIV application", Ins: 0xA4, P1: 0x04, Data: pivAID, WantsData: true}); err != nil {
+		return err
 	}
-	v := yk.Version()
-	return &Card{
-		info:       CardInfo{Reader: reader, Serial: serial, Version: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)},
-		serialRead: withSerial,
-		sem:        make(chan struct{}, 1),
-		yk:         yk,
-		handle:     handle,
-	}, nil
+	v, err := apdu.Exchange(c.conn, apdu.Command{Name: "read the firmware version", Ins: 0xFD, WantsData: true})
+	switch {
+	case err == nil && len(v) == 3 && [3]byte(v) == trussedVersion:
+		c.info.Kind = KindTrussed
+	case err == nil && len(v) == 3:
+		c.info.Kind = KindYubiKey
+	case err == nil || notSupported(apdu.SW(err)):
+		// An answer that is no version, or the command refused: a card
+		// that follows only SP 800-73-4.
+		c.info.Kind = KindPlain
+	default:
+		return err
+	}
+	if c.info.Kind != KindPlain {
+		c.info.Version = fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
+	}
+	if want&withSerial != 0 {
+		if err := c.readSerial(); err != nil {
+			return err
+		}
+	}
+	if want&withEveryGUID != 0 || want&withGUID != 0 && c.info.Serial == 0 {
+		if err := c.readGUID(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notSupported reports whether sw is how cards refuse a command they do
+// not know: instruction or class not supported (6D00, 6E00), function not
+// supported (6A81), wrong parameters (6A86).
+func notSupported(sw uint16) bool {
+	return sw == 0x6D00 || sw == 0x6E00 || sw == 0x6A81 || sw == 0x6A86
+}
+
+// pivAID is the PIV Card Application's identifier (SP 800-73-4 part 1,
+// §2.2), with its version.
+var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
+
+// readSerial reads the serial number of a YubiKey; the caller holds the
+// card. Other cards have none: a plain card is not asked, and trussed's
+// applet answers the same number on every device, so it is not one.
+// Without a serial number info.Serial stays 0.
+func (c *Card) readSerial() error {
+	if c.serialRead {
+		return nil
+	}
+	if c.info.Kind == KindYubiKey {
+		b, err := apdu.Exchange(c.conn, apdu.Command{Name: "read the card's serial number", Ins: 0xF8, WantsData: true})
+		switch {
+		case err == nil && len(b) == 4:
+			c.info.Serial = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		case err == nil:
+			return fmt.Errorf("read the card's serial number: the card answered %d bytes, want 4", len(b))
+		case apdu.SW(err) == 0:
+			// The card did not answer; one that answers with an error
+			// status just has no serial number (older YubiKeys give it
+			// only through their OTP application).
+			return err
+		}
+	}
+	c.serialRead = true
+	return nil
+}
+
+// readGUID reads the GUID of the card's CHUID (object 5FC102); the caller
+// holds the card. A card without a CHUID, or whose CHUID holds no GUID,
+// has none: info.GUID stays "".
+func (c *Card) readGUID() error {
+	if c.guidRead {
+		return nil
+	}
+	b, err := apdu.Exchange(c.conn, getData("read the card's CHUID", objectCHUID))
+	switch sw := apdu.SW(err); {
+	case err == nil:
+		if guid, err := apdu.ParseCHUIDGUID(b); err == nil {
+			c.info.GUID = hex.EncodeToString(guid[:])
+		}
+	case sw == 0:
+		return err
+	}
+	c.guidRead = true
+	return nil
+}
+
+// objectCHUID is the Card Holder Unique Identifier's object.
+const objectCHUID = 0x5FC102
+
+// getData is GET DATA of a data object: `00 CB 3F FF 05 5C 03 <object> 00`.
+func getData(name string, object uint32) apdu.Command {
+	return apdu.Command{Name: name, Ins: 0xCB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x03, byte(object >> 16), byte(object >> 8), byte(object)}, WantsData: true}
 }
 
 // noCard returns ErrNoCard with the reason each reader gave no card, or

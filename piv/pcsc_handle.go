@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // pcscHandle is the PC/SC card handle (SCARDHANDLE) of a piv-go
@@ -44,8 +45,9 @@ func pcscHandleOf(yk *piv.YubiKey) (pcscHandle, error) {
 	return 0, errNoPCSCHandle
 }
 
-// errShortResponse is an answer without a status word.
-var errShortResponse = errors.New("the card answered without a status word")
+// maxAnswer is the largest answer to one APDU: 256 bytes of data and the
+// status word for the short APDUs notation-piv sends.
+const maxAnswer = 258
 
 // scardError is a PC/SC return code other than SCARD_S_SUCCESS.
 type scardError uint32
@@ -53,26 +55,19 @@ type scardError uint32
 // Error names the return code in hex, as PC/SC documents them.
 func (e scardError) Error() string { return fmt.Sprintf("PC/SC error 0x%08x", uint32(e)) }
 
-// APDUs of forgetPIN (SP 800-73-4 part 2, §3.2.1 VERIFY, key reference 80
-// for the PIV Card Application PIN).
-var (
-	// apduResetPIN is VERIFY with P1=FF and no data: the card resets the
-	// PIN's security status.
-	apduResetPIN = []byte{0x00, 0x20, 0xFF, 0x80, 0x00}
-	// apduPINStatus is VERIFY with no data: 9000 if the PIN is verified,
-	// 63Cx (x retries left) if it is not.
-	apduPINStatus = []byte{0x00, 0x20, 0x00, 0x80, 0x00}
-)
+// resetPIN is VERIFY with P1=FF and no data (SP 800-73-4 part 2, §3.2.1):
+// the card resets the PIN's security status.
+var resetPIN = apdu.Command{Name: "reset the PIN's security status", Ins: 0x20, P1: 0xFF, P2: refPIN}
 
 // forgetPIN makes the card forget a verified PIN with VERIFY P1=FF, and
 // reports whether the status query then says that the PIN is not
 // verified. False means that the card must be reset: the command failed,
 // or the card ignored it. Two APDUs, against a card reset that makes a
 // real card start over and send its ATR again.
-func (h pcscHandle) forgetPIN() bool {
-	if sw, err := h.transmit(apduResetPIN); err != nil || sw != 0x9000 {
+func forgetPIN(conn conn) bool {
+	if _, err := apdu.Exchange(conn, resetPIN); err != nil {
 		return false
 	}
-	sw, err := h.transmit(apduPINStatus)
-	return err == nil && sw&0xFFF0 == 0x63C0
+	st, err := pinStatus(conn)
+	return err == nil && !st.verified && st.retries >= 0
 }

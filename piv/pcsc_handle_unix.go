@@ -24,17 +24,14 @@ func (h pcscHandle) disconnectReset() error {
 	return nil
 }
 
-// transmit sends one short APDU that expects no data in return on h, and
-// returns the card's status word.
-func (h pcscHandle) transmit(apdu []byte) (uint16, error) {
-	var resp [258]byte
+// transmit sends one APDU on h and returns the card's answer with its
+// status word.
+func (h pcscHandle) transmit(apdu []byte) ([]byte, error) {
+	resp := make([]byte, maxAnswer)
 	n := C.DWORD(len(resp))
 	rc := C.SCardTransmit(C.SCARDHANDLE(h), C.SCARD_PCI_T1, (*C.BYTE)(&apdu[0]), C.DWORD(len(apdu)), nil, (*C.BYTE)(&resp[0]), &n)
 	if rc != C.SCARD_S_SUCCESS {
-		return 0, scardError(uint32(rc))
+		return nil, scardError(uint32(rc))
 	}
-	if n < 2 {
-		return 0, errShortResponse
-	}
-	return uint16(resp[n-2])<<8 | uint16(resp[n-1]), nil
+	return resp[:n], nil
 }

@@ -27,22 +27,19 @@ func (h pcscHandle) disconnectReset() error {
 	return nil
 }
 
-// transmit sends one short APDU that expects no data in return on h, and
-// returns the card's status word.
-func (h pcscHandle) transmit(apdu []byte) (uint16, error) {
+// transmit sends one APDU on h and returns the card's answer with its
+// status word.
+func (h pcscHandle) transmit(apdu []byte) ([]byte, error) {
 	if err := procT1PCI.Find(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	var resp [258]byte
+	resp := make([]byte, maxAnswer)
 	n := uint32(len(resp))
 	rc, _, _ := procSCardTransmit.Call(uintptr(h), procT1PCI.Addr(),
 		uintptr(unsafe.Pointer(&apdu[0])), uintptr(len(apdu)), 0,
 		uintptr(unsafe.Pointer(&resp[0])), uintptr(unsafe.Pointer(&n)))
 	if rc != 0 {
-		return 0, scardError(uint32(rc))
+		return nil, scardError(uint32(rc))
 	}
-	if n < 2 {
-		return 0, errShortResponse
-	}
-	return uint16(resp[n-2])<<8 | uint16(resp[n-1]), nil
+	return resp[:n], nil
 }

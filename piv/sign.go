@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-piv/piv-go/v2/piv"
+	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // DefaultTimeout is the SignerOptions.Timeout used when none is set. It
@@ -114,13 +114,11 @@ func (s *signer) Public() crypto.PublicKey { return s.pub }
 //     "always" requires.
 //
 // So an EC-256 signature takes 1 APDU without a PIN and 4 with one; with
-// Open (SELECT and GET VERSION) and Certificate (GET DATA and GET
-// RESPONSE) a whole signature takes 8, and 9 when Open reads the serial
-// number to pick the card. Trying the signature first
+// Open (SELECT and GET VERSION), Certificate (GET DATA and GET RESPONSE)
+// and ReadSerial a whole signature takes 9. Trying the signature first
 // costs one APDU when a PIN is needed but learns the PIN policy without
-// the YubiKey-only metadata (F7) or attestation (F9) commands, and never
-// asks for a PIN the key does not need. piv-go is told PIN policy "never"
-// so that it sends nothing else.
+// the YubiKey-only metadata (F7) or attestation (F9) commands, which other
+// cards lack, and never asks for a PIN the key does not need.
 func (s *signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	op := "sign with slot " + s.slot.String()
 	if err := s.checkInput(digest, opts); err != nil {
@@ -143,9 +141,9 @@ func (s *signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 		notice = func() { once.Do(s.opts.TouchNotice) }
 	}
 	var sig []byte
-	err = s.exchange(l, op, func(yk *piv.YubiKey) error {
+	err = s.exchange(l, op, func(conn conn) error {
 		var err error
-		sig, err = s.sign(yk, op, rand, digest, opts, notice)
+		sig, err = s.sign(conn, op, rand, digest, opts, notice)
 		return err
 	})
 	var ce *CardError
@@ -164,21 +162,17 @@ func (s *signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 // signWithPIN runs steps 2 to 5 of a signature (see Sign).
 func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte, opts crypto.SignerOpts, notice func()) ([]byte, error) {
 	retries := -1
-	err := s.exchange(l, "read PIN retries", func(yk *piv.YubiKey) error {
-		n, err := yk.Retries()
+	err := s.exchange(l, "read PIN retries", func(conn conn) error {
+		st, err := pinStatus(conn)
 		switch {
-		case err == nil && n == 0:
-			// 6983 or 63C0.
-			return fmt.Errorf("%s: %w", op, &CredentialError{Secret: SecretPIN, Blocked: true})
-		case err == nil:
-			retries = n
-		case errors.Unwrap(err) != nil:
-			// Another status word, or a PC/SC error.
+		case err != nil:
 			return cardError("read PIN retries", err)
+		case st.blocked():
+			return fmt.Errorf("%s: %w", op, &CredentialError{Secret: SecretPIN, Blocked: true})
 		}
-		// Otherwise the card answered 9000, which piv-go's Retries
-		// reports as a bare error: the PIN is verified but the key wants
-		// a fresh VERIFY (PIN policy always); the retries are unknown.
+		// A verified PIN (9000) means that the key wants a fresh VERIFY
+		// (PIN policy always); the retries are then unknown.
+		retries = st.retries
 		return nil
 	})
 	if err != nil {
@@ -204,19 +198,19 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 	}
 	var sig []byte
 	s.card.verified |= verifiedPIN
-	err = s.exchange(l, op, func(yk *piv.YubiKey) error {
-		if err := yk.VerifyPIN(string(pin)); err != nil {
-			return fmt.Errorf("%s: %w", op, pinError(err))
+	err = s.exchange(l, op, func(conn conn) error {
+		if err := verifyPIN(conn, pin); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 		var err error
-		sig, err = s.sign(yk, op, rand, digest, opts, notice)
+		sig, err = s.sign(conn, op, rand, digest, opts, notice)
 		return err
 	})
 	return sig, err
 }
 
 // exchange runs f on the card within the signer's timeout.
-func (s *signer) exchange(l *lease, op string, f func(yk *piv.YubiKey) error) error {
+func (s *signer) exchange(l *lease, op string, f func(conn conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
 	return l.run(ctx, op, f)
@@ -224,21 +218,67 @@ func (s *signer) exchange(l *lease, op string, f func(yk *piv.YubiKey) error) er
 
 // sign sends one GENERAL AUTHENTICATE and calls notice if the card takes
 // longer than touchNoticeDelay.
-func (s *signer) sign(yk *piv.YubiKey, op string, rand io.Reader, digest []byte, opts crypto.SignerOpts, notice func()) ([]byte, error) {
-	priv, err := yk.PrivateKey(s.slot.piv(), s.pub, piv.KeyAuth{PINPolicy: piv.PINPolicyNever})
+func (s *signer) sign(conn conn, op string, rand io.Reader, digest []byte, opts crypto.SignerOpts, notice func()) ([]byte, error) {
+	alg, block, err := s.block(rand, digest, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	data := apdu.AppendTLV(nil, 0x7C, apdu.AppendTLV(apdu.AppendTLV(nil, 0x82, nil), 0x81, block))
 	if notice != nil {
 		t := time.AfterFunc(touchNoticeDelay, notice)
 		defer t.Stop()
 	}
-	sig, err := priv.(crypto.Signer).Sign(rand, digest, opts)
+	resp, err := apdu.Exchange(conn, apdu.Command{Name: op, Ins: 0x87, P1: alg, P2: s.slot.key, Data: data, WantsData: true})
 	if err != nil {
 		return nil, cardError(op, err)
 	}
+	objs, err := apdu.Unwrap(resp, 0x7C)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the card's answer holds no signature: %v", op, err)
+	}
+	sig, ok := apdu.Find(objs, 0x82)
+	if !ok || len(sig) == 0 {
+		return nil, fmt.Errorf("%s: the card's answer holds no signature", op)
+	}
 	return sig, nil
 }
+
+// block returns the card's algorithm identifier for the signer's key and
+// what the card signs: for ECDSA the digest, cut to the size of the curve
+// as ECDSA does; for RSA the RSASSA-PSS block (see pssBlock).
+func (s *signer) block(rand io.Reader, digest []byte, opts crypto.SignerOpts) (byte, []byte, error) {
+	switch pub := s.pub.(type) {
+	case *ecdsa.PublicKey:
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		if len(digest) > size {
+			digest = digest[:size]
+		}
+		switch size {
+		case 32:
+			return algEC256, digest, nil
+		case 48:
+			return algEC384, digest, nil
+		}
+	case *rsa.PublicKey:
+		alg, ok := rsaAlgorithms[pub.N.BitLen()]
+		if !ok {
+			break
+		}
+		block, err := pssBlock(rand, pub, digest, opts.(*rsa.PSSOptions))
+		return alg, block, err
+	}
+	return 0, nil, errors.New("the card cannot sign with this kind of key")
+}
+
+// Algorithm identifiers of SP 800-78-4 and YubiKey's RSA-3072 and
+// RSA-4096, for GENERAL AUTHENTICATE.
+const (
+	algEC256 = 0x11
+	algEC384 = 0x14
+)
+
+// rsaAlgorithms are the algorithm identifiers of RSA keys by modulus size.
+var rsaAlgorithms = map[int]byte{1024: 0x06, 2048: 0x07, 3072: 0x05, 4096: 0x16}
 
 // checkInput refuses what the key cannot sign before the card is asked.
 func (s *signer) checkInput(digest []byte, opts crypto.SignerOpts) error {

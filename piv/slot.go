@@ -55,6 +55,23 @@ func (s Slot) check() error {
 	return nil
 }
 
+// object returns the data object that holds the slot's certificate (SP
+// 800-73-4 part 1, table 3); s must be valid.
+func (s Slot) object() uint32 {
+	switch s.key {
+	case 0x9a:
+		return 0x5FC105
+	case 0x9c:
+		return 0x5FC10A
+	case 0x9d:
+		return 0x5FC10B
+	case 0x9e:
+		return 0x5FC101
+	}
+	// Retired key management slots 82 to 95: objects 5FC10D to 5FC120.
+	return 0x5FC10D + uint32(s.key-0x82)
+}
+
 // piv returns the piv-go slot; s must be valid.
 func (s Slot) piv() piv.Slot {
 	switch s.key {
