@@ -218,7 +218,7 @@ func TestUserCSRAndImport(t *testing.T) {
 	env.Card.ResetStats()
 	mustFail(t, "another key", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("other.crt", fixtures.Key("EC-256 other").Public()), serialFlag),
 		"is not for the key in slot 9d of card 24680246", "setup --csr")
-	mustFail(t, "TLS certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", issue("tls.crt", csr.PublicKey, fixtures.ServerAuth), serialFlag), "cannot sign Notary Project signatures", "ServerAuth", "code-signing certificate")
+	mustFail(t, "TLS certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", issue("tls.crt", csr.PublicKey, fixtures.ServerAuth), serialFlag), "cannot sign Notary Project signatures", "serverAuth", "code-signing certificate")
 	mustFail(t, "CA certificate", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", chain, issue("ca.crt", csr.PublicKey, fixtures.AsCA), serialFlag), "cannot sign Notary Project signatures")
 	mustFail(t, "wrong chain", runUser(t, dir, pin, "cert", "import", "--slot", "9d", "--ca-certs", writePEM(t, filepath.Join(dir, "other.pem"), other.Chain()...),
 		issue("good.crt", csr.PublicKey), serialFlag), "not signed by")

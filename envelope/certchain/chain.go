@@ -19,10 +19,16 @@ import (
 // be a self-signed root, nothing may follow the root, every certificate
 // must be valid at signingTime, and the chain must meet the Notary Project
 // certificate requirements (notation-core-go's
-// ValidateCodeSigningCertChain). Errors name the offending certificate.
+// ValidateCodeSigningCertChain). Errors name the offending certificate. A
+// leaf with an extended key usage that notation refuses gives an
+// *ExtKeyUsageError before anything else is checked: no bundle can mend
+// it.
 func Build(leaf *x509.Certificate, bundle []*x509.Certificate, signingTime time.Time) ([]*x509.Certificate, error) {
 	if leaf == nil {
 		return nil, errors.New("build certificate chain: no leaf certificate given")
+	}
+	if err := checkExtKeyUsage(leaf); err != nil {
+		return nil, err
 	}
 	if len(bundle) > maxBundleCerts {
 		return nil, fmt.Errorf("the CA bundle holds %d certificates, but a chain may hold at most %d with the signing certificate: keep only the chain from the leaf's issuer to the root",

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
 	"github.com/notation-piv/notation-piv/internal/keyspec"
 	"github.com/notation-piv/notation-piv/piv"
@@ -25,6 +26,7 @@ func For(err error) string {
 		timeout     *piv.TimeoutError
 		card        *piv.CardError
 		unsupported *keyspec.UnsupportedKeyError
+		extKeyUsage *certchain.ExtKeyUsageError
 	)
 	switch {
 	case errors.As(err, &notRegular) && notRegular.Mode.IsDir():
@@ -57,6 +59,8 @@ func For(err error) string {
 		return forCard(card)
 	case errors.As(err, &unsupported):
 		return "generate a key of one of these types"
+	case errors.As(err, &extKeyUsage):
+		return `sign with a card whose certificate allows code signing (extended key usage codeSigning, or none), such as one you set up with "notation-piv setup"`
 	}
 	return ""
 }

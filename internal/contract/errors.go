@@ -20,7 +20,8 @@ import (
 
 // toPluginError maps an error to the contract's error codes, in one place:
 //   - VALIDATION_ERROR: the request, the config, the card selection, the
-//     slot, the key, its attestation or the certificate chain cannot sign;
+//     slot, the key, its attestation, its certificate or the certificate
+//     chain cannot sign;
 //   - ACCESS_DENIED: the PIN is wrong, blocked, missing or was not given;
 //   - TIMEOUT: the card did not answer in time;
 //   - ERROR: anything else.
@@ -42,6 +43,7 @@ func classify(err error) *plugin.Error {
 		setting     *signing.SettingError
 		missing     *signing.MissingSettingError
 		chain       *signing.ChainError
+		certificate *signing.CertificateError
 		credential  *piv.CredentialError
 		selection   *piv.SelectionError
 		unsupported *keyspec.UnsupportedKeyError
@@ -67,7 +69,7 @@ func classify(err error) *plugin.Error {
 		return plugin.NewError(plugin.ErrorCodeAccessDenied, msg)
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		return plugin.NewError(plugin.ErrorCodeTimeout, msg)
-	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection), errors.Is(err, piv.ErrSlotEmpty), errors.As(err, &chain),
+	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection), errors.Is(err, piv.ErrSlotEmpty), errors.As(err, &chain), errors.As(err, &certificate),
 		errors.As(err, &unsupported), errors.Is(err, piv.ErrKeyMismatch), errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
 		return plugin.NewValidationError(msg)
 	}

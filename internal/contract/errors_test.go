@@ -10,7 +10,9 @@ import (
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-piv/notation-piv/envelope/certchain"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
+	"github.com/notation-piv/notation-piv/internal/signing"
 	"github.com/notation-piv/notation-piv/piv"
 )
 
@@ -20,6 +22,10 @@ import (
 // error code of the failure.
 func TestAdvice(t *testing.T) {
 	wrongPIN := fmt.Errorf("sign with slot 9c: %w", &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 2})
+	slot9c, err := piv.ParseSlot("9c")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		err     error
 		code    plugin.ErrorCode
@@ -43,6 +49,10 @@ func TestAdvice(t *testing.T) {
 			`no PIV card found (no smart card reader found): insert a card and run "notation-piv list"`},
 		{fmt.Errorf("slot 9d: %w", piv.ErrSlotEmpty), plugin.ErrorCodeValidation,
 			"slot 9d: no certificate in the slot: generate a key in it and store the key's certificate there"},
+		{&signing.CertificateError{Slot: slot9c, Err: &certchain.ExtKeyUsageError{Subject: "CN=Gov", Refused: []string{"emailProtection"}}}, plugin.ErrorCodeValidation,
+			`the certificate in slot 9c cannot sign Notary Project signatures: certificate "CN=Gov" has the extended key usage emailProtection, which notation refuses in a signing certificate; ` +
+				`the Notary Project signature specification says of its extendedKeyUsage: "If present, the value MAY contain id-kp-codeSigning and MUST NOT contain anyExtendedKeyUsage, serverAuth, clientAuth, emailProtection and timeStamping": ` +
+				`sign with a card whose certificate allows code signing (extended key usage codeSigning, or none), such as one you set up with "notation-piv setup"`},
 		{fmt.Errorf("PIN file: %w", &inputfile.NotPrivateError{Path: "/p", Mode: 0o644, Owner: 1, User: 1}), plugin.ErrorCodeGeneric,
 			`PIN file: /p is accessible to group or others (mode 0644): run "chmod 600 /p"`},
 		{fmt.Errorf("CA bundle: %w", &inputfile.NotRegularError{Path: "/d", Mode: fs.ModeDir}), plugin.ErrorCodeGeneric,

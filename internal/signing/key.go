@@ -43,7 +43,8 @@ func (p phases) String() string {
 }
 
 // Describe opens the card and returns the key spec of the slot's
-// certificate, without building the chain.
+// certificate, without building the chain. A certificate that cannot sign
+// whatever its chain gives a *CertificateError.
 func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.settings.cardTimeout())
 	defer cancel()
@@ -60,17 +61,21 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 	if err != nil {
 		return keyspec.Spec{}, err
 	}
+	if err := certchain.CheckUsage(leaf); err != nil {
+		return keyspec.Spec{}, &CertificateError{Slot: p.slot, Err: err}
+	}
 	log.Printf("slot %s of the card in %q holds an %s key", p.slot, card.Reader(), spec)
 	return spec, nil
 }
 
-// Open opens the card, reads the slot's certificate and, when the plan
-// makes an envelope, the card's serial number (Envelope.Serial; one APDU
-// when the plan did not pick the card by it) and, when it also attests,
-// the slot's attestation (see attest), and
-// builds and checks the chain at signingTime: a chain that cannot sign
-// gives a *ChainError. Nothing asks for the PIN yet. The caller closes
-// the key.
+// Open opens the card and reads the slot's certificate. A certificate
+// that cannot sign whatever its chain gives a *CertificateError before
+// anything else is asked of the card. Open then reads, when the plan makes
+// an envelope, the card's serial number (Envelope.Serial; one APDU when
+// the plan did not pick the card by it) and, when it also attests, the
+// slot's attestation (see attest), and builds and checks the chain at
+// signingTime: a chain that cannot sign gives a *ChainError. Nothing asks
+// for the PIN yet. The caller closes the key.
 func (p *Plan) Open(ctx context.Context, signingTime time.Time, log Logger) (*Key, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.settings.cardTimeout())
 	defer cancel()
@@ -89,7 +94,7 @@ func (p *Plan) Open(ctx context.Context, signingTime time.Time, log Logger) (*Ke
 	return k, nil
 }
 
-// load reads the certificate and builds the chain.
+// load reads the certificate, checks its usage and builds the chain.
 func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	start := time.Now()
 	leaf, err := k.card.Certificate(ctx, k.plan.slot)
@@ -101,6 +106,11 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	if err != nil {
 		return err
 	}
+	start = time.Now()
+	if err := certchain.CheckUsage(leaf); err != nil {
+		return &CertificateError{Slot: k.plan.slot, Err: err}
+	}
+	k.phases.chain = time.Since(start)
 	if k.plan.settings.Attest && k.plan.format != nil {
 		start = time.Now()
 		if k.attestation, err = k.attest(ctx, leaf); err != nil {
@@ -118,7 +128,7 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	if err != nil {
 		return &ChainError{Slot: k.plan.slot, Err: err}
 	}
-	k.phases.chain = time.Since(start)
+	k.phases.chain += time.Since(start)
 	k.leaf, k.spec, k.chain = leaf, spec, chain
 	return nil
 }

@@ -130,6 +130,23 @@ func (p *Plan) pinSource() piv.PINSource {
 	return piv.First(piv.FromEnv(piv.EnvPIN), fromFile, pinentry, piv.TTY())
 }
 
+// CertificateError is a slot's certificate that cannot sign whatever its
+// chain: its usage breaks the Notary Project rules (certchain.CheckUsage),
+// as the signature certificate of a US government PIV card does. Err is
+// a *certchain.ExtKeyUsageError when an extended key usage is refused.
+type CertificateError struct {
+	Slot piv.Slot
+	Err  error
+}
+
+// Error names the slot.
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("the certificate in slot %s cannot sign Notary Project signatures: %v", e.Slot, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *CertificateError) Unwrap() error { return e.Err }
+
 // ChainError is a certificate chain that cannot sign: the slot's
 // certificate with the CA bundle.
 type ChainError struct {
