@@ -3,6 +3,7 @@ package card
 // ISO 7816-4 status words the card answers.
 const (
 	swOK                   = 0x9000
+	swVerificationFailed   = 0x6300 // trussed: wrong PIN or PUK, retries not told
 	swMemoryFailure        = 0x6581
 	swWrongLength          = 0x6700
 	swSecurityStatus       = 0x6982 // security status not satisfied
@@ -261,6 +262,23 @@ func (c *Card) getResponse(le int) ([]byte, uint16) {
 
 // dispatch runs one complete command.
 func (c *Card) dispatch(cmd command) ([]byte, uint16) {
+	switch c.profile {
+	case ProfileGeneric:
+		if yubikeyExtension(cmd.ins) {
+			return nil, swINSNotSupported
+		}
+	case ProfileTrussed:
+		// A PIN verified for a key whose policy is "always" lasts for
+		// the one command that follows the VERIFY.
+		if cmd.ins == insAuthenticate {
+			defer func() { c.session.pinVerifiedForAlways = false }()
+		} else {
+			c.session.pinVerifiedForAlways = false
+		}
+		if data, sw, handled := c.trussedCommand(cmd); handled {
+			return data, sw
+		}
+	}
 	switch cmd.ins {
 	case insSelect:
 		return c.selectApplication(cmd)
@@ -316,12 +334,7 @@ func (c *Card) selectApplication(cmd command) ([]byte, uint16) {
 	if cmd.p2 == 0x0C {
 		return nil, swOK
 	}
-	// Application property template: PIX of the application and the
-	// coexistent tag allocation authority.
-	return encodeTLV(0x61,
-		encodeTLV(0x4F, pivAID[5:]),
-		encodeTLV(0x79, encodeTLV(0x4F, pivAID[:5])),
-	), swOK
+	return c.applicationProperties(), swOK
 }
 
 // changed persists state after a command changed it, and turns a failure
