@@ -76,6 +76,8 @@ type command struct {
 	// le is the maximum response length: 256 for a short APDU and 65536
 	// for an extended one when Le is absent or zero.
 	le int
+	// extended is set for an APDU with extended length fields.
+	extended bool
 }
 
 // parseCommand decodes the four cases of short and extended APDUs.
@@ -100,7 +102,7 @@ func parseCommand(b []byte) (command, uint16) {
 		}
 		cmd.data = body[1 : 1+lc]
 	default: // extended: body[0] == 0 and at least 3 bytes
-		cmd.le = 65536
+		cmd.le, cmd.extended = 65536, true
 		if len(body) < 3 {
 			return command{}, swWrongLength
 		}
@@ -190,6 +192,9 @@ func (c *Card) processLocked(apdu []byte) ([]byte, LogEntry) {
 		entry.RespLen, entry.SW = len(data), sw
 		return withSW(data, sw), entry
 	}
+	if sw == 0 && cmd.extended && c.cfg.T0Only {
+		sw = swWrongLength // T=0 carries short APDUs only
+	}
 	if sw != 0 {
 		return reply(nil, sw)
 	}
@@ -228,6 +233,12 @@ func (c *Card) processLocked(apdu []byte) ([]byte, LogEntry) {
 	}
 
 	data, sw := c.dispatch(cmd)
+	if c.cfg.T0Only && sw == swOK && len(cmd.data) > 0 && len(data) > 0 {
+		// Over T=0 a command with data gets its answer with GET RESPONSE
+		// (ISO 7816-3 §12.2.4).
+		c.session.pending = data
+		return reply(nil, moreData(len(data)))
+	}
 	if sw != swOK || len(data) <= cmd.le {
 		return reply(data, sw)
 	}

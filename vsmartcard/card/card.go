@@ -71,6 +71,12 @@ type Config struct {
 	// knows. They work with every profile; a card loaded from a snapshot
 	// ignores them (see [Card.CheckImports]).
 	Imports []Import
+	// T0Only makes the ATR offer T=0 alone, as many issued CAC and PIV
+	// cards do; piv-go, which connects with T=1 only, then cannot open
+	// the card. Like a T=0 card, it refuses extended APDUs (6700) and
+	// answers every command that carries data and gets data back with
+	// 61xx, for GET RESPONSE to fetch. pcscd and vpcd negotiate T=0.
+	T0Only bool
 	// CompressCerts stores the certificates of Imports gzip-compressed,
 	// with CertInfo 01 (SP 800-73-4 part 1, table 10), as many issued
 	// cards do. Certificates written later with PUT DATA are stored as
@@ -199,21 +205,23 @@ func (c *Card) Firmware() string {
 	return c.state.Firmware
 }
 
-// ATR returns the card's Answer To Reset. It offers T=1 only, which piv-go
-// requires. Its historical bytes depend on the profile: a trussed card has
-// a Nitrokey 3's ATR.
+// ATR returns the card's Answer To Reset. It offers T=1, which piv-go
+// requires, unless Config.T0Only has it offer T=0 alone. Its historical
+// bytes depend on the profile: a trussed card has a Nitrokey 3's ATR.
 func (c *Card) ATR() []byte {
 	var atr []byte
-	switch c.profile {
-	case ProfileTrussed:
+	switch {
+	case c.cfg.T0Only:
+		// 08: no interface bytes, so T=0 only (ISO 7816-3 §8.2.3), and
+		// no TCK; 8 historical bytes.
+		return append([]byte{0x3B, 0x08}, c.history()...)
+	case c.profile == ProfileTrussed:
 		// 8F: TD1 present, 15 historical bytes; 01: T=1.
 		atr = append([]byte{0x3B, 0x8F, 0x01}, trussedHistory...)
-	case ProfileGeneric:
-		atr = append([]byte{0x3B, 0x88, 0x80, 0x01}, genericHistory...)
 	default:
 		// 3B: direct convention; 88: TD1 present, 8 historical bytes;
 		// 80: TD2 present, T=0 (no interface bytes); 01: T=1.
-		atr = append([]byte{0x3B, 0x88, 0x80, 0x01}, yubikeyHistory...)
+		atr = append([]byte{0x3B, 0x88, 0x80, 0x01}, c.history()...)
 	}
 	var tck byte
 	for _, b := range atr[1:] {

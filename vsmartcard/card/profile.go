@@ -59,6 +59,21 @@ var (
 	trussedHistory = append([]byte{0x80, 0x5D}, "Nitrokey\x00\x00\x00\x00\x00"...)
 )
 
+// history returns the historical bytes of the card's ATR, 8 bytes but on
+// trussed cards.
+func (c *Card) history() []byte {
+	switch c.profile {
+	case ProfileGeneric:
+		return genericHistory
+	case ProfileTrussed:
+		if c.cfg.T0Only {
+			return []byte("Nitrokey")
+		}
+		return trussedHistory
+	}
+	return yubikeyHistory
+}
+
 // yubikeyExtension reports whether ins is a YubiKey PIV extension, which
 // a plain SP 800-73-4 card does not know.
 func yubikeyExtension(ins byte) bool {

@@ -469,3 +469,33 @@ func TestProfileSnapshots(t *testing.T) {
 		}
 	}
 }
+
+func TestT0Only(t *testing.T) {
+	c := newProfileCard(t, Config{Serial: 5, Profile: ProfileGeneric, T0Only: true})
+	if atr := hex.EncodeToString(c.ATR()); atr != "3b08"+hex.EncodeToString([]byte("vGENERIC")) {
+		t.Errorf("ATR %s", atr)
+	}
+	// A command with data gets its answer through GET RESPONSE.
+	if data := expectSW(t, c, "00A4040005A000000308", 0x6113); len(data) != 0 {
+		t.Errorf("SELECT answered %x with 6113", data)
+	}
+	if data := expectSW(t, c, "00C0000013", swOK); data[0] != 0x61 || len(data) != 0x13 {
+		t.Errorf("GET RESPONSE %x", data)
+	}
+	if data := expectAll(t, c, getCHUID); content(t, data, 0x53) == nil {
+		t.Errorf("CHUID %x", data)
+	}
+	// Commands without data, and status words without data, come at once.
+	expectSW(t, c, pinStatus, 0x63C3)
+	expectSW(t, c, verifyPIN, swOK)
+	// T=0 has no extended APDUs.
+	expectSW(t, c, "00CB3FFF0000055C035FC1020000", swWrongLength)
+
+	yk := newProfileCard(t, Config{Serial: 5, T0Only: true})
+	if v := expectSW(t, yk, "00FD000000", swOK); !bytes.Equal(v, []byte{5, 7, 1}) {
+		t.Errorf("version %x", v)
+	}
+	if atr := hex.EncodeToString(yk.ATR()); atr != "3b08"+hex.EncodeToString([]byte("vPIVcard")) {
+		t.Errorf("ATR %s", atr)
+	}
+}
