@@ -149,8 +149,10 @@ func (c *Card) CheckImports(imports []Import, compress bool) error {
 			return fmt.Errorf("slot %02x: certificate object: %w", imp.Slot, err)
 		case !bytes.Equal(der, imp.Certificate):
 			return fmt.Errorf("slot %02x holds another certificate", imp.Slot)
-		case compressed != compress:
-			return fmt.Errorf("slot %02x: certificate stored compressed: %t, want %t", imp.Slot, compressed, compress)
+		case compressed && !compress:
+			return fmt.Errorf("slot %02x holds its certificate compressed", imp.Slot)
+		case !compressed && compress:
+			return fmt.Errorf("slot %02x holds its certificate uncompressed", imp.Slot)
 		}
 	}
 	return nil
