@@ -122,7 +122,7 @@ func (c *Card) generate(cmd command) ([]byte, uint16) {
 		return nil, swWrongData
 	}
 	pin, touch, ok := c.keyPolicies(objs, cmd.p2)
-	if !ok {
+	if !ok || c.profile == ProfileTrussed && !trussedAlgorithm(alg[0]) {
 		return nil, swWrongData
 	}
 	priv, err := c.newPrivateKey(alg[0])

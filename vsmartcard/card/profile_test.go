@@ -326,6 +326,7 @@ func TestTrussedProfile(t *testing.T) {
 	// The default management key works; GENERATE ignores Yubico's PIN
 	// policy tag.
 	authenticate3DES(t, c)
+	expectSW(t, c, "0047009A05AC038001E0", swWrongData) // no Ed25519
 	expectSW(t, c, "0047009A08AC06800111AA0101", swOK)
 	digest := sha256.Sum256([]byte("trussed"))
 	expectSW(t, c, hex.EncodeToString(signAPDU(0x9A, digest[:])), swSecurityStatus)

@@ -10,6 +10,7 @@ import "math/big"
 //     device, GET METADATA empty but for a key in 9E, ATTEST and SET PIN
 //     RETRIES 6A81, RESET once the PIN alone is blocked, SET MANAGEMENT
 //     KEY (3DES or AES-256), IMPORT only of RSA keys into 9A;
+//   - GENERATE makes RSA-2048/3072/4096, P-256 and P-384 keys only;
 //   - "PIN always" (9C) means a VERIFY as the command right before;
 //   - a wrong PIN or PUK in CHANGE REFERENCE DATA or RESET RETRY COUNTER
 //     answers 6300, without the retries left;
@@ -135,4 +136,14 @@ func (c *Card) trussedImport(cmd command) ([]byte, uint16) {
 		return nil, swMemoryFailure
 	}
 	return c.changed(nil, swOK)
+}
+
+// trussedAlgorithm reports whether piv-authenticator generates keys of
+// this algorithm.
+func trussedAlgorithm(alg byte) bool {
+	switch alg {
+	case algRSA2048, algRSA3072, algRSA4096, algECP256, algECP384:
+		return true
+	}
+	return false
 }
