@@ -3,6 +3,7 @@ package card
 // ISO 7816-4 status words the card answers.
 const (
 	swOK                   = 0x9000
+	swVerificationFailed   = 0x6300 // trussed: wrong PIN or PUK, retries not told
 	swMemoryFailure        = 0x6581
 	swWrongLength          = 0x6700
 	swSecurityStatus       = 0x6982 // security status not satisfied
@@ -75,6 +76,8 @@ type command struct {
 	// le is the maximum response length: 256 for a short APDU and 65536
 	// for an extended one when Le is absent or zero.
 	le int
+	// extended is set for an APDU with extended length fields.
+	extended bool
 }
 
 // parseCommand decodes the four cases of short and extended APDUs.
@@ -99,7 +102,7 @@ func parseCommand(b []byte) (command, uint16) {
 		}
 		cmd.data = body[1 : 1+lc]
 	default: // extended: body[0] == 0 and at least 3 bytes
-		cmd.le = 65536
+		cmd.le, cmd.extended = 65536, true
 		if len(body) < 3 {
 			return command{}, swWrongLength
 		}
@@ -189,6 +192,9 @@ func (c *Card) processLocked(apdu []byte) ([]byte, LogEntry) {
 		entry.RespLen, entry.SW = len(data), sw
 		return withSW(data, sw), entry
 	}
+	if sw == 0 && cmd.extended && c.cfg.T0Only {
+		sw = swWrongLength // T=0 carries short APDUs only
+	}
 	if sw != 0 {
 		return reply(nil, sw)
 	}
@@ -227,6 +233,12 @@ func (c *Card) processLocked(apdu []byte) ([]byte, LogEntry) {
 	}
 
 	data, sw := c.dispatch(cmd)
+	if c.cfg.T0Only && sw == swOK && len(cmd.data) > 0 && len(data) > 0 {
+		// Over T=0 a command with data gets its answer with GET RESPONSE
+		// (ISO 7816-3 §12.2.4).
+		c.session.pending = data
+		return reply(nil, moreData(len(data)))
+	}
 	if sw != swOK || len(data) <= cmd.le {
 		return reply(data, sw)
 	}
@@ -261,6 +273,23 @@ func (c *Card) getResponse(le int) ([]byte, uint16) {
 
 // dispatch runs one complete command.
 func (c *Card) dispatch(cmd command) ([]byte, uint16) {
+	switch c.profile {
+	case ProfileGeneric:
+		if yubikeyExtension(cmd.ins) {
+			return nil, swINSNotSupported
+		}
+	case ProfileTrussed:
+		// A PIN verified for a key whose policy is "always" lasts for
+		// the one command that follows the VERIFY.
+		if cmd.ins == insAuthenticate {
+			defer func() { c.session.pinVerifiedForAlways = false }()
+		} else {
+			c.session.pinVerifiedForAlways = false
+		}
+		if data, sw, handled := c.trussedCommand(cmd); handled {
+			return data, sw
+		}
+	}
 	switch cmd.ins {
 	case insSelect:
 		return c.selectApplication(cmd)
@@ -316,12 +345,7 @@ func (c *Card) selectApplication(cmd command) ([]byte, uint16) {
 	if cmd.p2 == 0x0C {
 		return nil, swOK
 	}
-	// Application property template: PIX of the application and the
-	// coexistent tag allocation authority.
-	return encodeTLV(0x61,
-		encodeTLV(0x4F, pivAID[5:]),
-		encodeTLV(0x79, encodeTLV(0x4F, pivAID[:5])),
-	), swOK
+	return c.applicationProperties(), swOK
 }
 
 // changed persists state after a command changed it, and turns a failure

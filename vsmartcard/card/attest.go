@@ -114,6 +114,9 @@ func randomSerial(r io.Reader) *big.Int {
 func (c *Card) AttestationCA() (*x509.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.profile != ProfileYubiKey {
+		return nil, fmt.Errorf("a %s card has no attestation CA: only YubiKeys attest", c.profile)
+	}
 	return x509.ParseCertificate(c.state.AttestationCA)
 }
 

@@ -482,17 +482,22 @@ func FuzzProcess(f *testing.F) {
 		b, _ := hex.DecodeString(seed)
 		f.Add(b)
 	}
-	c, err := New(Config{Serial: 1})
-	if err != nil {
-		f.Fatal(err)
+	var cards []*Card
+	for _, p := range Profiles {
+		c, err := New(Config{Serial: 1, Profile: p})
+		if err != nil {
+			f.Fatal(err)
+		}
+		cards = append(cards, c)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 1 && (b[1] == insGenerate || b[1] == insReset) {
 			return // slow or destructive, and covered by the tests above
 		}
-		resp := c.Process(b)
-		if len(resp) < 2 {
-			t.Fatalf("no status word for %x", b)
+		for _, c := range cards {
+			if resp := c.Process(b); len(resp) < 2 {
+				t.Fatalf("%s card: no status word for %x", c.Profile(), b)
+			}
 		}
 	})
 }

@@ -15,13 +15,6 @@ const (
 // maxObjectSize is the largest data object a YubiKey 5 stores.
 const maxObjectSize = 3052
 
-// discoveryObject is the fixed PIV discovery object: the PIV AID and a PIN
-// usage policy of "PIV application PIN only".
-var discoveryObject = encodeTLV(objDiscovery,
-	encodeTLV(0x4F, pivAID),
-	encodeTLV(0x5F2F, []byte{0x40, 0x00}),
-)
-
 // pinProtectedObjects can be read only after VERIFY (SP 800-73-4 part 1,
 // table 3, access rule "PIN").
 var pinProtectedObjects = map[uint32]bool{
@@ -77,7 +70,7 @@ func (c *Card) getData(cmd command) ([]byte, uint16) {
 		return nil, swWrongData
 	}
 	if tag == objDiscovery {
-		return discoveryObject, swOK
+		return c.discovery(), swOK
 	}
 	content, ok := c.state.Objects[tag]
 	if !ok {

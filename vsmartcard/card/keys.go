@@ -20,7 +20,7 @@ func keySlot(ref byte) bool {
 }
 
 // defaultPINPolicy is the PIN policy a YubiKey gives a slot's key when none
-// is asked for.
+// is asked for, and the one SP 800-73-4 fixes for the slot.
 func defaultPINPolicy(slot byte) byte {
 	switch slot {
 	case slotSignature:
@@ -32,9 +32,14 @@ func defaultPINPolicy(slot byte) byte {
 }
 
 // keyPolicies resolves the PIN (AA) and touch (AB) policy tags of GENERATE
-// and IMPORT KEY.
-func keyPolicies(objs []tlv, slot byte) (pin, touch byte, ok bool) {
+// and IMPORT KEY. Cards other than YubiKeys ignore them: their PIN
+// policies are fixed by slot, as SP 800-73-4 has them, and they have no
+// touch.
+func (c *Card) keyPolicies(objs []tlv, slot byte) (pin, touch byte, ok bool) {
 	pin, touch = defaultPINPolicy(slot), touchPolicyNever
+	if c.profile != ProfileYubiKey {
+		return pin, touch, true
+	}
 	if v, found := find(objs, 0xAA); found {
 		if len(v) != 1 || v[0] > pinPolicyAlways {
 			return 0, 0, false
@@ -116,8 +121,8 @@ func (c *Card) generate(cmd command) ([]byte, uint16) {
 	if !ok || !found || len(alg) != 1 {
 		return nil, swWrongData
 	}
-	pin, touch, ok := keyPolicies(objs, cmd.p2)
-	if !ok {
+	pin, touch, ok := c.keyPolicies(objs, cmd.p2)
+	if !ok || c.profile == ProfileTrussed && !trussedAlgorithm(alg[0]) {
 		return nil, swWrongData
 	}
 	priv, err := c.newPrivateKey(alg[0])
@@ -142,7 +147,7 @@ func (c *Card) importKey(cmd command) ([]byte, uint16) {
 	if sw != swOK {
 		return nil, sw
 	}
-	pin, touch, ok := keyPolicies(objs, cmd.p2)
+	pin, touch, ok := c.keyPolicies(objs, cmd.p2)
 	if !ok {
 		return nil, swWrongData
 	}
@@ -166,7 +171,7 @@ func importedKey(alg byte, objs []tlv) (crypto.PrivateKey, error) {
 		if !okP || !okQ {
 			return nil, errBadKey
 		}
-		key, err := rsaFromPrimes(new(big.Int).SetBytes(p), new(big.Int).SetBytes(q))
+		key, err := rsaFromPrimes(new(big.Int).SetBytes(p), new(big.Int).SetBytes(q), big.NewInt(65537))
 		if err != nil || key.N.BitLen() != rsaBits(alg) {
 			return nil, errBadKey
 		}
@@ -196,18 +201,20 @@ func importedKey(alg byte, objs []tlv) (crypto.PrivateKey, error) {
 	return nil, errBadKey
 }
 
-// rsaFromPrimes rebuilds an RSA key with public exponent 65537 from its
-// primes, as a YubiKey does on import.
-func rsaFromPrimes(p, q *big.Int) (*rsa.PrivateKey, error) {
+// rsaFromPrimes rebuilds an RSA key from its primes and public exponent;
+// a YubiKey's is always 65537.
+func rsaFromPrimes(p, q, e *big.Int) (*rsa.PrivateKey, error) {
+	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+		return nil, errBadKey
+	}
 	one := big.NewInt(1)
-	e := big.NewInt(65537)
 	phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
 	d := new(big.Int).ModInverse(e, phi)
 	if d == nil {
 		return nil, errBadKey
 	}
 	key := &rsa.PrivateKey{
-		PublicKey: rsa.PublicKey{N: new(big.Int).Mul(p, q), E: 65537},
+		PublicKey: rsa.PublicKey{N: new(big.Int).Mul(p, q), E: int(e.Int64())},
 		D:         d,
 		Primes:    []*big.Int{p, q},
 	}
@@ -281,6 +288,14 @@ func (c *Card) touch() {
 // peer public key.
 func (c *Card) useKey(cmd command, objs []tlv) ([]byte, uint16) {
 	k, ok := c.state.Keys[cmd.p2]
+	if !ok && c.profile == ProfileTrussed {
+		// piv-authenticator checks the slot's PIN policy first, then
+		// finds no key.
+		if sw := c.authorizeKeyUse(cmd.p2, &slotKey{PINPolicy: defaultPINPolicy(cmd.p2)}); sw != swOK {
+			return nil, sw
+		}
+		return nil, swConditionsNotMet
+	}
 	if !ok {
 		return nil, swRefNotFound
 	}
@@ -304,8 +319,10 @@ func (c *Card) useKey(cmd command, objs []tlv) ([]byte, uint16) {
 	switch p := priv.(type) {
 	case *ecdsa.PrivateKey:
 		size := (p.Curve.Params().BitSize + 7) / 8
+		// piv-authenticator signs only digests as long as the curve.
+		shortOK := c.profile != ProfileTrussed || len(input) == size
 		switch {
-		case sign && len(input) <= size && len(input) > 0:
+		case sign && len(input) <= size && len(input) > 0 && shortOK:
 			op = func() ([]byte, error) { return ecdsa.SignASN1(c.rand, p, input) }
 		case agree:
 			op = func() ([]byte, error) { return ecdhShared(p, peer) }

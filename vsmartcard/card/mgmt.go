@@ -38,8 +38,14 @@ func (c *Card) managementCipher() (cipher.Block, error) {
 // host asks for a challenge `81 00` and answers `82 E(chal)`).
 func (c *Card) authenticateManagementKey(alg byte, objs []tlv) ([]byte, uint16) {
 	s := &c.session
+	// piv-authenticator answers a wrong algorithm with 6A86 and a wrong
+	// key with 6A80.
+	wrongAlg, wrongKey := uint16(swWrongData), uint16(swSecurityStatus)
+	if c.profile == ProfileTrussed {
+		wrongAlg, wrongKey = swWrongP1P2, swWrongData
+	}
 	if alg != c.state.MgmtAlgorithm {
-		return nil, swWrongData
+		return nil, wrongAlg
 	}
 	block, err := c.managementCipher()
 	if err != nil {
@@ -69,7 +75,7 @@ func (c *Card) authenticateManagementKey(alg byte, objs []tlv) ([]byte, uint16) 
 			return nil, swWrongData
 		}
 		if subtle.ConstantTimeCompare(expected, witness) != 1 {
-			return nil, swSecurityStatus
+			return nil, wrongKey
 		}
 		c.touchForManagementKey()
 		s.mgmtAuthenticated = true
@@ -94,7 +100,7 @@ func (c *Card) authenticateManagementKey(alg byte, objs []tlv) ([]byte, uint16) 
 		want := make([]byte, bs)
 		block.Encrypt(want, ch)
 		if subtle.ConstantTimeCompare(want, response) != 1 {
-			return nil, swSecurityStatus
+			return nil, wrongKey
 		}
 		c.touchForManagementKey()
 		s.mgmtAuthenticated = true

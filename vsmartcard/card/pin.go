@@ -43,6 +43,17 @@ func (c *Card) check(r reference, candidate []byte) uint16 {
 	return swOK
 }
 
+// verificationFailed is the status word for a wrong or blocked PIN or PUK
+// in CHANGE REFERENCE DATA or RESET RETRY COUNTER, given the one check
+// answered: a trussed card answers 6300 and does not say how many retries
+// are left.
+func (c *Card) verificationFailed(sw uint16) uint16 {
+	if c.profile == ProfileTrussed && sw != swMemoryFailure {
+		return swVerificationFailed
+	}
+	return sw
+}
+
 // retriesLeft is the 63Cx status word for x retries left.
 func retriesLeft(n int) uint16 {
 	if n > 15 {
@@ -95,7 +106,7 @@ func (c *Card) verify(cmd command) ([]byte, uint16) {
 		switch {
 		case s.pinVerified:
 			return nil, swOK
-		case *pin.retries == 0:
+		case *pin.retries == 0 && c.profile != ProfileTrussed: // trussed answers 63C0
 			return nil, swAuthBlocked
 		}
 		return nil, retriesLeft(*pin.retries)
@@ -125,7 +136,7 @@ func (c *Card) changeReference(cmd command) ([]byte, uint16) {
 		return nil, swWrongData
 	}
 	if sw := c.check(r, cmd.data[:8]); sw != swOK {
-		return nil, sw
+		return nil, c.verificationFailed(sw)
 	}
 	*r.value = append([]byte(nil), cmd.data[8:]...)
 	if cmd.p2 == refPIN {
@@ -148,7 +159,7 @@ func (c *Card) resetRetryCounter(cmd command) ([]byte, uint16) {
 	}
 	puk, _ := c.reference(refPUK)
 	if sw := c.check(puk, cmd.data[:8]); sw != swOK {
-		return nil, sw
+		return nil, c.verificationFailed(sw)
 	}
 	st := c.state
 	st.PIN = append([]byte(nil), cmd.data[8:]...)
@@ -183,7 +194,9 @@ func (c *Card) reset(cmd command) ([]byte, uint16) {
 	if c.state.PINRetries != 0 || c.state.PUKRetries != 0 {
 		return nil, swConditionsNotMet
 	}
-	c.state.resetCredentials()
+	if err := c.state.resetCredentials(c.rand); err != nil {
+		return nil, swMemoryFailure
+	}
 	c.session = newSession()
 	return c.changed(nil, swOK)
 }

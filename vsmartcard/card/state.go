@@ -80,6 +80,9 @@ func (k *slotKey) privateKey() (crypto.PrivateKey, error) {
 type state struct {
 	Serial   uint32 `json:"serial"`
 	Firmware string `json:"firmware"`
+	// Profile is "" for a YubiKey, so that YubiKey snapshots stay as
+	// they were before cards had profiles.
+	Profile Profile `json:"profile,omitempty"`
 
 	PIN           []byte `json:"pin"` // FF-padded to 8 bytes
 	PINRetries    int    `json:"pinRetries"`
@@ -101,38 +104,64 @@ type state struct {
 	AttestationCA []byte `json:"attestationCA"`
 }
 
-// factoryState returns a card as shipped: default PIN, PUK and management
-// key, no keys but the attestation key, no data objects but its
-// certificate, issued by ca (nil: by a root of the card's own).
-func factoryState(r io.Reader, serial uint32, version [3]byte, ca *AttestationCA) (*state, error) {
-	st := &state{
-		Serial:   serial,
-		Firmware: fmt.Sprintf("%d.%d.%d", version[0], version[1], version[2]),
+// profile returns the card's profile, "" being a YubiKey.
+func (st *state) profile() Profile {
+	if st.Profile == "" {
+		return ProfileYubiKey
 	}
-	st.resetCredentials()
-	if err := st.issueAttestationIdentity(r, ca); err != nil {
-		return nil, fmt.Errorf("create attestation identity: %w", err)
+	return st.Profile
+}
+
+// factoryState returns a card as shipped: default PIN and PUK, the
+// profile's management key and data objects, and no keys. A YubiKey also
+// has an attestation key and its certificate, issued by ca (nil: by a
+// root of the card's own).
+func factoryState(r io.Reader, serial uint32, profile Profile, version [3]byte, ca *AttestationCA) (*state, error) {
+	st := &state{Serial: serial}
+	if profile != ProfileYubiKey {
+		st.Profile = profile
+	} else {
+		st.Firmware = fmt.Sprintf("%d.%d.%d", version[0], version[1], version[2])
+	}
+	if err := st.resetCredentials(r); err != nil {
+		return nil, err
+	}
+	if profile == ProfileYubiKey {
+		if err := st.issueAttestationIdentity(r, ca); err != nil {
+			return nil, fmt.Errorf("create attestation identity: %w", err)
+		}
 	}
 	return st, nil
 }
 
 // resetCredentials restores factory PIN, PUK, management key, retry
-// counters, keys and objects, keeping the attestation identity.
-func (st *state) resetCredentials() {
+// counters, keys and objects, keeping the attestation identity. A generic
+// card's management key is random: the issuer diversifies it and tells no
+// one.
+func (st *state) resetCredentials(r io.Reader) error {
 	st.PIN = padPIN(DefaultPIN)
 	st.PUK = padPIN(DefaultPUK)
 	st.PINRetries, st.PINMaxRetries = defaultRetries, defaultRetries
 	st.PUKRetries, st.PUKMaxRetries = defaultRetries, defaultRetries
 	st.MgmtAlgorithm = alg3DES
 	st.MgmtKey = append([]byte(nil), DefaultManagementKey...)
+	if st.profile() == ProfileGeneric {
+		if _, err := io.ReadFull(r, st.MgmtKey); err != nil {
+			return fmt.Errorf("create management key: %w", err)
+		}
+	}
 	st.MgmtTouch = false
 	attKey, attCert := st.Keys[slotAttestation], st.Objects[objAttestation]
 	st.Keys = map[byte]*slotKey{}
-	st.Objects = map[uint32][]byte{}
+	st.Objects = profileObjects(st.profile(), st.Serial)
+	if st.Objects == nil {
+		st.Objects = map[uint32][]byte{}
+	}
 	if attKey != nil {
 		st.Keys[slotAttestation] = attKey
 		st.Objects[objAttestation] = attCert
 	}
+	return nil
 }
 
 func (st *state) encode() ([]byte, error) {
@@ -144,7 +173,10 @@ func decodeState(b []byte) (*state, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decode card state: %w", err)
 	}
-	if len(st.PIN) != 8 || len(st.PUK) != 8 || len(st.MgmtKey) == 0 || st.Keys[slotAttestation] == nil {
+	if _, err := ParseProfile(string(st.Profile)); err != nil {
+		return nil, fmt.Errorf("decode card state: %w", err)
+	}
+	if len(st.PIN) != 8 || len(st.PUK) != 8 || len(st.MgmtKey) == 0 || st.profile() == ProfileYubiKey && st.Keys[slotAttestation] == nil {
 		return nil, fmt.Errorf("decode card state: incomplete state (PIN, PUK, management key or attestation key missing)")
 	}
 	if st.Keys == nil {

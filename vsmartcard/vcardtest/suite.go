@@ -86,7 +86,8 @@ func Fresh(t testing.TB) *Env {
 }
 
 // OpenPIV opens the card Main started with piv-go, retrying for up to 5 s
-// while another client still holds it. The handle is closed when the test
+// while another client still holds it. piv-go cannot open a generic card
+// nor one that offers T=0 alone. The handle is closed when the test
 // ends; closing it earlier is fine.
 func OpenPIV(t testing.TB) *piv.YubiKey {
 	t.Helper()

@@ -26,6 +26,9 @@
 // card slots, so at most two environments may run at a time, one per port:
 // run integration test packages one at a time (go test -p 1).
 //
+// piv-go opens YubiKeys and trussed cards but not generic cards (it needs
+// GET VERSION) nor cards that offer T=0 alone (it asks for T=1).
+//
 // piv-go holds a card exclusively from Open to Close, and leaks its handle
 // if the card fails the SELECT in Open; keep faults that make SELECT fail
 // away from Open.
@@ -80,7 +83,11 @@ type Options struct {
 	// "Virtual PCD 00 00" for FirstPort and "Virtual PCD 00 01" for
 	// SecondPort.
 	Reader string
-	// Config creates the card with card.New.
+	// Config creates the card with card.New. Its Profile chooses a
+	// YubiKey, a generic SP 800-73-4 card or a trussed card, Imports
+	// provision keys and certificates (the only way into a generic card),
+	// CompressCerts stores those certificates compressed and T0Only has
+	// the card offer T=0 alone.
 	Config card.Config
 	// Timeout bounds each wait for pcscd and for the card; 0 means 10 s.
 	Timeout time.Duration

@@ -1,11 +1,21 @@
 package vcardtest_test
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/ebfe/scard"
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
@@ -176,5 +186,86 @@ func TestSecondSlot(t *testing.T) {
 	}
 	if s, err := yk1.Serial(); err != nil || s != serial {
 		t.Errorf("serial in first reader = %d, %v; want %d", s, err, serial)
+	}
+}
+
+// TestProfileCards starts cards of the other profiles, provisioned with
+// Options.Config, in the second reader, and reads them through pcscd with
+// plain PC/SC: the CHUID of a generic card offering T=0 alone, and a
+// trussed card's certificate, stored compressed.
+func TestProfileCards(t *testing.T) {
+	needEnv(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "imported"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cfg      card.Config
+		protocol scard.Protocol
+		apdu     string
+		want     []byte
+	}{
+		{card.Config{Serial: 4711, Profile: card.ProfileGeneric, T0Only: true}, scard.ProtocolT0,
+			"00CB3FFF055C035FC10200", guid(4711)},
+		{card.Config{Serial: 4712, Profile: card.ProfileTrussed, CompressCerts: true,
+			Imports: []card.Import{{Slot: 0x9C, Key: key, Certificate: der}}}, scard.ProtocolT1,
+			"00CB3FFF055C035FC10A00", []byte{0x71, 0x01, 0x01, 0xFE, 0x00}},
+	} {
+		env2, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: tc.cfg})
+		if err != nil {
+			t.Fatalf("start %s card: %v", tc.cfg.Profile, err)
+		}
+		got := transmit(t, env2.Reader, tc.protocol, tc.apdu)
+		if err := env2.Close(); err != nil {
+			t.Errorf("close %s card: %v", tc.cfg.Profile, err)
+		}
+		if !bytes.Contains(got, tc.want) || !bytes.HasSuffix(got, []byte{0x90, 0x00}) {
+			t.Errorf("%s card answered %x, want %x in it", tc.cfg.Profile, got, tc.want)
+		}
+	}
+}
+
+// guid returns the CHUID's GUID object of a generic card.
+func guid(serial uint32) []byte {
+	g := card.GUIDOf(serial)
+	return append([]byte{0x34, 0x10}, g[:]...)
+}
+
+// transmit connects to reader with protocol, sends a short APDU in hex and
+// collects the answer through GET RESPONSE.
+func transmit(t *testing.T, reader string, protocol scard.Protocol, apdu string) []byte {
+	t.Helper()
+	ctx, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Release()
+	h, err := ctx.Connect(reader, scard.ShareShared, protocol)
+	if err != nil {
+		t.Fatalf("connect %q: %v", reader, err)
+	}
+	defer h.Disconnect(scard.LeaveCard)
+	cmd, err := hex.DecodeString(apdu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for {
+		resp, err := h.Transmit(cmd)
+		if err != nil || len(resp) < 2 {
+			t.Fatalf("transmit %x: %x, %v", cmd, resp, err)
+		}
+		n := len(resp) - 2
+		out = append(out, resp[:n]...)
+		if resp[n] != 0x61 {
+			return append(out, resp[n:]...)
+		}
+		cmd = []byte{0x00, 0xC0, 0x00, 0x00, resp[n+1]}
 	}
 }

@@ -4,14 +4,19 @@
 // Every PC/SC client on the machine (piv-go, yubico-piv-tool, ykman, OpenSC)
 // then sees a YubiKey-like card with factory defaults: PIN 123456, PUK
 // 12345678 and the 3DES management key 010203040506070801020304050607080102030405060708.
+// With --profile generic it sees a plain SP 800-73-4 card instead, whose
+// management key no one knows, and with --profile trussed a Nitrokey 3's
+// PIV application; --import provisions keys and certificates into either.
 //
 // Usage:
 //
 //	virtual-piv [--vpcd HOST:PORT] [--serial N] [--firmware X.Y.Z] [--state FILE]
-//	            [--attestation-ca FILE] [--reader-ready]
+//	            [--profile yubikey|generic|trussed] [--import SLOT=KEY.pem,CERT.pem]...
+//	            [--compress-certs] [--t0] [--attestation-ca FILE] [--reader-ready]
 //
 // The card lives as long as the process; with --state its keys, objects and
-// PIN state are kept in FILE across runs. With --attestation-ca, a test
+// PIN state are kept in FILE across runs, and a restart with the same
+// flags brings the same card back. With --attestation-ca, a test
 // vendor root issues the card's attestation certificate, so that cards
 // started with the same file share one attestation root, as YubiKeys share
 // Yubico's. If vpcd is not listening yet, or
@@ -29,6 +34,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -46,9 +52,30 @@ waits for pcscd if it is not running yet.
 Options:
   --vpcd HOST:PORT   vpcd driver address (default 127.0.0.1:35963)
   --serial N         card serial number for a new card (default 10000001)
-  --firmware X.Y.Z   firmware version for a new card (default 5.7.1)
+  --firmware X.Y.Z   firmware version of a new yubikey card (default 5.7.1)
+  --profile NAME     the kind of card (default yubikey):
+                       yubikey  a YubiKey 5 with Yubico's PIV extensions
+                       generic  a plain NIST SP 800-73-4 card: no YubiKey
+                                extension (6D00), a management key no one
+                                knows, fixed PIN policies (9a and 9d once,
+                                9c always, 9e never), a CHUID whose GUID
+                                comes from the serial number, a CCC
+                       trussed  a Nitrokey 3 or Solo 2 (trussed's
+                                piv-authenticator): version 6.6.6, serial
+                                0052F743 on every card, no attestation
+  --import SLOT=KEY.pem,CERT.pem
+                     put a private key (PEM: PKCS #8, SEC 1 or PKCS #1)
+                     and its certificate (PEM) into SLOT (9a, 9c, 9d, 9e,
+                     82-95) of a new card; repeatable
+  --compress-certs   store the certificates of --import gzip-compressed
+                     (CertInfo 01), as many issued cards do
+  --t0               offer T=0 only in the ATR, as many CAC and PIV cards
+                     do (piv-go, which asks for T=1, cannot open the card)
   --state FILE       keep the card's state in FILE: load it if it exists,
-                     create it otherwise, and save every change (mode 0600)
+                     create it otherwise, and save every change (mode 0600).
+                     Started again with an existing FILE, the card is the
+                     one in FILE; --serial, --firmware, --profile, --import
+                     and --compress-certs must then agree with it
   --attestation-ca FILE
                      have the test vendor root in FILE (PEM: its certificate
                      and private key) issue the card's attestation
@@ -68,6 +95,9 @@ Examples:
   # Two cards of one vendor, in both vpcd slots:
   virtual-piv --attestation-ca vendor.pem --serial 1001 &
   virtual-piv --attestation-ca vendor.pem --serial 1002 --vpcd 127.0.0.1:35964 &
+
+  # An issued PIV card with a signing key and a compressed certificate:
+  virtual-piv --profile generic --import 9c=sign.key,sign.crt --compress-certs &
 `
 
 // Reconnection backoff.
@@ -92,7 +122,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
 	addr := fs.String("vpcd", vpcd.DefaultAddr, "vpcd driver address")
 	serial := fs.Uint64("serial", 10000001, "card serial number for a new card")
-	firmware := fs.String("firmware", card.DefaultFirmware, "firmware version for a new card")
+	firmware := fs.String("firmware", card.DefaultFirmware, "firmware version of a new yubikey card")
+	profile := fs.String("profile", string(card.ProfileYubiKey), "the kind of card: yubikey, generic or trussed")
+	var imports importFlags
+	fs.Var(&imports, "import", "SLOT=KEY.pem,CERT.pem: a key and its certificate for a new card (repeatable)")
+	compress := fs.Bool("compress-certs", false, "store imported certificates gzip-compressed")
+	t0 := fs.Bool("t0", false, "offer T=0 only in the ATR")
 	statePath := fs.String("state", "", "file that keeps the card's state")
 	caPath := fs.String("attestation-ca", "", "test vendor root that issues the card's attestation certificate")
 	readerReady := fs.Bool("reader-ready", false, "announce the card once pcscd has it present")
@@ -115,7 +150,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 
-	cfg := card.Config{Serial: uint32(*serial), Firmware: *firmware}
+	p, err := card.ParseProfile(*profile)
+	if err != nil {
+		return fail(fmt.Errorf("--profile: %w", err))
+	}
+	cfg := card.Config{Serial: uint32(*serial), Profile: p, CompressCerts: *compress, T0Only: *t0}
+	if explicit["firmware"] {
+		cfg.Firmware = *firmware
+	}
+	for _, v := range imports {
+		imp, err := parseImport(v)
+		if err != nil {
+			return fail(err)
+		}
+		cfg.Imports = append(cfg.Imports, imp)
+	}
 	if *caPath != "" {
 		ca, err := attestationCA(*caPath, stderr)
 		if err != nil {
@@ -124,11 +173,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.AttestationCA = ca
 	}
 	var c *card.Card
-	var err error
 	if *statePath == "" {
 		c, err = card.New(cfg)
 	} else {
-		c, err = openState(*statePath, cfg, explicit["serial"] || explicit["firmware"], stderr)
+		c, err = openState(*statePath, cfg, explicit, imports, stderr)
 	}
 	if err != nil {
 		return fail(err)
@@ -139,8 +187,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // openState loads the card saved in path, or creates a new card and saves
-// it there. Every change to the card is saved to path.
-func openState(path string, cfg card.Config, cardFlags bool, stderr io.Writer) (*card.Card, error) {
+// it there. Every change to the card is saved to path. A loaded card must
+// agree with the flags given explicitly, which explicit names, and with
+// every --import, whose values are importFlags.
+func openState(path string, cfg card.Config, explicit map[string]bool, importFlags []string, stderr io.Writer) (*card.Card, error) {
 	cfg.Persist = func(snapshot []byte) error {
 		if err := writeFileAtomic(path, snapshot); err != nil {
 			fmt.Fprintf(stderr, "virtual-piv: error: %v\n", err)
@@ -159,14 +209,46 @@ func openState(path string, cfg card.Config, cardFlags bool, stderr io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	if cardFlags {
-		return nil, fmt.Errorf("state file %s already holds a card; --serial and --firmware only apply to a new card", path)
-	}
 	c, err := card.Load(cfg, snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("load state file %s: %w", path, err)
 	}
+	if err := checkStoredCard(c, cfg, explicit, importFlags, path); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkStoredCard reports the first flag that asks for something else
+// than the card loaded from the state file at path holds.
+func checkStoredCard(c *card.Card, cfg card.Config, explicit map[string]bool, importFlags []string, path string) error {
+	conflict := func(flag, given, stored string) error {
+		return fmt.Errorf("%s %s conflicts with state file %s, which holds a card with %s %s; "+
+			"give the same value, leave the flag out, or use another --state file", flag, given, path, flag, stored)
+	}
+	switch {
+	case explicit["serial"] && c.Serial() != cfg.Serial:
+		return conflict("--serial", strconv.FormatUint(uint64(cfg.Serial), 10), strconv.FormatUint(uint64(c.Serial()), 10))
+	case explicit["profile"] && c.Profile() != cfg.Profile:
+		return conflict("--profile", string(cfg.Profile), string(c.Profile()))
+	case explicit["firmware"] && c.Firmware() != cfg.Firmware:
+		stored := c.Firmware()
+		if stored == "" {
+			stored = "(none: a " + string(c.Profile()) + " card)"
+		}
+		return conflict("--firmware", cfg.Firmware, stored)
+	}
+	for i, imp := range cfg.Imports {
+		if err := c.CheckImports([]card.Import{imp}, cfg.CompressCerts); err != nil {
+			with := "without"
+			if cfg.CompressCerts {
+				with = "with"
+			}
+			return fmt.Errorf("--import %s (%s --compress-certs) conflicts with state file %s: %v; "+
+				"give the flags the card was created with, or use another --state file", importFlags[i], with, path, err)
+		}
+	}
+	return nil
 }
 
 // server keeps a card connected to vpcd.

@@ -270,7 +270,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"--firmware", "5.x"}, "virtual-piv: error: firmware version"},
 		{[]string{"extra"}, `virtual-piv: error: unexpected argument "extra"`},
 		{[]string{"--state", state}, "virtual-piv: error: load state file " + state},
-		{[]string{"--state", state, "--serial", "5"}, "virtual-piv: error: state file " + state + " already holds a card"},
+		{[]string{"--profile", "nitrokey"}, `virtual-piv: error: --profile: unknown card profile "nitrokey"`},
+		{[]string{"--profile", "generic", "--firmware", "5.7.1"}, "only the yubikey profile has a configurable firmware version"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 	} {
 		var stdout, stderr bytes.Buffer
