@@ -136,6 +136,8 @@ func (c CardInfo) String() string {
 // run one at a time.
 type Card struct {
 	info CardInfo // Serial and GUID are "" until read, see serialRead
+	// version is the firmware version GET VERSION answered, if it did.
+	version [3]byte
 	// serialRead and guidRead say that info.Serial and info.GUID were
 	// read from the card, so that a card without them is asked only once.
 	serialRead, guidRead bool

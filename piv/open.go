@@ -203,7 +203,7 @@ var trussedVersion = [3]byte{6, 6, 6}
 // identify selects the PIV application, learns the card's kind and reads
 // the identifiers want names (see openReader).
 func (c *Card) identify(want identity) error {
-	if _, err := apdu.Exchange(c.conn, apdu.Command{Name: "select the PIV application", Ins: 0xA4, P1: 0x04, Data: pivAID, WantsData: true}); err != nil {
+	if _, err := apdu.Exchange(c.conn, selectPIV); err != nil {
 		return err
 	}
 	v, err := apdu.Exchange(c.conn, apdu.Command{Name: "read the firmware version", Ins: 0xFD, WantsData: true})
@@ -220,6 +220,7 @@ func (c *Card) identify(want identity) error {
 		return err
 	}
 	if c.info.Kind != KindPlain {
+		c.version = [3]byte(v)
 		c.info.Version = fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
 	}
 	if want&withSerial != 0 {
@@ -242,9 +243,9 @@ func notSupported(sw uint16) bool {
 	return sw == 0x6D00 || sw == 0x6E00 || sw == 0x6A81 || sw == 0x6A86
 }
 
-// pivAID is the PIV Card Application's identifier (SP 800-73-4 part 1,
-// §2.2), with its version.
-var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
+// selectPIV selects the PIV Card Application by its identifier (SP
+// 800-73-4 part 1, §2.2), with its version.
+var selectPIV = apdu.Command{Name: "select the PIV application", Ins: 0xA4, P1: 0x04, Data: []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}, WantsData: true}
 
 // readSerial reads the serial number of a YubiKey; the caller holds the
 // card. Other cards have none: a plain card is not asked, and trussed's
@@ -255,7 +256,7 @@ func (c *Card) readSerial() error {
 		return nil
 	}
 	if c.info.Kind == KindYubiKey {
-		b, err := apdu.Exchange(c.conn, apdu.Command{Name: "read the card's serial number", Ins: 0xF8, WantsData: true})
+		b, err := c.yubiKeySerial()
 		switch {
 		case err == nil && len(b) == 4:
 			c.info.Serial = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
@@ -263,14 +264,35 @@ func (c *Card) readSerial() error {
 			return fmt.Errorf("read the card's serial number: the card answered %d bytes, want 4", len(b))
 		case apdu.SW(err) == 0:
 			// The card did not answer; one that answers with an error
-			// status just has no serial number (older YubiKeys give it
-			// only through their OTP application).
+			// status just has no serial number.
 			return err
 		}
 	}
 	c.serialRead = true
 	return nil
 }
+
+// yubiKeySerial asks a YubiKey for its serial number: GET SERIAL `00 F8 00
+// 00 00` from firmware 5; before, through the OTP application: SELECT
+// `00 A4 04 00 08 A0 00 00 05 27 20 01 01`, `00 01 10 00 00`, and SELECT
+// of the PIV application again.
+func (c *Card) yubiKeySerial() ([]byte, error) {
+	if c.version[0] >= 5 {
+		return apdu.Exchange(c.conn, apdu.Command{Name: "read the card's serial number", Ins: 0xF8, WantsData: true})
+	}
+	const name = "read the card's serial number through its OTP application"
+	if _, err := apdu.Exchange(c.conn, apdu.Command{Name: name, Ins: 0xA4, P1: 0x04, Data: otpAID, WantsData: true}); err != nil {
+		return nil, err
+	}
+	b, err := apdu.Exchange(c.conn, apdu.Command{Name: name, Ins: 0x01, P1: 0x10, WantsData: true})
+	if _, serr := apdu.Exchange(c.conn, selectPIV); serr != nil {
+		return nil, serr
+	}
+	return b, err
+}
+
+// otpAID is the identifier of YubiKey's OTP application.
+var otpAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01}
 
 // readGUID reads the GUID of the card's CHUID (object 5FC102); the caller
 // holds the card. A card without a CHUID, or whose CHUID holds no GUID,
