@@ -79,14 +79,29 @@ func getData(t *testing.T, c net.Conn, tag string) []byte {
 	if len(resp) < 4 || !bytes.HasSuffix(resp, []byte{0x90, 0x00}) || resp[0] != 0x53 {
 		t.Fatalf("GET DATA %s: % x", tag, resp)
 	}
-	body := resp[1 : len(resp)-2]
-	switch body[0] {
-	case 0x81:
-		return body[2:]
-	case 0x82:
-		return body[3:]
+	value, _ := tlvValue(t, resp[1:len(resp)-2])
+	return value
+}
+
+// tlvValue splits b, which starts with a BER length, into the value that
+// length covers and the rest.
+func tlvValue(t *testing.T, b []byte) (value, rest []byte) {
+	t.Helper()
+	n, skip := 0, 1
+	switch {
+	case len(b) > 0 && b[0] < 0x80:
+		n = int(b[0])
+	case len(b) > 1 && b[0] == 0x81:
+		n, skip = int(b[1]), 2
+	case len(b) > 2 && b[0] == 0x82:
+		n, skip = int(b[1])<<8|int(b[2]), 3
+	default:
+		t.Fatalf("bad BER length in % x", b)
 	}
-	return body[1:]
+	if len(b) < skip+n {
+		t.Fatalf("BER length %d longer than % x", n, b)
+	}
+	return b[skip : skip+n], b[skip+n:]
 }
 
 // startCard runs virtual-piv with args against a fake vpcd, waits for the
@@ -153,11 +168,14 @@ func TestImportFlag(t *testing.T) {
 		t.Errorf("stdout = %q", line)
 	}
 	obj := getData(t, c, "5FC10A")
-	if !bytes.Contains(obj, []byte{0x71, 0x01, 0x01, 0xFE, 0x00}) || obj[0] != 0x70 {
+	if obj[0] != 0x70 {
 		t.Fatalf("9C certificate object % x: want 70 … 71 01 01 FE 00", obj)
 	}
-	n := int(obj[2])<<8 | int(obj[3]) // 70 82 LL LL
-	r, err := gzip.NewReader(bytes.NewReader(obj[4 : 4+n]))
+	compressed, rest := tlvValue(t, obj[1:])
+	if !bytes.Equal(rest, []byte{0x71, 0x01, 0x01, 0xFE, 0x00}) {
+		t.Fatalf("9C certificate object % x: want 70 … 71 01 01 FE 00", obj)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(compressed))
 	if err != nil {
 		t.Fatal(err)
 	}
