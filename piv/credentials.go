@@ -133,8 +133,9 @@ func pinStatus(conn conn) (pinState, error) {
 }
 
 // secretError maps the error of a command that sent secret: an
-// authentication failure (63Cx, 6983) to a *CredentialError with the
-// retries left, any other failure to a *CardError, nil to nil.
+// authentication failure (63Cx, 6983, or 6300 without the count) to a
+// *CredentialError with the retries left, any other failure to a
+// *CardError, nil to nil.
 func secretError(op string, secret Secret, err error) error {
 	switch sw := apdu.SW(err); {
 	case err == nil:
@@ -144,6 +145,9 @@ func secretError(op string, secret Secret, err error) error {
 		return &CredentialError{Secret: secret, RetriesLeft: n, Blocked: n == 0}
 	case sw == 0x6983:
 		return &CredentialError{Secret: secret, RetriesLeft: 0, Blocked: true}
+	case sw == 0x6300:
+		// Refused without the count, as trussed's applet answers.
+		return &CredentialError{Secret: secret, RetriesLeft: -1}
 	}
 	return cardError(op, err)
 }

@@ -198,15 +198,17 @@ type CardError struct {
 
 // Error names the operation and the card's answer.
 func (e *CardError) Error() string {
+	// A command named after the operation says it once.
+	err := strings.TrimPrefix(e.Err.Error(), e.Op+": ")
 	switch {
 	case e.Gone():
-		return fmt.Sprintf("%s: the card was removed, or lost contact with the reader, in the middle of the command (%v)", e.Op, e.Err)
+		return fmt.Sprintf("%s: the card was removed, or lost contact with the reader, in the middle of the command (%v)", e.Op, err)
 	case e.SW == 0x6982:
-		return fmt.Sprintf("%s: %v: the card refused the operation without authentication", e.Op, e.Err)
+		return fmt.Sprintf("%s: %v: the card refused the operation without authentication", e.Op, err)
 	case e.SW == 0x6d00 || e.SW == 0x6e00:
-		return fmt.Sprintf("%s: %v: the card does not support this command", e.Op, e.Err)
+		return fmt.Sprintf("%s: %v: the card does not support this command", e.Op, err)
 	}
-	return fmt.Sprintf("%s: %v", e.Op, e.Err)
+	return fmt.Sprintf("%s: %v", e.Op, err)
 }
 
 // Unwrap returns Err.

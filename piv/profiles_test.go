@@ -16,16 +16,17 @@ import (
 )
 
 // otherCard puts a card of cfg's profile in the reader for the rest of the
-// test, holding an EC-256 key with a CA-issued certificate in 9c and an
-// RSA-2048 one in 9a, and puts the factory card back afterwards.
+// test, holding an EC-256 key with a CA-issued certificate in 9c, an
+// RSA-2048 one in 9a and an EC-384 one in 9d, and puts the factory card back afterwards.
 func otherCard(t *testing.T, cfg card.Config) *card.Card {
 	t.Helper()
 	freshCard(t)
 	original := env.Card
-	ec, rsaKey := fixtures.NewKey("EC-256"), fixtures.NewKey("RSA-2048")
+	ec, ec384, rsaKey := fixtures.NewKey("EC-256"), fixtures.NewKey("EC-384"), fixtures.NewKey("RSA-2048")
 	cfg.Imports = []card.Import{
 		{Slot: 0x9C, Key: ec, Certificate: fixtures.Intermediate().Issue(ec.Public()).Raw},
 		{Slot: 0x9A, Key: rsaKey, Certificate: fixtures.Intermediate().Issue(rsaKey.Public()).Raw},
+		{Slot: 0x9D, Key: ec384, Certificate: fixtures.Intermediate().Issue(ec384.Public()).Raw},
 	}
 	c, err := card.New(cfg)
 	if err != nil {
@@ -72,7 +73,9 @@ func TestOtherCards(t *testing.T) {
 			}
 
 			pin := &countingPIN{pin: card.DefaultPIN}
-			for _, slot := range []string{"9c", "9a", "9c"} {
+			// 9d: a SHA-256 digest for a P-384 key, which trussed's applet
+			// takes only padded to the curve's size.
+			for _, slot := range []string{"9c", "9a", "9c", "9d"} {
 				slot := mustSlot(t, slot)
 				cert, err := c.Certificate(ctx, slot)
 				if err != nil {
@@ -144,8 +147,16 @@ func TestOtherCards(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Status: %v", err)
 			}
-			if st.Metadata || st.PIN.RetriesLeft != 2 || len(st.Slots) != 2 {
-				t.Errorf("Status: metadata %t, %d PIN retries, %d slots; want no metadata, 2, 2", st.Metadata, st.PIN.RetriesLeft, len(st.Slots))
+			if st.Metadata || st.PIN.RetriesLeft != 2 || len(st.Slots) != 3 {
+				t.Errorf("Status: metadata %t, %d PIN retries, %d slots; want no metadata, 2, 3", st.Metadata, st.PIN.RetriesLeft, len(st.Slots))
+			}
+			// A wrong old PIN, which trussed's applet refuses with 6300,
+			// without the count.
+			if err := c.ChangePIN(ctx, []byte("654321"), []byte("24681357")); !errors.As(err, &ce) || ce.Blocked {
+				t.Errorf("ChangePIN with a wrong PIN: %v, want a *CredentialError", err)
+			}
+			if st, err := c.Status(ctx); err != nil || st.PIN.RetriesLeft != 1 {
+				t.Errorf("after a wrong PIN in ChangePIN: %v, want 1 retry left", err)
 			}
 			if err := c.ChangePIN(ctx, []byte(card.DefaultPIN), []byte("24681357")); err != nil {
 				t.Errorf("ChangePIN: %v", err)

@@ -244,14 +244,19 @@ func (s *signer) sign(conn conn, op string, rand io.Reader, digest []byte, opts 
 }
 
 // block returns the card's algorithm identifier for the signer's key and
-// what the card signs: for ECDSA the digest, cut to the size of the curve
-// as ECDSA does; for RSA the RSASSA-PSS block (see pssBlock).
+// what the card signs: for ECDSA the digest, cut or padded to the size of
+// the curve; for RSA the RSASSA-PSS block (see pssBlock).
 func (s *signer) block(rand io.Reader, digest []byte, opts crypto.SignerOpts) (byte, []byte, error) {
 	switch pub := s.pub.(type) {
 	case *ecdsa.PublicKey:
+		// ECDSA takes the leftmost bits of a longer digest and reads a
+		// shorter one as a smaller number: cut or left-pad it to the
+		// curve's size, which some cards insist on.
 		size := (pub.Curve.Params().BitSize + 7) / 8
-		if len(digest) > size {
+		if len(digest) >= size {
 			digest = digest[:size]
+		} else {
+			digest = append(make([]byte, size-len(digest)), digest...)
 		}
 		switch size {
 		case 32:
