@@ -167,3 +167,20 @@ func TestOtherCards(t *testing.T) {
 		})
 	}
 }
+
+// TestYubiKey4Serial: a YubiKey before firmware 5 has no GET SERIAL; its
+// serial comes through its OTP application, after which the PIV
+// application answers again.
+func TestYubiKey4Serial(t *testing.T) {
+	const serial = 4433221
+	otherCard(t, card.Config{Serial: serial, Firmware: "4.3.7"})
+	ctx := context.Background()
+	c := retry(t, "Open", func() (*Card, error) { return Open(ctx, Selector{Serial: serial}) })
+	defer c.Close()
+	if info := c.Info(); info.Kind != KindYubiKey || info.Serial != serial || info.Version != "4.3.7" {
+		t.Errorf("Open: %+v, want a YubiKey 4.3.7 with serial %d", info, serial)
+	}
+	if _, err := c.Certificate(ctx, mustSlot(t, "9c")); err != nil {
+		t.Errorf("the PIV application after the OTP application: %v", err)
+	}
+}

@@ -290,14 +290,22 @@ func (c *Card) dispatch(cmd command) ([]byte, uint16) {
 			return data, sw
 		}
 	}
-	switch cmd.ins {
-	case insSelect:
+	if cmd.ins == insSelect {
 		return c.selectApplication(cmd)
+	}
+	if c.session.otpSelected {
+		return c.otpCommand(cmd)
+	}
+	switch cmd.ins {
 	case insGetVersion:
 		return c.version[:], swOK
 	case insGetSerial:
-		s := c.state.Serial
-		return []byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}, swOK
+		if c.version[0] < 5 {
+			// GET SERIAL came with firmware 5; a YubiKey 4 gives its
+			// serial through its OTP application.
+			return nil, swINSNotSupported
+		}
+		return c.serialBytes(), swOK
 	case insGetMetadata:
 		return c.metadata(cmd)
 	case insVerify:
@@ -339,6 +347,11 @@ func (c *Card) selectApplication(cmd command) ([]byte, uint16) {
 	if cmd.p1 != 0x04 || (cmd.p2 != 0x00 && cmd.p2 != 0x0C) {
 		return nil, swWrongP1P2
 	}
+	if c.profile == ProfileYubiKey && c.version[0] < 5 && string(cmd.data) == string(otpAID) {
+		c.session.otpSelected = true
+		return append(c.version[:], 0, 0, 0), swOK
+	}
+	c.session.otpSelected = false
 	if len(cmd.data) < 5 || len(cmd.data) > len(pivAID) || string(cmd.data) != string(pivAID[:len(cmd.data)]) {
 		return nil, swFileNotFound
 	}
@@ -346,6 +359,25 @@ func (c *Card) selectApplication(cmd command) ([]byte, uint16) {
 		return nil, swOK
 	}
 	return c.applicationProperties(), swOK
+}
+
+// otpAID is the identifier of YubiKey's OTP application, which a YubiKey
+// before firmware 5 selects to give its serial number.
+var otpAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x20, 0x01, 0x01}
+
+// otpCommand answers a command to the OTP application of a YubiKey before
+// firmware 5: only its serial number, `00 01 10 00`.
+func (c *Card) otpCommand(cmd command) ([]byte, uint16) {
+	if cmd.ins == 0x01 && cmd.p1 == 0x10 {
+		return c.serialBytes(), swOK
+	}
+	return nil, swINSNotSupported
+}
+
+// serialBytes returns the serial number, big-endian.
+func (c *Card) serialBytes() []byte {
+	s := c.state.Serial
+	return []byte{byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
 }
 
 // changed persists state after a command changed it, and turns a failure

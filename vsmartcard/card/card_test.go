@@ -116,8 +116,17 @@ func TestVersionAndSerial(t *testing.T) {
 	if v := expectSW(t, c, "00FD0000", swOK); !bytes.Equal(v, []byte{4, 3, 5}) {
 		t.Errorf("version %x", v)
 	}
-	if s := expectSW(t, c, "00F8000000", swOK); !bytes.Equal(s, []byte{1, 2, 3, 4}) {
+	// A YubiKey 4 has no GET SERIAL: its OTP application gives the
+	// serial, and PIV answers again once selected.
+	expectSW(t, c, "00F8000000", swINSNotSupported)
+	expectSW(t, c, "00A4040008A000000527200101", swOK)
+	if s := expectSW(t, c, "0001100000", swOK); !bytes.Equal(s, []byte{1, 2, 3, 4}) {
 		t.Errorf("serial %x", s)
+	}
+	expectSW(t, c, "00FD000000", swINSNotSupported)
+	expectSW(t, c, "00A4040005A000000308", swOK)
+	if v := expectSW(t, c, "00FD000000", swOK); !bytes.Equal(v, []byte{4, 3, 5}) {
+		t.Errorf("version after SELECT PIV %x", v)
 	}
 	// Firmware before 5.3 has no GET METADATA.
 	expectSW(t, c, "00F7008000", swINSNotSupported)

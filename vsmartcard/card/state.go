@@ -199,7 +199,10 @@ type session struct {
 	mgmtChallenge        []byte // challenge sent by the card (external auth)
 	chain                *command
 	pending              []byte // response data left for GET RESPONSE
-	lastTouch            map[byte]time.Time
+	// otpSelected: a YubiKey before firmware 5 has its OTP application
+	// selected, which answers only its serial number.
+	otpSelected bool
+	lastTouch   map[byte]time.Time
 }
 
 func newSession() session {
