@@ -175,8 +175,14 @@ func TestSecondSlot(t *testing.T) {
 	if env2.PCSCDLog != "" {
 		t.Errorf("second environment started its own pcscd (log %s)", env2.PCSCDLog)
 	}
-	// Both cards at once, each in its own reader.
-	yk1, err := piv.Open(env.Reader)
+	// Both cards at once, each in its own reader. pcscd may still be
+	// letting go of the last test's connection to the first card.
+	var yk1 *piv.YubiKey
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if yk1, err = piv.Open(env.Reader); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("open %q: %v", env.Reader, err)
 	}
