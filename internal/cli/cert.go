@@ -116,14 +116,14 @@ func certImport(ctx context.Context, u *ui, path string, o certImportOptions) er
 		return err
 	}
 	defer clear(given)
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "store a certificate in slot "+slot.String())
 	if err != nil {
 		return err
 	}
 	defer card.Close()
 	serial := card.Serial()
 	sec := newSecrets(allowLastTry)
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	defer sec.wipe()
 
 	if err := checkKeyMatch(ctx, card, st, slot, cert, path, sec); err != nil {
@@ -247,7 +247,7 @@ func certExport(ctx context.Context, u *ui, slotID, output string, cf cardFlags)
 		}
 		defer out.discard()
 	}
-	cert, serial, err := exportCertificate(ctx, cf, slot)
+	cert, name, err := exportCertificate(ctx, cf, slot)
 	if err != nil {
 		return err
 	}
@@ -260,20 +260,21 @@ func certExport(ctx context.Context, u *ui, slotID, output string, cf cardFlags)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(u.stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, serial, path)
+	fmt.Fprintf(u.stdout, "Wrote the certificate for %q in slot %s of PIV %s to %s.\n", cert.Subject.String(), slot, name, path)
 	return nil
 }
 
-// exportCertificate reads the certificate in slot and closes the card.
-func exportCertificate(ctx context.Context, cf cardFlags, slot piv.Slot) (*x509.Certificate, uint32, error) {
+// exportCertificate reads the certificate in slot and closes the card. It
+// returns the certificate and the card's name (cardName).
+func exportCertificate(ctx context.Context, cf cardFlags, slot piv.Slot) (*x509.Certificate, string, error) {
 	card, err := cf.openCard(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
 	defer card.Close()
 	cert, err := card.Certificate(ctx, slot)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
-	return cert, card.Serial(), nil
+	return cert, cardName(card.Info()), nil
 }

@@ -62,13 +62,13 @@ func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFil
 	}
 	sec := newSecrets(allowLastTry)
 	defer sec.wipe()
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "change the management key")
 	if err != nil {
 		return err
 	}
 	defer card.Close()
 	serial := card.Serial()
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	if newKey != nil && len(newKey) != 24 && !atLeast54(st.Card.Version) {
 		return failure(fmt.Sprintf("card %d (firmware %s) takes only 3DES management keys of 24 bytes, and %s holds %d bytes", serial, st.Card.Version, newFile, len(newKey)),
 			"write a key of 48 hex digits")

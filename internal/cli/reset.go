@@ -34,7 +34,7 @@ func reset(ctx context.Context, u *ui, cf cardFlags, yes bool) error {
 		return failure("reset erases every key on the card and needs confirmation, but there is no terminal to ask on",
 			"run it in a terminal, or pass --yes to confirm beforehand")
 	}
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "reset the card")
 	if err != nil {
 		return err
 	}

@@ -212,7 +212,7 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		return nil, err
 	}
 	defer clear(given)
-	card, st, err := o.card.open(ctx)
+	card, st, err := o.card.openToManage(ctx, "generate a key in slot "+o.slot.String())
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		}
 	}
 	sec := newSecrets(o.allowLastTry)
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	defer sec.wipe()
 
 	if ss := st.Slot(o.slot); ss != nil {
