@@ -41,6 +41,10 @@ now. With --ca-certs the whole chain is checked as notation will.
 The key check reads the slot's public key on YubiKey firmware 5.3 and
 later; on other cards the slot's key signs a random test digest, which may
 need the PIN.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 		notes: `
 The PIN, when the card needs it, comes from NOTATION_PIV_PIN or a prompt

@@ -24,6 +24,10 @@ and notation-piv reads it with the PIN when a command needs it. The PIN is
 checked first. With --new-key-file the new key is the one in FILE (hex, 32,
 48 or 64 digits, in a file only you can read); give it to later commands
 with --management-key-file.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 		notes: secretsUsage,
 		flags: func(f *flagSet) action {
