@@ -39,8 +39,8 @@ slot's key and that notation can sign with it: key usage digitalSignature
 now. With --ca-certs the whole chain is checked as notation will.
 
 The key check reads the slot's public key on YubiKey firmware 5.3 and
-later; on other cards the slot's key signs a random test digest, which may
-need the PIN.
+later; on older YubiKeys the slot's key signs a random test digest, which
+may need the PIN.
 
 It works on YubiKeys, and cards that answer as one, only: any other PIV
 card is refused before it is sent anything that could change it, and
