@@ -110,7 +110,7 @@ func TestListAndOpen(t *testing.T) {
 			continue
 		}
 		if se.Selector != sel || !strings.Contains(err.Error(), "serial 24681357 (YubiKey 5.7.1) in reader \""+env.Reader+"\"") ||
-			!strings.Contains(err.Error(), "choose one by serial number or reader name") {
+			!strings.Contains(err.Error(), "choose one by serial number, GUID or reader name") {
 			t.Errorf("Open(%v): error %q does not list the card and say what to do", sel, err)
 		}
 	}

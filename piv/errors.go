@@ -154,7 +154,7 @@ func (e *SelectionError) Error() string {
 		}
 		b.WriteString(c.String())
 	}
-	b.WriteString("; choose one by serial number or reader name")
+	b.WriteString("; choose one by serial number, GUID or reader name")
 	return b.String()
 }
 

@@ -164,7 +164,7 @@ func TestBadRequests(t *testing.T) {
 				{"missing keyId", `{` + fields + `"contractVersion":"1.0"}`, plugin.ErrorCodeValidation, []string{"keyId"}},
 				{"contract 2.0", `{` + fields + `"contractVersion":"2.0","keyId":"9c"}`, plugin.ErrorCodeUnsupportedContractVersion, []string{"2.0"}},
 				{"unknown slot", `{` + fields + `"contractVersion":"1.0","keyId":"9f"}`, plugin.ErrorCodeValidation, []string{"9f", "9c"}},
-				{"unknown config key", `{` + fields + `"contractVersion":"1.0","keyId":"9c","pluginConfig":{"serail":"1"}}`, plugin.ErrorCodeValidation, []string{"serail", "allow_last_pin_try, attest, attestation_roots, ca_certs, card_timeout, mode, pin_file, pinentry, reader, serial"}},
+				{"unknown config key", `{` + fields + `"contractVersion":"1.0","keyId":"9c","pluginConfig":{"serail":"1"}}`, plugin.ErrorCodeValidation, []string{"serail", "allow_last_pin_try, attest, attestation_roots, ca_certs, card_timeout, guid, mode, pin_file, pinentry, reader, serial"}},
 				{"card_timeout too short", `{` + fields + `"contractVersion":"1.0","keyId":"9c","pluginConfig":{"card_timeout":"10ms"}}`, plugin.ErrorCodeValidation, []string{"card_timeout", "1s to 10m0s"}},
 				{"card_timeout not a duration", `{` + fields + `"contractVersion":"1.0","keyId":"9c","pluginConfig":{"card_timeout":"forever"}}`, plugin.ErrorCodeValidation, []string{"card_timeout", "such as 30s"}},
 				{"allow_last_pin_try not a boolean", `{` + fields + `"contractVersion":"1.0","keyId":"9c","pluginConfig":{"allow_last_pin_try":"maybe"}}`, plugin.ErrorCodeValidation, []string{"allow_last_pin_try", "true or false"}},

@@ -27,6 +27,7 @@ func For(err error) string {
 		card        *piv.CardError
 		unsupported *keyspec.UnsupportedKeyError
 		extKeyUsage *certchain.ExtKeyUsageError
+		cardLacks   *piv.UnsupportedError
 	)
 	switch {
 	case errors.As(err, &notRegular) && notRegular.Mode.IsDir():
@@ -45,6 +46,11 @@ func For(err error) string {
 		return `insert a card and run "notation-piv list"`
 	case errors.Is(err, piv.ErrSlotEmpty):
 		return "generate a key in it and store the key's certificate there"
+	case errors.As(err, &cardLacks) && errors.Is(err, piv.ErrNoAttestation):
+		return "sign with a card that attests its keys, such as a YubiKey 5; this card signs, but cannot prove that its key was generated on it"
+	case errors.As(err, &cardLacks):
+		return "this card signs with the keys its issuer put on it: have the issuer provision or renew them with its own tools; " +
+			`notation-piv setup, cert import, management-key set and reset need a YubiKey`
 	case errors.Is(err, piv.ErrKeyImported):
 		return "generate the key on the card (notation-piv setup) to sign with its attestation"
 	case errors.Is(err, piv.ErrNoAttestation):

@@ -8,15 +8,17 @@ import (
 	"github.com/notation-piv/notation-piv/piv"
 )
 
-// cardFlags choose the card: --serial and --reader.
+// cardFlags choose the card: --serial, --guid and --reader.
 type cardFlags struct {
 	serial uint64
+	guid   string
 	reader string
 }
 
-// define defines --serial and --reader.
+// define defines --serial, --guid and --reader.
 func (c *cardFlags) define(f *flagSet) {
 	f.uint64Var(&c.serial, "serial", "N", `use the card with this serial number ("notation-piv list" shows it)`)
+	f.stringVar(&c.guid, "guid", "GUID", "", `use the card without a serial number whose CHUID has this GUID, 32 hex digits ("notation-piv list" shows it)`)
 	f.stringVar(&c.reader, "reader", "TEXT", "", "use the card in the reader whose name contains TEXT")
 }
 
@@ -29,10 +31,11 @@ func defineLastTry(f *flagSet, allow *bool) {
 	f.boolVar(allow, "allow-last-pin-try", "send the PIN or PUK from the environment even if the card has only 1 try left, which a wrong value would block")
 }
 
-// openCard opens the chosen card and reads its serial number, which the
-// commands name the card by. The caller closes it.
+// openCard opens the chosen card and reads its serial number or, on a card
+// without one, its GUID, which the commands name the card by (see
+// cardName). The caller closes it.
 func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
-	sel, err := signing.CardSelector(c.serial, c.reader)
+	sel, err := signing.CardSelector(c.serial, c.guid, c.reader)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +43,11 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := card.ReadSerial(ctx); err != nil {
+	serial, err := card.ReadSerial(ctx)
+	if err == nil && serial == 0 {
+		_, err = card.ReadGUID(ctx)
+	}
+	if err != nil {
 		card.Close()
 		return nil, err
 	}
@@ -50,16 +57,53 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 // open opens the chosen card and reads its status. The caller closes the
 // card.
 func (c *cardFlags) open(ctx context.Context) (*piv.Card, *piv.Status, error) {
+	return c.openFor(ctx, "")
+}
+
+// openToManage opens the chosen card for op, which manages the card
+// (generates a key, stores a certificate, changes the management key,
+// resets it), and reads its status. A card that cannot be managed gives
+// the *piv.UnsupportedError of piv.Card.CheckManagement, after nothing
+// but the commands that open it and read its identity, before any prompt.
+// The caller closes the card.
+func (c *cardFlags) openToManage(ctx context.Context, op string) (*piv.Card, *piv.Status, error) {
+	return c.openFor(ctx, op)
+}
+
+// openFor is open, checking first that the card can be managed unless op
+// is "".
+func (c *cardFlags) openFor(ctx context.Context, op string) (*piv.Card, *piv.Status, error) {
 	card, err := c.openCard(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := card.Status(ctx)
+	if op != "" {
+		err = card.CheckManagement(op)
+	}
+	var st *piv.Status
+	if err == nil {
+		st, err = card.Status(ctx)
+	}
 	if err != nil {
 		card.Close()
 		return nil, nil, err
 	}
 	return card, st, nil
+}
+
+// cardName names a card in messages: "card 12345678" by its serial
+// number, "card with GUID 0123…" for a card without one, or by its reader,
+// if known, for a card with neither.
+func cardName(info piv.CardInfo) string {
+	switch {
+	case info.Serial != 0:
+		return fmt.Sprintf("card %d", info.Serial)
+	case info.GUID != "":
+		return "card with GUID " + info.GUID
+	case info.Reader != "":
+		return fmt.Sprintf("card in reader %q", info.Reader)
+	}
+	return "card without a serial number or GUID"
 }
 
 // managementKeyFile reads the management key named by --management-key-file,
@@ -91,15 +135,15 @@ func (u *ui) defaultWarnings(st *piv.Status) {
 // how to change them.
 func defaultCredentials(st *piv.Status) []string {
 	var out []string
-	serial := st.Card.Serial
+	name := cardName(st.Card)
 	if st.PIN.Default {
-		out = append(out, fmt.Sprintf(`card %d still has the factory PIN 123456: change it with "notation-piv pin change"`, serial))
+		out = append(out, name+` still has the factory PIN 123456: change it with "notation-piv pin change"`)
 	}
 	if st.PUK.Default {
-		out = append(out, fmt.Sprintf(`card %d still has the factory PUK 12345678: change it with "notation-piv puk change"`, serial))
+		out = append(out, name+` still has the factory PUK 12345678: change it with "notation-piv puk change"`)
 	}
 	if st.Metadata && st.ManagementKey.Default {
-		out = append(out, fmt.Sprintf(`card %d still has the factory management key: replace it with "notation-piv management-key set --protect"`, serial))
+		out = append(out, name+` still has the factory management key: replace it with "notation-piv management-key set --protect"`)
 	}
 	return out
 }

@@ -39,8 +39,12 @@ slot's key and that notation can sign with it: key usage digitalSignature
 now. With --ca-certs the whole chain is checked as notation will.
 
 The key check reads the slot's public key on YubiKey firmware 5.3 and
-later; on other cards the slot's key signs a random test digest, which may
-need the PIN.
+later; on older YubiKeys the slot's key signs a random test digest, which
+may need the PIN.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 		notes: `
 The PIN, when the card needs it, comes from NOTATION_PIV_PIN or a prompt
@@ -116,14 +120,14 @@ func certImport(ctx context.Context, u *ui, path string, o certImportOptions) er
 		return err
 	}
 	defer clear(given)
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "store a certificate in slot "+slot.String())
 	if err != nil {
 		return err
 	}
 	defer card.Close()
 	serial := card.Serial()
 	sec := newSecrets(allowLastTry)
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	defer sec.wipe()
 
 	if err := checkKeyMatch(ctx, card, st, slot, cert, path, sec); err != nil {
@@ -247,7 +251,7 @@ func certExport(ctx context.Context, u *ui, slotID, output string, cf cardFlags)
 		}
 		defer out.discard()
 	}
-	cert, serial, err := exportCertificate(ctx, cf, slot)
+	cert, name, err := exportCertificate(ctx, cf, slot)
 	if err != nil {
 		return err
 	}
@@ -260,20 +264,21 @@ func certExport(ctx context.Context, u *ui, slotID, output string, cf cardFlags)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(u.stdout, "Wrote the certificate for %q in slot %s of PIV card %d to %s.\n", cert.Subject.String(), slot, serial, path)
+	fmt.Fprintf(u.stdout, "Wrote the certificate for %q in slot %s of PIV %s to %s.\n", cert.Subject.String(), slot, name, path)
 	return nil
 }
 
-// exportCertificate reads the certificate in slot and closes the card.
-func exportCertificate(ctx context.Context, cf cardFlags, slot piv.Slot) (*x509.Certificate, uint32, error) {
+// exportCertificate reads the certificate in slot and closes the card. It
+// returns the certificate and the card's name (cardName).
+func exportCertificate(ctx context.Context, cf cardFlags, slot piv.Slot) (*x509.Certificate, string, error) {
 	card, err := cf.openCard(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
 	defer card.Close()
 	cert, err := card.Certificate(ctx, slot)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
-	return cert, card.Serial(), nil
+	return cert, cardName(card.Info()), nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,11 +21,17 @@ var listCommand = &command{
 	args:    "[--json]",
 	summary: "show the cards, PIN and PUK retries, keys and certificates",
 	about: `Shows every PIV card in the PC/SC readers, without asking for a PIN: the
-reader, serial number and firmware, the PIN and PUK retries left, and every
-slot that holds a key or a certificate, with the key type, PIN and touch
-policies, the certificate's subject, issuer, expiry and SHA-256 thumbprint,
-and whether the certificate meets the Notary Project certificate rules.
-Factory PINs, PUKs and management keys left on a card are warned about.
+reader, the serial number (YubiKeys) or the GUID of the card's CHUID (other
+cards), the firmware, the kind of card and what notation-piv can do with
+it, the PIN and PUK retries left, and every slot that holds a key or a
+certificate, with the key type, PIN and touch policies, the certificate's
+subject, issuer, expiry and SHA-256 thumbprint, and whether the certificate
+meets the Notary Project certificate rules. Factory PINs, PUKs and
+management keys left on a card are warned about.
+
+Every card signs. Only YubiKeys (and cards that answer as one) can be set
+up, reset or attest their keys; other cards sign with the keys their
+issuer put on them.
 `,
 	flags: func(f *flagSet) action {
 		var asJSON bool
@@ -41,8 +48,23 @@ type ListOutput struct {
 
 // ListCard is one card of ListOutput.
 type ListCard struct {
-	Reader   string `json:"reader"`
-	Serial   uint32 `json:"serial"`
+	Reader string `json:"reader"`
+	// Serial is the card's serial number; 0 for a card without one.
+	Serial uint32 `json:"serial"`
+	// GUID is the GUID of the CHUID of a card without a serial number, 32
+	// lowercase hex digits, which names it (--guid, pluginConfig guid);
+	// absent on cards with a serial number.
+	GUID string `json:"guid,omitempty"`
+	// Kind is the kind of card: "yubikey" (a YubiKey, or a card that
+	// answers as one), "plain" (a card that follows only NIST SP
+	// 800-73-4) or "trussed" (Nitrokey 3, Solo 2).
+	Kind string `json:"kind"`
+	// Capabilities are what notation-piv can do with the card: "sign" on
+	// every card; "setup" (setup, cert import, management-key set),
+	// "reset" and "attest" on YubiKeys only.
+	Capabilities []string `json:"capabilities"`
+	// Firmware is the version of the card's PIV application; "" on a
+	// card that does not tell.
 	Firmware string `json:"firmware"`
 	// Error says why the card's status could not be read; the fields
 	// below are then empty.
@@ -135,9 +157,38 @@ func list(ctx context.Context, u *ui, asJSON bool) error {
 	return nil
 }
 
+// cardKinds says, for each kind of card, how list --json names it, what
+// notation-piv can do with it and how the text describes it.
+var cardKinds = map[piv.Kind]struct {
+	name         string
+	capabilities []string
+	text         string
+}{
+	piv.KindYubiKey: {"yubikey", []string{"sign", "setup", "reset", "attest"},
+		"YubiKey: signs, sets up keys (setup, cert import, management-key set), attests, resets"},
+	piv.KindPlain: {"plain", []string{"sign"},
+		"SP 800-73-4 card: signs with the keys its issuer put on it; setup, reset and attestation need a YubiKey"},
+	piv.KindTrussed: {"trussed", []string{"sign"},
+		"trussed (Nitrokey 3, Solo 2): signs with the keys put on it; setup, reset and attestation need a YubiKey"},
+}
+
+// kindText describes the kind of card list --json names name.
+func kindText(name string) string {
+	for _, k := range cardKinds {
+		if k.name == name {
+			return k.text
+		}
+	}
+	return name
+}
+
 // describeCard gathers what list shows of one card.
 func describeCard(info piv.CardInfo, st *piv.Status, err error, now time.Time) ListCard {
-	c := ListCard{Reader: info.Reader, Serial: info.Serial, Firmware: info.Version, Slots: []ListSlot{}}
+	kind := cardKinds[info.Kind]
+	c := ListCard{Reader: info.Reader, Serial: info.Serial, Kind: kind.name, Capabilities: kind.capabilities, Firmware: info.Version, Slots: []ListSlot{}}
+	if info.Serial == 0 {
+		c.GUID = info.GUID
+	}
 	if err != nil {
 		c.Error = err.Error()
 		return c
@@ -222,13 +273,19 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 
 // printCard prints one card as text.
 func printCard(w io.Writer, c ListCard) {
-	fmt.Fprintf(w, "PIV card %d, firmware %s, in reader %q\n", c.Serial, c.Firmware, c.Reader)
+	var b strings.Builder
+	fmt.Fprintf(&b, "PIV %s", cardName(piv.CardInfo{Serial: c.Serial, GUID: c.GUID}))
+	if c.Firmware != "" {
+		fmt.Fprintf(&b, ", firmware %s", c.Firmware)
+	}
+	fmt.Fprintf(w, "%s, in reader %q\n", b.String(), c.Reader)
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "  %-16s%s\n", label, fmt.Sprintf(format, args...))
+	}
+	row("kind", "%s", kindText(c.Kind))
 	if c.Error != "" {
 		fmt.Fprintf(w, "  cannot read its status: %s\n", c.Error)
 		return
-	}
-	row := func(label, format string, args ...any) {
-		fmt.Fprintf(w, "  %-16s%s\n", label, fmt.Sprintf(format, args...))
 	}
 	row("PIN", "%s", counterText(c.PIN))
 	row("PUK", "%s", counterText(c.PUK))
@@ -242,8 +299,11 @@ func printCard(w io.Writer, c ListCard) {
 		}
 		row("management key", "%s", text)
 	}
-	if len(c.Slots) == 0 {
+	switch {
+	case len(c.Slots) == 0 && slices.Contains(c.Capabilities, "setup"):
 		fmt.Fprintln(w, `  no keys or certificates: run "notation-piv setup" to make one`)
+	case len(c.Slots) == 0:
+		fmt.Fprintln(w, "  no keys or certificates: have the card's issuer provision it")
 	}
 	for _, s := range c.Slots {
 		row("slot "+s.Slot, "%s", keyText(s.Key, c.KeysKnown))

@@ -24,6 +24,10 @@ and notation-piv reads it with the PIN when a command needs it. The PIN is
 checked first. With --new-key-file the new key is the one in FILE (hex, 32,
 48 or 64 digits, in a file only you can read); give it to later commands
 with --management-key-file.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 		notes: secretsUsage,
 		flags: func(f *flagSet) action {
@@ -62,13 +66,13 @@ func setManagementKey(ctx context.Context, u *ui, protect bool, newFile, mgmtFil
 	}
 	sec := newSecrets(allowLastTry)
 	defer sec.wipe()
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "change the management key")
 	if err != nil {
 		return err
 	}
 	defer card.Close()
 	serial := card.Serial()
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	if newKey != nil && len(newKey) != 24 && !atLeast54(st.Card.Version) {
 		return failure(fmt.Sprintf("card %d (firmware %s) takes only 3DES management keys of 24 bytes, and %s holds %d bytes", serial, st.Card.Version, newFile, len(newKey)),
 			"write a key of 48 hex digits")

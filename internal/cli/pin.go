@@ -35,7 +35,7 @@ wrong PINs blocked it. Run "notation-piv pin change --help" or
 			counter: func(st *piv.Status) piv.Counter { return st.PIN },
 			change:  (*piv.Card).ChangePIN,
 			blocked: failure("the PIN is blocked", `set a new PIN with the PUK: "notation-piv pin unblock"`),
-			done:    "Changed the PIN of PIV card %d.\n",
+			done:    "Changed the PIN of PIV %s.\n",
 		}),
 		secretCommand("pin unblock", `Sets a new PIN with the PUK, which also gives the PIN its retries back
 after too many wrong PINs blocked it.
@@ -44,7 +44,7 @@ after too many wrong PINs blocked it.
 			counter: func(st *piv.Status) piv.Counter { return st.PUK },
 			change:  (*piv.Card).UnblockPIN,
 			blocked: failure("the PUK is blocked, so the PIN cannot be unblocked", `if the PIN is blocked too, only "notation-piv reset" (which erases every key) makes the card usable again`),
-			done:    "Set a new PIN for PIV card %d with the PUK; the PIN has all its retries again.\n",
+			done:    "Set a new PIN for PIV %s with the PUK; the PIN has all its retries again.\n",
 		}),
 	},
 }
@@ -63,7 +63,7 @@ var pukCommand = &command{
 			counter: func(st *piv.Status) piv.Counter { return st.PUK },
 			change:  (*piv.Card).ChangePUK,
 			blocked: failure("the PUK is blocked and cannot be changed", `only "notation-piv reset" (which erases every key) gives the card a PUK again`),
-			done:    "Changed the PUK of PIV card %d.\n",
+			done:    "Changed the PUK of PIV %s.\n",
 		}),
 	},
 }
@@ -78,7 +78,8 @@ type secretChange struct {
 	change func(card *piv.Card, ctx context.Context, old, value []byte) error
 	// blocked explains that the old secret is blocked.
 	blocked error
-	done    string
+	// done says what was done, with %s for the card's name (cardName).
+	done string
 }
 
 // secretCommand is the command name that makes change.
@@ -112,13 +113,13 @@ func (c secretChange) run(ctx context.Context, u *ui, cf cardFlags, allowLastTry
 		return err
 	}
 	defer card.Close()
-	sec.serial = card.Serial()
+	sec.card = cardName(card.Info())
 	counter := c.counter(st)
 	if counter.RetriesLeft == 0 {
 		return c.blocked
 	}
 	if counter.RetriesLeft < 0 {
-		u.warn("card %d does not tell how many %s tries it has left, so notation-piv cannot hold back the last one: a wrong %s may block it", card.Serial(), c.old.name, c.old.name)
+		u.warn("%s does not tell how many %s tries it has left, so notation-piv cannot hold back the last one: a wrong %s may block it", sec.card, c.old.name, c.old.name)
 	}
 	old, err := sec.get(c.old, counter.RetriesLeft)
 	if err != nil {
@@ -131,7 +132,7 @@ func (c secretChange) run(ctx context.Context, u *ui, cf cardFlags, allowLastTry
 	if err := c.change(card, ctx, old, value); err != nil {
 		return err
 	}
-	fmt.Fprintf(u.stdout, c.done, card.Serial())
+	fmt.Fprintf(u.stdout, c.done, sec.card)
 	// The secret just set is no longer the factory one.
 	switch c.newKind {
 	case secretNewPIN:

@@ -18,6 +18,10 @@ var resetCommand = &command{
 PIN (123456), PUK (12345678) and management key. It works even when the
 PIN and the PUK are blocked. It asks for confirmation on the terminal
 unless --yes is given, and without a terminal it needs --yes.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 	flags: func(f *flagSet) action {
 		var yes bool
@@ -34,7 +38,7 @@ func reset(ctx context.Context, u *ui, cf cardFlags, yes bool) error {
 		return failure("reset erases every key on the card and needs confirmation, but there is no terminal to ask on",
 			"run it in a terminal, or pass --yes to confirm beforehand")
 	}
-	card, st, err := cf.open(ctx)
+	card, st, err := cf.openToManage(ctx, "reset the card")
 	if err != nil {
 		return err
 	}

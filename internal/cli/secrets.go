@@ -47,7 +47,8 @@ try.
 // before the card sees it, and a PIN or PUK from the environment is not
 // sent when the card has 1 try left, unless allowLastTry.
 type secrets struct {
-	serial       uint32
+	// card names the card at the prompts (see cardName).
+	card         string
 	allowLastTry bool
 	got          map[secretKind][]byte
 }
@@ -175,7 +176,7 @@ func lastTry(k secretKind) error {
 
 // prompt asks for the secret on the terminal, twice for a new value.
 func (s *secrets) prompt(k secretKind, retries int) ([]byte, error) {
-	text := fmt.Sprintf("Enter the %s of PIV card %d", k.name, s.serial)
+	text := fmt.Sprintf("Enter the %s of PIV %s", k.name, s.card)
 	switch {
 	case k.isNew:
 		text += " (6 to 8 characters)"

@@ -38,6 +38,10 @@ file. A card that cannot attest gets a warning, and no bundle.
 A slot that already holds a key or a certificate is refused unless --force
 is given; replacing it asks for confirmation on the terminal unless --yes
 is given too.
+
+It works on YubiKeys, and cards that answer as one, only: any other PIV
+card is refused before it is sent anything that could change it, and
+before any prompt.
 `,
 	notes: `
 The PIN comes from NOTATION_PIV_PIN or a prompt on the terminal; it is
@@ -212,7 +216,7 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		return nil, err
 	}
 	defer clear(given)
-	card, st, err := o.card.open(ctx)
+	card, st, err := o.card.openToManage(ctx, "generate a key in slot "+o.slot.String())
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +235,7 @@ func setup(ctx context.Context, o *setupOptions, outs *setupOutputs) (*setupResu
 		}
 	}
 	sec := newSecrets(o.allowLastTry)
-	sec.serial = serial
+	sec.card = cardName(card.Info())
 	defer sec.wipe()
 
 	if ss := st.Slot(o.slot); ss != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/notation-piv/notation-piv/internal/debuglog"
 	"github.com/notation-piv/notation-piv/internal/inputfile"
 	"github.com/notation-piv/notation-piv/internal/signing"
+	"github.com/notation-piv/notation-piv/piv"
 )
 
 // signCommand is "notation-piv envelope sign". Its flags fill a
@@ -83,7 +84,7 @@ func signEnvelope(ctx context.Context, u *ui, o *signFlags) error {
 		return err
 	}
 	s := o.settings
-	s.Serial, s.Reader, s.Version = o.card.serial, o.card.reader, u.version
+	s.Serial, s.GUID, s.Reader, s.Version = o.card.serial, o.card.guid, o.card.reader, u.version
 	if s.Format = formats[o.format]; s.Format == "" {
 		return failure(fmt.Sprintf("--format %q is not an envelope format", o.format), "use --format jws or --format cose")
 	}
@@ -120,7 +121,7 @@ func signEnvelope(ctx context.Context, u *ui, o *signFlags) error {
 	}
 	fmt.Fprintf(u.stdout, "wrote %s: a %s envelope of %d bytes\n", o.out, strings.ToUpper(o.format), len(signed.Bytes))
 	fmt.Fprintf(u.stdout, "  artifact  %s, %d bytes, %s\n", desc.Digest, desc.Size, terminalSafe(desc.MediaType))
-	fmt.Fprintf(u.stdout, "  signer    %q, %s key in slot %s of card %d\n", leafSubject(signed.Chain[0]), signed.Spec.Name, signed.Slot, signed.Serial)
+	fmt.Fprintf(u.stdout, "  signer    %q, %s key in slot %s of %s\n", leafSubject(signed.Chain[0]), signed.Spec.Name, signed.Slot, cardName(piv.CardInfo{Serial: signed.Serial, GUID: signed.GUID}))
 	if a := signed.Attestation; a != nil {
 		fmt.Fprintf(u.stdout, "  attested  by the card's attestation certificate %q\n", leafSubject(a.Device))
 	}
@@ -171,6 +172,7 @@ func settingFlag(s signing.Setting) string {
 // settingHints say what to do about a setting that cannot be used.
 var settingHints = map[signing.Setting][]string{
 	signing.SettingSerial:      {`run "notation-piv list" to see the serial numbers`},
+	signing.SettingGUID:        {`give the 32 hex digits of the GUID, as "notation-piv list" shows it for a card without a serial number`},
 	signing.SettingCardTimeout: {fmt.Sprintf("give a duration from %v to %v, such as 30s", signing.MinCardTimeout, signing.MaxCardTimeout)},
 	signing.SettingTSATimeout:  {fmt.Sprintf("give a duration from %v to %v, such as 15s", signing.MinTSATimeout, signing.MaxTSATimeout)},
 	signing.SettingExpiry:      {"give a duration from 1s to 100 years, such as 720h, or leave --expiry out"},

@@ -13,7 +13,7 @@ func TestSettingFlags(t *testing.T) {
 	f := newFlagSet(signCommand.name)
 	signCommand.flags(f)
 	for _, s := range []signing.Setting{
-		signing.SettingSlot, signing.SettingSerial, signing.SettingCardTimeout, signing.SettingCACerts, signing.SettingPINFile,
+		signing.SettingSlot, signing.SettingSerial, signing.SettingGUID, signing.SettingCardTimeout, signing.SettingCACerts, signing.SettingPINFile,
 		signing.SettingPinentry, signing.SettingTSAURL, signing.SettingTSARoot, signing.SettingTSATimeout, signing.SettingFormat, signing.SettingExpiry,
 	} {
 		if f.set.Lookup(strings.TrimPrefix(settingFlag(s), "--")) == nil {

@@ -86,7 +86,7 @@ func explain(err error) (string, []string) {
 	case errors.Is(err, piv.ErrNoPIN):
 		return err.Error(), []string{"set " + piv.EnvPIN + ", give --pin-file or --pinentry, or run from a terminal"}
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection):
-		hints := []string{`run "notation-piv list" to see the cards; choose one with --serial or --reader`}
+		hints := []string{`run "notation-piv list" to see the cards; choose one with --serial, --guid (cards without a serial number) or --reader`}
 		if a := advice.For(err); a != "" {
 			hints = append([]string{a}, hints...)
 		}

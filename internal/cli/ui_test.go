@@ -31,7 +31,14 @@ func TestExplain(t *testing.T) {
 		{&piv.CredentialError{Secret: piv.SecretPUK, RetriesLeft: 1, LastTry: true}, "no PUK was sent", "--allow-last-pin-try"},
 		{&piv.CredentialError{Secret: piv.SecretManagementKey}, "", "--management-key-file"},
 		{fmt.Errorf("sign with slot 9c: %w", piv.ErrNoPIN), "", "--pin-file"},
-		{fmt.Errorf("%w (no smart card reader found)", piv.ErrNoCard), "no PIV card found", "--serial or --reader"},
+		{fmt.Errorf("%w (no smart card reader found)", piv.ErrNoCard), "no PIV card found", "--serial, --guid (cards without a serial number) or --reader"},
+		{&piv.SelectionError{Cards: []piv.CardInfo{{Reader: "A", Serial: 1}, {Reader: "B", GUID: strings.Repeat("ab", 16)}}},
+			"serial 1 (SP 800-73-4) in reader \"A\", GUID " + strings.Repeat("ab", 16), "--guid"},
+		{&piv.UnsupportedError{Op: "reset the card", Card: piv.CardInfo{Reader: "R", Kind: piv.KindTrussed, GUID: strings.Repeat("ab", 16), Version: "6.6.6"}},
+			"reset the card: the card GUID " + strings.Repeat("ab", 16) + " (trussed (Nitrokey 3, Solo 2) 6.6.6) in reader \"R\" cannot do this",
+			"setup, cert import, management-key set and reset need a YubiKey"},
+		{fmt.Errorf("sign: %w", &piv.UnsupportedError{Op: "attest the key in slot 9c", Card: piv.CardInfo{Kind: piv.KindPlain}, Err: piv.ErrNoAttestation}),
+			"attest the key in slot 9c", "such as a YubiKey 5; this card signs, but cannot prove that its key was generated on it, or sign without --attest"},
 	} {
 		msg, hints := explain(tc.err)
 		if !strings.Contains(msg, tc.msg) || !strings.Contains(strings.Join(hints, "\n"), tc.hint) {

@@ -12,9 +12,11 @@ import (
 )
 
 // Annotations generate-envelope returns, in the project's own namespace.
-// The card's serial number is returned for every card that reports one.
+// The card's serial number is returned for every card that reports one,
+// the GUID of its CHUID for a card without one.
 const (
 	annotationSerial  = "io.github.notation-piv.card.serial"
+	annotationGUID    = "io.github.notation-piv.card.guid"
 	annotationSlot    = "io.github.notation-piv.card.slot"
 	annotationKeySpec = "io.github.notation-piv.key.spec"
 )
@@ -68,8 +70,11 @@ func generateEnvelope(ctx context.Context, req *plugin.GenerateEnvelopeRequest, 
 		annotationSlot:    signed.Slot.String(),
 		annotationKeySpec: signed.Spec.Name,
 	}
-	if signed.Serial != 0 {
+	switch {
+	case signed.Serial != 0:
 		annotations[annotationSerial] = strconv.FormatUint(uint64(signed.Serial), 10)
+	case signed.GUID != "":
+		annotations[annotationGUID] = signed.GUID
 	}
 	return &plugin.GenerateEnvelopeResponse{
 		SignatureEnvelope:     signed.Bytes,

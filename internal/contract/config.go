@@ -10,11 +10,13 @@ import (
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-piv/notation-piv/internal/signing"
+	"github.com/notation-piv/notation-piv/piv"
 )
 
 // pluginConfig keys. README.md documents each one.
 const (
 	cfgSerial   = "serial"
+	cfgGUID     = "guid"
 	cfgReader   = "reader"
 	cfgCACerts  = "ca_certs"
 	cfgPINFile  = "pin_file"
@@ -32,7 +34,7 @@ const (
 )
 
 // validConfigKeys lists every key pluginConfig may hold.
-var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgAttestationRoots, cfgCACerts, cfgCardTime, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
+var validConfigKeys = []string{cfgLastTry, cfgAttest, cfgAttestationRoots, cfgCACerts, cfgCardTime, cfgGUID, cfgMode, cfgPINFile, cfgPinentry, cfgReader, cfgSerial, cfgTSARoot, cfgTSATime, cfgTSAURL}
 
 // pinKeys are the only pluginConfig keys that may mention a PIN: none of
 // them holds one.
@@ -121,6 +123,10 @@ func parseConfig(m map[string]string) (config, error) {
 			s.Serial, err = strconv.ParseUint(v, 10, 64)
 			if err != nil || s.Serial == 0 {
 				return config{}, plugin.NewValidationErrorf("pluginConfig serial %s is not a card serial number; %s", quote(v), adviceSerial)
+			}
+		case cfgGUID:
+			if s.GUID, err = piv.ParseGUID(v); err != nil {
+				return config{}, plugin.NewValidationErrorf("pluginConfig guid %s is not a card GUID: give the 32 hex digits of the GUID, or the GUID as a UUID (8-4-4-4-12 hex digits); %s", quote(v), adviceGUID)
 			}
 		case cfgTSATime:
 			if s.TSATimeout, err = time.ParseDuration(v); err != nil {

@@ -47,6 +47,7 @@ func classify(err error) *plugin.Error {
 		credential  *piv.CredentialError
 		selection   *piv.SelectionError
 		unsupported *keyspec.UnsupportedKeyError
+		cardLacks   *piv.UnsupportedError
 		timeout     *piv.TimeoutError
 	)
 	switch {
@@ -70,7 +71,7 @@ func classify(err error) *plugin.Error {
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		return plugin.NewError(plugin.ErrorCodeTimeout, msg)
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection), errors.Is(err, piv.ErrSlotEmpty), errors.As(err, &chain), errors.As(err, &certificate),
-		errors.As(err, &unsupported), errors.Is(err, piv.ErrKeyMismatch), errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
+		errors.As(err, &unsupported), errors.As(err, &cardLacks), errors.Is(err, piv.ErrKeyMismatch), errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
 		return plugin.NewValidationError(msg)
 	}
 	return plugin.NewGenericError(msg)
@@ -87,8 +88,12 @@ func withAdvice(err error) string {
 	case errors.Is(err, piv.ErrNoPIN):
 		return err.Error() + ": set " + piv.EnvPIN + ", configure a pin_file or a pinentry program, or run from a terminal"
 	}
-	if errors.Is(err, piv.ErrKeyImported) || errors.Is(err, piv.ErrNoAttestation) {
+	var selection *piv.SelectionError
+	switch {
+	case errors.Is(err, piv.ErrKeyImported), errors.Is(err, piv.ErrNoAttestation):
 		return advice.Append(err) + ", or sign without pluginConfig attest=true"
+	case errors.As(err, &selection) && len(selection.Cards) > 0:
+		return err.Error() + ": " + adviceSelection
 	}
 	return advice.Append(err)
 }
@@ -109,13 +114,16 @@ func pinAdvice(e *piv.CredentialError) string {
 
 // What to do about a setting, for the messages that name it.
 const (
+	adviceSelection   = `name the card in the key's pluginConfig with serial=N (YubiKeys), guid=GUID (cards without a serial number) or reader=TEXT, as "notation-piv list" shows them`
 	adviceSerial      = `run "notation-piv list" to see the serial numbers of the cards present`
+	adviceGUID        = `run "notation-piv list" to see the GUIDs of the cards present that have no serial number`
 	adviceCardTimeout = "it bounds how long the plugin waits for the card, including a touch"
 )
 
 // settingAdvice says what to do about a setting that cannot be used.
 var settingAdvice = map[signing.Setting]string{
 	signing.SettingSerial:      adviceSerial,
+	signing.SettingGUID:        adviceGUID,
 	signing.SettingCardTimeout: "give a duration such as 30s: " + adviceCardTimeout,
 	signing.SettingTSATimeout:  "give a duration such as 15s",
 	signing.SettingPinentry:    "install a pinentry program or name its full path",

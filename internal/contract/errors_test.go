@@ -26,11 +26,21 @@ func TestAdvice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	plain := piv.CardInfo{Reader: "R", Kind: piv.KindPlain, GUID: "0123456789abcdef0123456789abcdef"}
 	for _, tc := range []struct {
 		err     error
 		code    plugin.ErrorCode
 		message string
 	}{
+		{&piv.UnsupportedError{Op: "attest the key in slot 9c", Card: plain, Err: piv.ErrNoAttestation}, plugin.ErrorCodeValidation,
+			`attest the key in slot 9c: the card GUID 0123456789abcdef0123456789abcdef (SP 800-73-4) in reader "R" cannot do this: it needs YubiKey's extensions to SP 800-73-4, which this card, a plain PIV card, does not offer: ` +
+				"sign with a card that attests its keys, such as a YubiKey 5; this card signs, but cannot prove that its key was generated on it, or sign without pluginConfig attest=true"},
+		{&piv.UnsupportedError{Op: "reset the card", Card: plain}, plugin.ErrorCodeValidation,
+			`reset the card: the card GUID 0123456789abcdef0123456789abcdef (SP 800-73-4) in reader "R" cannot do this: it needs YubiKey's extensions to SP 800-73-4, which this card, a plain PIV card, does not offer: ` +
+				"this card signs with the keys its issuer put on it: have the issuer provision or renew them with its own tools; notation-piv setup, cert import, management-key set and reset need a YubiKey"},
+		{&piv.SelectionError{Cards: []piv.CardInfo{{Reader: "A", Kind: piv.KindYubiKey, Serial: 1, Version: "5.7.1"}, plain}}, plugin.ErrorCodeValidation,
+			`found 2 PIV cards: serial 1 (YubiKey 5.7.1) in reader "A", GUID 0123456789abcdef0123456789abcdef (SP 800-73-4) in reader "R"; choose one by serial number, GUID or reader name: ` +
+				`name the card in the key's pluginConfig with serial=N (YubiKeys), guid=GUID (cards without a serial number) or reader=TEXT, as "notation-piv list" shows them`},
 		{wrongPIN, plugin.ErrorCodeAccessDenied,
 			"sign with slot 9c: wrong PIN, 2 tries left before the PIN is blocked: check the PIN source and sign again"},
 		{fmt.Errorf("sign with slot 9c: %w", &piv.CredentialError{Secret: piv.SecretPIN, RetriesLeft: 1, LastTry: true}), plugin.ErrorCodeAccessDenied,

@@ -28,8 +28,12 @@ type Envelope struct {
 	Bytes []byte
 	// Serial is the card's serial number; 0 if the card reports none.
 	Serial uint32
-	Slot   piv.Slot
-	Spec   keyspec.Spec
+	// GUID is the GUID of the CHUID of a card without a serial number, 32
+	// lowercase hex digits; "" on cards with a serial number, and on
+	// cards that have neither.
+	GUID string
+	Slot piv.Slot
+	Spec keyspec.Spec
 	// Chain is the certificate chain, leaf first.
 	Chain []*x509.Certificate
 	// Attestation is the attestation the envelope carries; nil unless the
@@ -100,5 +104,10 @@ func (p *Plan) SignEnvelope(ctx context.Context, payload []byte, log Logger) (*E
 	}
 	key.phases.envelope = time.Since(start) - key.phases.sign
 	log.Printf("built and verified a %s envelope of %d bytes; %s", p.format.MediaType(), len(env), key.phases)
-	return &Envelope{Bytes: env, Serial: key.card.Serial(), Slot: p.slot, Spec: key.spec, Chain: key.chain, Attestation: key.attestation}, nil
+	info := key.card.Info()
+	guid := info.GUID
+	if info.Serial != 0 {
+		guid = ""
+	}
+	return &Envelope{Bytes: env, Serial: info.Serial, GUID: guid, Slot: p.slot, Spec: key.spec, Chain: key.chain, Attestation: key.attestation}, nil
 }

@@ -71,11 +71,11 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 // Open opens the card and reads the slot's certificate. A certificate
 // that cannot sign whatever its chain gives a *CertificateError before
 // anything else is asked of the card. Open then reads, when the plan makes
-// an envelope, the card's serial number (Envelope.Serial; one APDU when
-// the plan did not pick the card by it) and, when it also attests, the
-// slot's attestation (see attest), and builds and checks the chain at
-// signingTime: a chain that cannot sign gives a *ChainError. Nothing asks
-// for the PIN yet. The caller closes the key.
+// an envelope, the card's serial number or, on a card without one, its
+// GUID (Envelope.Serial and Envelope.GUID, see identify) and, when it
+// also attests, the slot's attestation (see attest), and builds and
+// checks the chain at signingTime: a chain that cannot sign gives a
+// *ChainError. Nothing asks for the PIN yet. The caller closes the key.
 func (p *Plan) Open(ctx context.Context, signingTime time.Time, log Logger) (*Key, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.settings.cardTimeout())
 	defer cancel()
@@ -119,7 +119,7 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 		k.phases.attest = time.Since(start)
 	}
 	if k.plan.format != nil {
-		if _, err := k.card.ReadSerial(ctx); err != nil {
+		if err := k.identify(ctx); err != nil {
 			return err
 		}
 	}
@@ -131,6 +131,20 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	k.phases.chain += time.Since(start)
 	k.leaf, k.spec, k.chain = leaf, spec, chain
 	return nil
+}
+
+// identify reads what names the card in an envelope's annotations: its
+// serial number or, for a card without one, the GUID of its CHUID. Either
+// costs nothing when the plan picked the card by it; otherwise a YubiKey
+// answers GET SERIAL, and other cards, which have no serial number, GET
+// DATA of the CHUID.
+func (k *Key) identify(ctx context.Context) error {
+	serial, err := k.card.ReadSerial(ctx)
+	if err != nil || serial != 0 {
+		return err
+	}
+	_, err = k.card.ReadGUID(ctx)
+	return err
 }
 
 // attest reads the attestation of the slot's key from the card and

@@ -55,7 +55,7 @@ func NewPlan(s Settings) (*Plan, error) {
 	if p.slot, err = piv.ParseSlot(s.Slot); err != nil {
 		return nil, &SettingError{Setting: SettingSlot, Err: err}
 	}
-	p.card, _ = CardSelector(s.Serial, s.Reader) // checked by Check
+	p.card, _ = CardSelector(s.Serial, s.GUID, s.Reader) // checked by Check
 	if s.Format != "" {
 		if p.format, err = envelope.Lookup(s.Format); err != nil {
 			return nil, &SettingError{Setting: SettingFormat, Err: err}

@@ -36,6 +36,7 @@ func TestNewPlanRefusals(t *testing.T) {
 	}{
 		{"slot", with(func(s *Settings) { s.Slot = "7f" }), SettingSlot, nil, ""},
 		{"serial", with(func(s *Settings) { s.Serial = 1 << 32 }), SettingSerial, nil, ""},
+		{"GUID", with(func(s *Settings) { s.GUID = "0123456789abcdef" }), SettingGUID, nil, ""},
 		{"card timeout", with(func(s *Settings) { s.CardTimeout = 10 * time.Millisecond }), SettingCardTimeout, nil, ""},
 		{"TSA timeout", with(func(s *Settings) { s.TSAURL, s.TSARoot, s.TSATimeout = "http://127.0.0.1/", readable, 6*time.Minute }), SettingTSATimeout, nil, ""},
 		{"TSA URL without root", with(func(s *Settings) { s.TSAURL = "http://127.0.0.1/" }), "", []Setting{SettingTSAURL}, SettingTSARoot},

@@ -21,6 +21,7 @@ type Setting string
 const (
 	SettingSlot        Setting = "slot"
 	SettingSerial      Setting = "serial"
+	SettingGUID        Setting = "guid"
 	SettingCardTimeout Setting = "card_timeout"
 	SettingCACerts     Setting = "ca_certs"
 	SettingPINFile     Setting = "pin_file"
@@ -89,6 +90,9 @@ type Settings struct {
 	Slot string
 	// Serial picks the card by serial number; 0: any card.
 	Serial uint64
+	// GUID picks a card without a serial number by the GUID of its CHUID,
+	// as piv.ParseGUID reads it; "": any card.
+	GUID string
 	// Reader picks the card by a part of its reader's name; "": any.
 	Reader string
 	// CardTimeout bounds opening the card and each exchange with it; 0:
@@ -129,7 +133,7 @@ type Settings struct {
 // bounds gives a *SettingError; a TSA setting without the other a
 // *MissingSettingError.
 func (s Settings) Check() error {
-	if _, err := CardSelector(s.Serial, s.Reader); err != nil {
+	if _, err := CardSelector(s.Serial, s.GUID, s.Reader); err != nil {
 		return err
 	}
 	if err := inBounds(SettingCardTimeout, s.CardTimeout, MinCardTimeout, MaxCardTimeout); err != nil {
@@ -164,13 +168,21 @@ func checkExpiry(d time.Duration) error {
 }
 
 // CardSelector returns the selector of the card with this serial number
-// (0: any) in a reader whose name contains reader (""; any). A serial
-// number that no card can have gives a *SettingError.
-func CardSelector(serial uint64, reader string) (piv.Selector, error) {
+// (0: any) and this GUID (piv.ParseGUID; "": any) in a reader whose name
+// contains reader ("": any). A serial number that no card can have, or a
+// GUID that is not one, gives a *SettingError.
+func CardSelector(serial uint64, guid, reader string) (piv.Selector, error) {
 	if serial > math.MaxUint32 {
 		return piv.Selector{}, &SettingError{Setting: SettingSerial, Err: fmt.Errorf("%d is not a card serial number", serial)}
 	}
-	return piv.Selector{Serial: uint32(serial), Reader: reader}, nil
+	sel := piv.Selector{Serial: uint32(serial), Reader: reader}
+	if guid != "" {
+		var err error
+		if sel.GUID, err = piv.ParseGUID(guid); err != nil {
+			return piv.Selector{}, &SettingError{Setting: SettingGUID, Err: err}
+		}
+	}
+	return sel, nil
 }
 
 // cardTimeout is the effective CardTimeout.
@@ -184,6 +196,6 @@ func (s Settings) cardTimeout() time.Duration {
 // String describes the settings for the debug log. It holds no secrets:
 // a PIN is never a setting, and the TSA URL is redacted.
 func (s Settings) String() string {
-	return fmt.Sprintf("slot=%q serial=%d reader=%q ca_certs=%q pin_file=%q pinentry=%q tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t format=%q expiry=%v attest=%t",
-		s.Slot, s.Serial, s.Reader, s.CACerts, s.PINFile, s.Pinentry, timestamp.Redact(s.TSAURL), s.TSARoot, s.cardTimeout(), s.AllowLastPINTry, s.Format, s.Expiry, s.Attest)
+	return fmt.Sprintf("slot=%q serial=%d guid=%q reader=%q ca_certs=%q pin_file=%q pinentry=%q tsa_url=%q tsa_root_cert=%q card_timeout=%v allow_last_pin_try=%t format=%q expiry=%v attest=%t",
+		s.Slot, s.Serial, s.GUID, s.Reader, s.CACerts, s.PINFile, s.Pinentry, timestamp.Redact(s.TSAURL), s.TSARoot, s.cardTimeout(), s.AllowLastPINTry, s.Format, s.Expiry, s.Attest)
 }
