@@ -23,7 +23,7 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	lacks := "YubiKey's extensions to SP 800-73-4, which this card, a plain PIV card, does not offer"
 	if e.Card.Kind == KindTrussed {
-		lacks = "YubiKey's metadata and attestation commands, which trussed's PIV applet (Nitrokey 3, Solo 2) answers with nothing or refuses"
+		lacks = "YubiKey's card management and attestation, which trussed's PIV applet (Nitrokey 3, Solo 2) does not offer: it answers GET METADATA with nothing and refuses ATTEST"
 	}
 	return fmt.Sprintf("%s: the card %s cannot do this: it needs %s", e.Op, e.Card, lacks)
 }

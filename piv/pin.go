@@ -22,6 +22,9 @@ const maxPINFileSize = 64
 type PINRequest struct {
 	// Serial is the card's serial number; 0 if unknown.
 	Serial uint32
+	// GUID is the GUID of the card's CHUID, which names a card without a
+	// serial number; "" if unknown.
+	GUID string
 	// Slot is the slot whose key needs the PIN.
 	Slot Slot
 	// RetriesLeft is how many wrong PINs the card still accepts before it
@@ -35,8 +38,11 @@ type PINRequest struct {
 func (r PINRequest) String() string {
 	var b strings.Builder
 	b.WriteString("PIN of PIV card")
-	if r.Serial != 0 {
+	switch {
+	case r.Serial != 0:
 		fmt.Fprintf(&b, " %d", r.Serial)
+	case r.GUID != "":
+		fmt.Fprintf(&b, " with GUID %s", r.GUID)
 	}
 	fmt.Fprintf(&b, " for slot %s", r.Slot)
 	switch {

@@ -184,7 +184,7 @@ func (s *signer) signWithPIN(l *lease, op string, rand io.Reader, digest []byte,
 	if s.pin == nil {
 		return nil, fmt.Errorf("%s: %w", op, ErrNoPIN)
 	}
-	pin, err := s.pin(PINRequest{Serial: s.card.Serial(), Slot: s.slot, RetriesLeft: retries})
+	pin, err := s.pin(PINRequest{Serial: s.card.info.Serial, GUID: s.card.info.GUID, Slot: s.slot, RetriesLeft: retries})
 	defer clear(pin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
