@@ -159,12 +159,3 @@ func TTY() PINSource {
 	}
 }
 
-// CheckPINFile reports whether path can serve as a PIN file (a regular,
-// non-empty file of at most 64 bytes that only its owner can read),
-// without keeping the PIN. Callers check their configuration with it
-// before they touch the card.
-func CheckPINFile(path string) error {
-	pin, err := FromFile(path)(PINRequest{})
-	clear(pin)
-	return err
-}
