@@ -61,13 +61,11 @@ func TestCardFaultsOtherCards(t *testing.T) {
 			// GET DATA of the certificate, then GET RESPONSE for its rest.
 			removed("card removed at GET RESPONSE (certificate)", "generate-envelope", insGetResponse, 0, readCert),
 			answers("GET RESPONSE (certificate) answers 6F00", "generate-envelope", insGetResponse, 0, 0x6F00, readCert, "6f00"),
-			silent("GET RESPONSE (certificate) never answers", "generate-envelope", insGetResponse, 0, readCert),
 			// VERIFY without data asks for the retries; then VERIFY
 			// with the PIN.
 			removed("card removed during VERIFY (PIN status)", "generate-envelope", insVerify, 0, "read PIN retries"),
 			answers("VERIFY (PIN status) answers 6F00", "generate-envelope", insVerify, 0, 0x6F00, "read PIN retries", "6f00"),
 			removed("card removed during VERIFY with the PIN", "generate-envelope", insVerify, 1, "verify PIN"),
-			removed("card removed during VERIFY with the PIN (raw)", "generate-signature", insVerify, 1, "verify PIN"),
 			answers("VERIFY with the PIN answers 6581", "generate-envelope", insVerify, 1, 0x6581, "verify PIN", "6581"),
 			silent("VERIFY with the PIN never answers", "generate-envelope", insVerify, 1, sign),
 		}},
@@ -78,7 +76,6 @@ func TestCardFaultsOtherCards(t *testing.T) {
 			answers("GET RESPONSE (compressed certificate) answers 6F00", "generate-envelope", insGetResponse, 0, 0x6F00, readCert, "6f00"),
 			answers("GET RESPONSE (compressed certificate) answers 6581 (raw)", "generate-signature", insGetResponse, 0, 0x6581, readCert, "6581"),
 			silent("GET RESPONSE (compressed certificate) never answers", "generate-envelope", insGetResponse, 0, readCert),
-			silent("GET RESPONSE (compressed certificate) never answers (describe-key)", "describe-key", insGetResponse, 0, readCert),
 		}},
 		{genericT0Card, []faultCase{
 			// Over T=0 every answer to a command with data comes with
