@@ -12,6 +12,7 @@ import (
 
 	"github.com/notation-piv/notation-piv/envelope"
 	"github.com/notation-piv/notation-piv/vsmartcard/card"
+	"github.com/notation-piv/notation-piv/vsmartcard/vcardtest"
 )
 
 // Instructions the faults aim at. A signature by serial number sends
@@ -19,11 +20,13 @@ import (
 // AUTHENTICATE (answered 6982: PIN policy "always"), VERIFY (PIN status),
 // VERIFY (with the PIN) and GENERAL AUTHENTICATE again.
 const (
-	insSelect     byte = 0xA4
-	insGetVersion byte = 0xFD
-	insGetData    byte = 0xCB
-	insVerify     byte = 0x20
-	insGenAuth    byte = 0x87
+	insSelect      byte = 0xA4
+	insGetVersion  byte = 0xFD
+	insGetSerial   byte = 0xF8
+	insGetData     byte = 0xCB
+	insGetResponse byte = 0xC0
+	insVerify      byte = 0x20
+	insGenAuth     byte = 0x87
 )
 
 // faultCardTimeout is the pluginConfig card_timeout of every faulty run.
@@ -76,6 +79,15 @@ type faultCase struct {
 	// reinsert means that the fault dropped the card from the reader: the
 	// user puts it back before signing again.
 	reinsert bool
+}
+
+// removedWhileOpening is the case of a card that drops out of the reader
+// while the plugin opens it, at the skip+1st command with instruction ins:
+// the plugin finds no card to use, says which command the card did not
+// answer, and asks for one.
+func removedWhileOpening(fault, command string, ins byte, skip int) faultCase {
+	return faultCase{fault: fault, command: command, faults: []card.Fault{{INS: ins, Skip: skip, Times: 1, Disconnect: true}},
+		code: plugin.ErrorCodeValidation, says: []string{"no PIV card found", "the card answered nothing", "insert a card"}, reinsert: true}
 }
 
 // verifies reports whether stdout is a generate-envelope response whose
@@ -137,13 +149,19 @@ func TestCardFaults(t *testing.T) {
 		removed("card removed during GENERAL AUTHENTICATE", "generate-envelope", insGenAuth, sign),
 		removed("card removed during GENERAL AUTHENTICATE (raw)", "generate-signature", insGenAuth, sign),
 		removed("card removed during GET DATA", "generate-envelope", insGetData, readCert),
+		removedWhileOpening("card removed during GET SERIAL", "generate-envelope", insGetSerial, 0),
+		removedWhileOpening("card removed during GET SERIAL (describe-key)", "describe-key", insGetSerial, 0),
+		removed("card removed at GET RESPONSE", "generate-envelope", insGetResponse, readCert),
 		// The card is there and is a PIV card, but broken: not a missing
 		// card, nor anything in the request to fix.
 		answers("SELECT answers 6F00", "generate-envelope", insSelect, 0, 0x6F00, plugin.ErrorCodeGeneric, reader, "6f00", "try again"),
 		// No PIV application: the card cannot be used to sign.
 		answers("SELECT answers 6A82", "generate-envelope", insSelect, 0, 0x6A82, plugin.ErrorCodeValidation, "no PIV card", reader, "6a82"),
 		answers("GET VERSION answers 6581", "generate-envelope", insGetVersion, 0, 0x6581, plugin.ErrorCodeGeneric, reader, "6581", "try again"),
+		answers("GET SERIAL answers 6F00", "generate-envelope", insGetSerial, 0, 0x6F00, plugin.ErrorCodeGeneric, reader, "6f00", "try again"),
 		answers("GET DATA answers 6F00", "generate-envelope", insGetData, 0, 0x6F00, plugin.ErrorCodeGeneric, readCert, "6f00", "try again"),
+		answers("GET RESPONSE answers 6F00", "generate-envelope", insGetResponse, 0, 0x6F00, plugin.ErrorCodeGeneric, readCert, "6f00", "try again"),
+		answers("GET RESPONSE answers 6A82 (raw)", "generate-signature", insGetResponse, 0, 0x6A82, plugin.ErrorCodeGeneric, readCert, "6a82", "try again"),
 		answers("GET DATA answers 6581 (describe-key)", "describe-key", insGetData, 0, 0x6581, plugin.ErrorCodeGeneric, readCert, "6581", "try again"),
 		// The card says the certificate is not there: believe it.
 		answers("GET DATA answers 6A82", "generate-envelope", insGetData, 0, 0x6A82, plugin.ErrorCodeValidation, "slot 9c", "no certificate", "store the key's certificate"),
@@ -154,96 +172,104 @@ func TestCardFaults(t *testing.T) {
 		afterPIN(answers("GENERAL AUTHENTICATE after VERIFY answers 6A82 (raw)", "generate-signature", insGenAuth, 1, 0x6A82, plugin.ErrorCodeGeneric, sign, "6a82", "try again")),
 		silent("GENERAL AUTHENTICATE never answers", "generate-envelope", insGenAuth, 0, sign),
 		afterPIN(silent("GENERAL AUTHENTICATE after VERIFY never answers (raw)", "generate-signature", insGenAuth, 1, sign)),
+		silent("GET SERIAL never answers", "generate-envelope", insGetSerial, 0, reader),
 		silent("GET DATA never answers", "generate-envelope", insGetData, 0, readCert),
+		silent("GET RESPONSE never answers (describe-key)", "describe-key", insGetResponse, 0, readCert),
 		silent("GET DATA never answers (describe-key)", "describe-key", insGetData, 0, readCert),
 		held("another process holds the card", "generate-envelope"),
 		held("another process holds the card (describe-key)", "describe-key"),
 		{fault: "another process holds the card, lets go after 500ms", command: "generate-envelope", holder: letsCardGo, atLeast: holderLetsGo, pinChecks: 1},
 	}
 	for _, tc := range cases {
-		t.Run(tc.fault, func(t *testing.T) {
-			env.Card.ClearFaults()
-			must(t, env.Card.Restore(provisioned))
-			env.Card.ResetStats()
-			retriesBefore := pinRetries(t, env)
-			var letGo func()
-			switch tc.holder {
-			case holdsCard:
-				letGo = holdCard(t, env, 0)
-			case letsCardGo:
-				letGo = holdCard(t, env, holderLetsGo)
-			}
-			for _, f := range tc.faults {
-				env.Card.InjectFault(f)
-			}
+		t.Run(tc.fault, func(t *testing.T) { runFaultCase(t, env, provisioned, tc, requestFor) })
+	}
+}
 
-			config := map[string]string{"card_timeout": faultCardTimeout.String()}
-			r, took := invokeWithin(t, hangGuard, tc.command, requestFor(tc.command, config), "NOTATION_PIV_PIN=123456")
+// runFaultCase runs one case of a fault table (see TestCardFaults) on the
+// card in env, restored to the state provisioned first. request makes the
+// request of a contract command for that card, with pluginConfig config
+// besides the settings the card needs.
+func runFaultCase(t *testing.T, env *vcardtest.Env, provisioned []byte, tc faultCase, request func(command string, config map[string]string) string) {
+	env.Card.ClearFaults()
+	must(t, env.Card.Restore(provisioned))
+	env.Card.ResetStats()
+	retriesBefore := pinRetries(t, env)
+	var letGo func()
+	switch tc.holder {
+	case holdsCard:
+		letGo = holdCard(t, env, 0)
+	case letsCardGo:
+		letGo = holdCard(t, env, holderLetsGo)
+	}
+	for _, f := range tc.faults {
+		env.Card.InjectFault(f)
+	}
 
-			retriesAfter := pinRetries(t, env)
-			pins := pinsChecked(env)
-			unchanged := bytes.Equal(snapshot(t, env), provisioned)
-			env.Card.ClearFaults()
-			if letGo != nil {
-				letGo()
-			}
-			if tc.reinsert {
-				must(t, env.Reinsert())
-			}
-			// The card recovers: the next signature succeeds, with the
-			// same key, and verifies.
-			again, _ := invokeWithin(t, hangGuard, "generate-envelope", envelopeRequest("9c", nil), "NOTATION_PIV_PIN=123456")
-			recovered := again.code == 0 && verifies(again.stdout)
+	config := map[string]string{"card_timeout": faultCardTimeout.String()}
+	r, took := invokeWithin(t, hangGuard, tc.command, request(tc.command, config), "NOTATION_PIV_PIN=123456")
 
-			code, message := "none (signed)", "-"
-			perr, perrErr := pluginError(r.stderr)
-			switch {
-			case r.code == 0:
-			case perrErr == nil:
-				code, message = string(perr.ErrCode), perr.Message
-			default:
-				code, message = "?", perrErr.Error()
-			}
-			quiet := tc.code == "" || r.stdout == ""
-			lostNothing := quiet && unchanged && retriesAfter == retriesBefore && pins == tc.pinChecks && recovered
-			t.Logf("FAULT | %s | %s | %s | %v | %d→%d | nothing lost: %s",
-				tc.fault, code, message, took.Round(10*time.Millisecond), retriesBefore, retriesAfter, yesNo(lostNothing))
+	retriesAfter := pinRetries(t, env)
+	pins := pinsChecked(env)
+	unchanged := bytes.Equal(snapshot(t, env), provisioned)
+	env.Card.ClearFaults()
+	if letGo != nil {
+		letGo()
+	}
+	if tc.reinsert {
+		must(t, env.Reinsert())
+	}
+	// The card recovers: the next signature succeeds, with the
+	// same key, and verifies.
+	again, _ := invokeWithin(t, hangGuard, "generate-envelope", request("generate-envelope", nil), "NOTATION_PIV_PIN=123456")
+	recovered := again.code == 0 && verifies(again.stdout)
 
-			if tc.code == "" {
-				if r.code != 0 || r.stderr != "" || !verifies(r.stdout) {
-					t.Errorf("exit %d, stderr %q; want success and an envelope that verifies", r.code, r.stderr)
-				}
-			} else {
-				if r.code != 1 || r.stdout != "" {
-					t.Errorf("exit %d, stdout %q; want exit 1 and nothing on stdout", r.code, r.stdout)
-				}
-				switch {
-				case perrErr != nil:
-					t.Error(perrErr)
-				case perr.ErrCode != tc.code:
-					t.Errorf("error code %s, want %s", perr.ErrCode, tc.code)
-				}
-				for _, s := range tc.says {
-					if !strings.Contains(message, s) {
-						t.Errorf("the message does not say %q", s)
-					}
-				}
+	code, message := "none (signed)", "-"
+	perr, perrErr := pluginError(r.stderr)
+	switch {
+	case r.code == 0:
+	case perrErr == nil:
+		code, message = string(perr.ErrCode), perr.Message
+	default:
+		code, message = "?", perrErr.Error()
+	}
+	quiet := tc.code == "" || r.stdout == ""
+	lostNothing := quiet && unchanged && retriesAfter == retriesBefore && pins == tc.pinChecks && recovered
+	t.Logf("FAULT | %s | %s | %s | %v | %d→%d | nothing lost: %s",
+		tc.fault, code, message, took.Round(10*time.Millisecond), retriesBefore, retriesAfter, yesNo(lostNothing))
+
+	if tc.code == "" {
+		if r.code != 0 || r.stderr != "" || !verifies(r.stdout) {
+			t.Errorf("exit %d, stderr %q; want success and an envelope that verifies", r.code, r.stderr)
+		}
+	} else {
+		if r.code != 1 || r.stdout != "" {
+			t.Errorf("exit %d, stdout %q; want exit 1 and nothing on stdout", r.code, r.stdout)
+		}
+		switch {
+		case perrErr != nil:
+			t.Error(perrErr)
+		case perr.ErrCode != tc.code:
+			t.Errorf("error code %s, want %s", perr.ErrCode, tc.code)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(message, s) {
+				t.Errorf("the message does not say %q", s)
 			}
-			if took > faultBound || took < tc.atLeast {
-				t.Errorf("the run took %v, want %v to %v", took, tc.atLeast, faultBound)
-			}
-			if retriesAfter != retriesBefore {
-				t.Errorf("PIN retries %d→%d: a retry was spent", retriesBefore, retriesAfter)
-			}
-			if pins != tc.pinChecks {
-				t.Errorf("the card checked the PIN %d times, want %d", pins, tc.pinChecks)
-			}
-			if !unchanged {
-				t.Error("the card's state changed")
-			}
-			if !recovered {
-				t.Errorf("the signature after the fault: exit %d, stderr %q", again.code, again.stderr)
-			}
-		})
+		}
+	}
+	if took > faultBound || took < tc.atLeast {
+		t.Errorf("the run took %v, want %v to %v", took, tc.atLeast, faultBound)
+	}
+	if retriesAfter != retriesBefore {
+		t.Errorf("PIN retries %d→%d: a retry was spent", retriesBefore, retriesAfter)
+	}
+	if pins != tc.pinChecks {
+		t.Errorf("the card checked the PIN %d times, want %d", pins, tc.pinChecks)
+	}
+	if !unchanged {
+		t.Error("the card's state changed")
+	}
+	if !recovered {
+		t.Errorf("the signature after the fault: exit %d, stderr %q", again.code, again.stderr)
 	}
 }

@@ -94,7 +94,8 @@ func TestNotationMatrix(t *testing.T) {
 
 // signVerifyTamper signs a new artifact with the named key, verifies it,
 // checks who built the envelope, and checks that a tampered envelope fails.
-func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
+// It returns the envelope as notation stored it, before the tampering.
+func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) []byte {
 	layout := newLayout(t, "artifact for "+t.Name())
 	n.run("sign", "--oci-layout", "--key", key, "--signature-format", format, layout.ref())
 	n.verify(layout)
@@ -103,7 +104,9 @@ func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
 	if len(sigs) != 1 {
 		t.Fatalf("%d signatures, want 1", len(sigs))
 	}
+	var signed []byte
 	for digest, envelope := range sigs {
+		signed = envelope
 		agent := signingAgent(t, format, envelope)
 		want := "notation-piv/" + testVersion
 		if mode == "raw" {
@@ -117,6 +120,7 @@ func signVerifyTamper(t *testing.T, n *notationEnv, key, format, mode string) {
 		layout.replaceEnvelope(t, digest, tampered)
 	}
 	n.verifyFails(t, layout, "signature is invalid")
+	return signed
 }
 
 // TestNotationExpiry checks that notation sign --expiry sets the expiry in
