@@ -114,10 +114,11 @@ type CardInfo struct {
 }
 
 // String describes the card for messages, such as
-// `serial 12345678 (YubiKey 5.7.1) in reader "Yubico YubiKey OTP+FIDO+CCID 00 00"`
-// or `GUID 0123… (SP 800-73-4) in reader "…"`.
+// `serial 12345678 (YubiKey 5.7.1) in reader "Yubico YubiKey OTP+FIDO+CCID 00 00"`,
+// `GUID 0123… (SP 800-73-4) in reader "…"`, or `with no serial or GUID
+// (SP 800-73-4) in reader "…"`.
 func (c CardInfo) String() string {
-	id := "unknown serial"
+	id := "with no serial or GUID"
 	switch {
 	case c.Serial != 0:
 		id = fmt.Sprintf("serial %d", c.Serial)

@@ -158,4 +158,3 @@ func TTY() PINSource {
 		return pin, nil
 	}
 }
-

@@ -70,7 +70,26 @@ func (e *StatusError) Error() string {
 // Status returns the status word.
 func (e *StatusError) Status() uint16 { return e.SW }
 
-// SW returns the status word of a *StatusError in err's chain, or 0.
+// ResponseError is a status word other than 9000 in answer to GET
+// RESPONSE, after the card announced more data: the command's answer is
+// lost, whatever the status word says.
+type ResponseError struct {
+	// Command is the Name of the command whose answer was being read.
+	Command string
+	// SW is the status word, such as 0x6F00.
+	SW uint16
+}
+
+// Error names the command and the status word.
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("%s: the card answered %04x when asked for the rest of its answer", e.Command, e.SW)
+}
+
+// Status returns the status word.
+func (e *ResponseError) Status() uint16 { return e.SW }
+
+// SW returns the status word of a *StatusError in err's chain, or 0. The
+// status word of a *ResponseError is not the command's and gives 0.
 func SW(err error) uint16 {
 	var se *StatusError
 	if errors.As(err, &se) {
@@ -102,7 +121,10 @@ func Exchange(t Transmitter, cmd Command) ([]byte, error) {
 		base = append(append(base, byte(len(data))), data...)
 	}
 	hasLe, le := cmd.WantsData, byte(0x00)
-	var out []byte
+	var (
+		out     []byte
+		reading bool // the card announced more data: base is GET RESPONSE
+	)
 	for range maxChainedAnswers {
 		apdu := base
 		if hasLe {
@@ -123,11 +145,13 @@ func Exchange(t Transmitter, cmd Command) ([]byte, error) {
 		case sw>>8 == 0x61:
 			// More data: GET RESPONSE with Le = the bytes announced (00
 			// means 256 or more).
-			base, hasLe, le = []byte{0x00, 0xC0, 0x00, 0x00}, true, byte(sw)
+			base, hasLe, le, reading = []byte{0x00, 0xC0, 0x00, 0x00}, true, byte(sw), true
 		case sw>>8 == 0x6C:
 			// Wrong Le: the same command again, with the Le the card
 			// asks for.
 			hasLe, le = true, byte(sw)
+		case reading:
+			return nil, &ResponseError{Command: cmd.Name, SW: sw}
 		default:
 			return nil, &StatusError{Command: cmd.Name, SW: sw}
 		}
