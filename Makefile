@@ -69,6 +69,9 @@ FUZZTIME ?= 30s
 # as plain tests in make test).
 fuzz:
 	go test ./vsmartcard/card -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+	go test ./piv/internal/apdu -run '^$$' -fuzz '^FuzzExchange$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test ./piv/internal/apdu -run '^$$' -fuzz '^FuzzParseObjects$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test -short ./piv -run '^$$' -fuzz '^FuzzCardAnswers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./envelope/jws -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./envelope/cose -run '^$$' -fuzz '^FuzzHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./envelope/jws -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
