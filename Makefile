@@ -3,9 +3,12 @@
 # virtual card; opensc, yubico-piv-tool, openssl and jq for cross-checks;
 # for the linux/arm64 release (make dist), the cross compiler with its C
 # library and the arm64 PC/SC library (multiarch: .ci/deps adds the arm64
-# architecture to dpkg), and qemu-user to run the arm64 binary in tests.
+# architecture to dpkg), and qemu-user to run the arm64 binary in tests;
+# openssh-server and openssh-client for the signing station tests, which
+# reach the card through an SSH-forwarded pcscd socket.
 DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubico-piv-tool openssl jq \
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpcsclite-dev:arm64 qemu-user
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpcsclite-dev:arm64 qemu-user \
+	openssh-server openssh-client
 
 # piv-go talks to pcscd through libpcsclite with cgo.
 export CGO_ENABLED := 1
