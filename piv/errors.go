@@ -239,6 +239,7 @@ type statusError interface{ Status() uint16 }
 // cardError wraps an error from piv-go in a *CardError with its status
 // word, if any.
 func cardError(op string, err error) *CardError {
+	err = withSocket(err)
 	ce := &CardError{Op: op, Err: err}
 	var se statusError
 	if errors.As(err, &se) {

@@ -17,9 +17,7 @@ func listReaders(ctx context.Context) ([]string, error) {
 	const op = "list smart card readers"
 	var readers []string
 	_, err := await(ctx, op, func() error {
-		var err error
-		readers, err = piv.Cards()
-		return err
+		return retryReset(ctx, func() (err error) { readers, err = piv.Cards(); return err })
 	}, nil)
 	var timeout *TimeoutError
 	switch {
@@ -90,8 +88,7 @@ func isBusy(err error) bool {
 func openWhenFree(ctx context.Context, reader string, wait bool, busy *atomic.Bool) (*piv.YubiKey, error) {
 	var yk *piv.YubiKey
 	err := whileBusy(ctx, wait, func() (bool, error) {
-		var err error
-		yk, err = piv.Open(reader)
+		err := retryReset(ctx, func() (err error) { yk, err = piv.Open(reader); return err })
 		busy.Store(isBusy(err))
 		return isBusy(err), err
 	})
@@ -175,6 +172,8 @@ func openReader(ctx context.Context, reader string, wait, withSerial bool) (*Car
 			// A card is there but failed SELECT or GET VERSION with an
 			// error status: a broken card, not a missing one.
 			return nil, cardError(op, err)
+		case socketFailed(err):
+			return nil, cardError(op, err) // pcscd's socket failed, not the card
 		}
 		return nil, fmt.Errorf("reader %q: %w", reader, err)
 	}
