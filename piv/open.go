@@ -17,7 +17,7 @@ func listReaders(ctx context.Context) ([]string, error) {
 	const op = "list smart card readers"
 	var readers []string
 	_, err := await(ctx, op, func() error {
-		return retryReset(ctx, func() (err error) { readers, err = piv.Cards(); return err })
+		return retryConnect(ctx, func() (err error) { readers, err = piv.Cards(); return err })
 	}, nil)
 	var timeout *TimeoutError
 	switch {
@@ -88,7 +88,7 @@ func isBusy(err error) bool {
 func openWhenFree(ctx context.Context, reader string, wait bool, busy *atomic.Bool) (*piv.YubiKey, error) {
 	var yk *piv.YubiKey
 	err := whileBusy(ctx, wait, func() (bool, error) {
-		err := retryReset(ctx, func() (err error) { yk, err = piv.Open(reader); return err })
+		err := retryConnect(ctx, func() (err error) { yk, err = piv.Open(reader); return err })
 		busy.Store(isBusy(err))
 		return isBusy(err), err
 	})

@@ -21,7 +21,7 @@ import (
 // that way from a CI runner: the runner's end of an SSH tunnel
 // (ssh -N -L runner.sock:/run/pcscd/pcscd.comm station) is named by
 // PCSCLITE_CSOCK_NAME. Errors through such a socket say so (*SocketError),
-// and one failure the tunnel causes is retried (see retryReset).
+// and connections the tunnel drops are made again (see retryConnect).
 
 // EnvSocket names the environment variable that points pcsc-lite's client
 // library at another pcscd socket than its default.
@@ -159,25 +159,27 @@ func probeSocket(path string) SocketProblem {
 	return SocketDropped
 }
 
-// resetRetryFor bounds how long retryReset tries again.
-const resetRetryFor = 3 * time.Second
+// connectRetryFor bounds how long retryConnect tries again.
+const connectRetryFor = 3 * time.Second
 
-// retryReset calls connect, which establishes a PC/SC context (and may
-// connect to a card), until it does not fail with
-// SCARD_W_SECURITY_VIOLATION, for up to resetRetryFor or until ctx ends;
-// it returns connect's last error. The error means that the other end of
-// pcscd's socket reset the connection; nothing retried sends a PIN. Through an SSH tunnel that is what
-// happens when several runners connect at once: pcscd listens with a
-// backlog of one, sshd connects to it without blocking and gives up at
-// once when the backlog is full (EAGAIN), and ssh then closes the runner's
-// connection, whose first request is still unread, which resets it; pcsc-lite's
-// client library reports a reset as that code.
-func retryReset(ctx context.Context, connect func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, resetRetryFor)
+// retryConnect calls connect, which establishes a PC/SC context (and may
+// connect to a card), again while it fails as a connection to pcscd that
+// the other end dropped (see dropped), for up to connectRetryFor or until
+// ctx ends; it returns connect's last error. Nothing retried sends a PIN.
+//
+// Through an SSH tunnel that is what happens when several runners connect
+// at once: pcscd listens with a backlog of one, sshd connects to it
+// without blocking and gives up at once when the backlog is full (EAGAIN),
+// and ssh then closes the runner's connection. Its first request still
+// unread, the close resets the connection, which pcsc-lite's client
+// library reports as SCARD_W_SECURITY_VIOLATION; a client that writes the
+// request after the close gets SCARD_E_NO_SERVICE instead.
+func retryConnect(ctx context.Context, connect func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, connectRetryFor)
 	defer cancel()
 	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
 		err := connect()
-		if code, _ := pcscCode(err); code != scardSecurityViolation {
+		if !dropped(err) {
 			return err
 		}
 		select {
@@ -186,4 +188,22 @@ func retryReset(ctx context.Context, connect func() error) error {
 		case <-time.After(delay):
 		}
 	}
+}
+
+// dropped reports whether err is a connection to pcscd that the other end
+// reset (SCARD_W_SECURITY_VIOLATION), or closed or never read
+// (SCARD_F_COMM_ERROR, SCARD_E_NO_SERVICE) while the socket that
+// PCSCLITE_CSOCK_NAME names accepts connections: not a missing or a dead
+// pcscd, which fail at once.
+func dropped(err error) bool {
+	code, ok := pcscCode(err)
+	switch {
+	case !ok:
+		return false
+	case code == scardSecurityViolation:
+		return true
+	case code == scardNoService, code == scardCommError:
+		return Socket() != "" && probeSocket(Socket()) == SocketDropped
+	}
+	return false
 }

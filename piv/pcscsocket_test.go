@@ -95,12 +95,12 @@ func TestWithSocket(t *testing.T) {
 	}
 }
 
-// TestRetryReset tries again a connection reset, and nothing else, and
-// gives up when its time is up.
-func TestRetryReset(t *testing.T) {
+// TestRetryConnect tries again a connection that the other end dropped,
+// and nothing else, and gives up when its time is up.
+func TestRetryConnect(t *testing.T) {
 	reset := scard.Error(scardSecurityViolation)
 	calls := 0
-	err := retryReset(context.Background(), func() error {
+	err := retryConnect(context.Background(), func() error {
 		calls++
 		if calls < 4 {
 			return reset
@@ -111,17 +111,49 @@ func TestRetryReset(t *testing.T) {
 		t.Errorf("three resets then success: %v after %d calls, want success after 4", err, calls)
 	}
 
-	calls = 0
-	err = retryReset(context.Background(), func() error { calls++; return scard.ErrNoService })
-	if !errors.Is(err, scard.ErrNoService) || calls != 1 {
-		t.Errorf("no service: %v after %d calls, want the error after 1", err, calls)
+	// SCARD_E_NO_SERVICE is tried again only while the socket accepts
+	// connections: a missing socket, or pcscd's own, fails at once.
+	live := filepath.Join(t.TempDir(), "live.sock")
+	l, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		socket string
+		calls  int
+	}{
+		{"", 1},
+		{filepath.Join(t.TempDir(), "missing.sock"), 1},
+		{live, 3},
+	} {
+		t.Setenv(EnvSocket, tc.socket)
+		calls = 0
+		err = retryConnect(context.Background(), func() error {
+			if calls++; calls < 3 {
+				return scard.ErrNoService
+			}
+			return nil
+		})
+		if calls != tc.calls || (tc.calls < 3) != errors.Is(err, scard.ErrNoService) {
+			t.Errorf("no service with %s=%q: %v after %d calls, want %d calls", EnvSocket, tc.socket, err, calls, tc.calls)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	calls = 0
-	err = retryReset(ctx, func() error { calls++; return reset })
+	err = retryConnect(ctx, func() error { calls++; return reset })
 	if took := time.Since(start); !errors.Is(err, reset) || took > time.Second || calls < 2 {
 		t.Errorf("always reset: %v after %d calls and %v, want the reset after a few calls within the context", err, calls, took)
 	}

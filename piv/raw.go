@@ -48,7 +48,7 @@ var pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08}
 // APDUs: SELECT `00 A4 04 00 05 A0 00 00 03 08`.
 func openRaw(ctx context.Context, reader string, wait bool) (*rawSession, error) {
 	var sc *scard.Context
-	err := retryReset(ctx, func() (err error) { sc, err = scard.EstablishContext(); return err })
+	err := retryConnect(ctx, func() (err error) { sc, err = scard.EstablishContext(); return err })
 	if err != nil {
 		return nil, fmt.Errorf("connect to pcscd: %w", withSocket(err))
 	}
