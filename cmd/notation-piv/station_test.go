@@ -454,3 +454,29 @@ func (r *recorder) bytes() []byte {
 	defer r.mu.Unlock()
 	return bytes.Clone(r.data)
 }
+
+// TestStationRecipe checks that README.md gives the station's sshd
+// settings and key options that the tests run with, for its user
+// piv-station.
+func TestStationRecipe(t *testing.T) {
+	readme := string(readFile(t, filepath.Join("..", "..", "README.md")))
+	start := strings.Index(readme, "## A signing station for CI")
+	if start < 0 {
+		t.Fatal(`README.md has no section "A signing station for CI"`)
+	}
+	section := readme[start:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	block := stationtest.MatchBlock("piv-station", "/etc/ssh/piv-station/authorized_keys")
+	indented := "   " + strings.ReplaceAll(strings.TrimSuffix(block, "\n"), "\n", "\n   ") + "\n"
+	for what, text := range map[string]string{
+		"the sshd Match block":        indented,
+		"the authorized_keys options": stationtest.AuthorizedKeyOptions + " ssh-ed25519 ",
+		"the tunnel's socket forward": ":" + stationtest.PCSCDSocket + `" piv-station@`,
+	} {
+		if !strings.Contains(section, text) {
+			t.Errorf("the README's signing station section lacks %s:\n%s", what, text)
+		}
+	}
+}
