@@ -55,9 +55,12 @@ BENCHRUNS ?= 30
 
 # Prints the performance figures (medians) of the plugin on the virtual
 # card: start-up, APDUs and bytes per signature, where the time goes, peak
-# RSS, and notation sign with the card against a local key file; then what
-# inspecting and verifying hostile envelopes costs (BenchmarkHostile in
-# envelope/inspect): time, bytes allocated and peak RSS.
+# RSS, and notation sign with the card against a local key file; a
+# signing station: one signature through an SSH tunnel against the same
+# on the station, and the signatures per second of one card for 1, 4 and 8
+# runners (BenchmarkTunnel*); then what inspecting and verifying hostile
+# envelopes costs (BenchmarkHostile in envelope/inspect): time, bytes
+# allocated and peak RSS.
 bench: deps
 	go test -p 1 -count=1 -run '^$$' -bench . -benchtime $(BENCHRUNS)x ./cmd/notation-piv ./envelope/inspect
 
