@@ -184,7 +184,7 @@ func openReader(ctx context.Context, sc *scard.Context, reader string, wait bool
 			return nil, &TimeoutError{Op: op, Busy: true, After: time.Since(start)}
 		case errors.As(err, &timeout):
 			return nil, err
-		case apdu.SW(err) != 0 && apdu.SW(err) != 0x6A82:
+		case apdu.SW(err) != 0 && apdu.SW(err) != 0x6A82, errors.As(err, new(*apdu.ResponseError)):
 			// A card is there but failed SELECT with an error status: a
 			// broken card, not a missing one.
 			return nil, cardError(op, err)

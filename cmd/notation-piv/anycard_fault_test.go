@@ -80,13 +80,15 @@ func TestCardFaultsOtherCards(t *testing.T) {
 		{genericT0Card, []faultCase{
 			// Over T=0 every answer to a command with data comes with
 			// GET RESPONSE: SELECT's first, then the certificate's two,
-			// then the signature's.
+			// then for an envelope the CHUID's (the card's GUID for the
+			// annotation), then the signature's.
 			removedWhileOpening("card removed at GET RESPONSE (SELECT)", "generate-envelope", insGetResponse, 0),
 			answers("GET RESPONSE (SELECT) answers 6F00", "generate-envelope", insGetResponse, 0, 0x6F00, "6f00"),
 			removed("card removed at GET RESPONSE (second part of the certificate)", "generate-envelope", insGetResponse, 2, readCert),
-			afterPIN(removed("card removed at GET RESPONSE (signature)", "generate-envelope", insGetResponse, 3, sign)),
+			removed("card removed at GET RESPONSE (CHUID)", "generate-envelope", insGetResponse, 3, "read the card's GUID"),
+			afterPIN(removed("card removed at GET RESPONSE (signature)", "generate-envelope", insGetResponse, 4, sign)),
 			afterPIN(answers("GET RESPONSE (signature) answers 6F00 (raw)", "generate-signature", insGetResponse, 3, 0x6F00, sign, "6f00")),
-			afterPIN(silent("GET RESPONSE (signature) never answers", "generate-envelope", insGetResponse, 3, sign)),
+			afterPIN(silent("GET RESPONSE (signature) never answers", "generate-envelope", insGetResponse, 4, sign)),
 		}},
 		{trussedCard, []faultCase{
 			removed("card removed at GET RESPONSE (certificate)", "generate-envelope", insGetResponse, 0, readCert),
