@@ -3,9 +3,12 @@
 # virtual card; opensc, yubico-piv-tool, openssl and jq for cross-checks;
 # for the linux/arm64 release (make dist), the cross compiler with its C
 # library and the arm64 PC/SC library (multiarch: .ci/deps adds the arm64
-# architecture to dpkg), and qemu-user to run the arm64 binary in tests.
+# architecture to dpkg), and qemu-user to run the arm64 binary in tests;
+# openssh-server and openssh-client for the signing station tests, which
+# reach the card through an SSH-forwarded pcscd socket.
 DEB_PACKAGES := gcc pkg-config libpcsclite-dev pcscd vsmartcard-vpcd opensc yubico-piv-tool openssl jq \
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpcsclite-dev:arm64 qemu-user
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross libpcsclite-dev:arm64 qemu-user \
+	openssh-server openssh-client
 
 # piv-go talks to pcscd through libpcsclite with cgo.
 export CGO_ENABLED := 1
@@ -52,9 +55,12 @@ BENCHRUNS ?= 30
 
 # Prints the performance figures (medians) of the plugin on the virtual
 # card: start-up, APDUs and bytes per signature, where the time goes, peak
-# RSS, and notation sign with the card against a local key file; then what
-# inspecting and verifying hostile envelopes costs (BenchmarkHostile in
-# envelope/inspect): time, bytes allocated and peak RSS.
+# RSS, and notation sign with the card against a local key file; a
+# signing station: one signature through an SSH tunnel against the same
+# on the station, and the signatures per second of one card for 1, 4 and 8
+# runners (BenchmarkTunnel*); then what inspecting and verifying hostile
+# envelopes costs (BenchmarkHostile in envelope/inspect): time, bytes
+# allocated and peak RSS.
 bench: deps
 	go test -p 1 -count=1 -run '^$$' -bench . -benchtime $(BENCHRUNS)x ./cmd/notation-piv ./envelope/inspect
 

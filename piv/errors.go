@@ -256,6 +256,7 @@ type statusError interface{ Status() uint16 }
 // cardError wraps an error from a card command in a *CardError with its
 // status word, if any.
 func cardError(op string, err error) *CardError {
+	err = withSocket(err)
 	ce := &CardError{Op: op, Err: err}
 	var se statusError
 	if errors.As(err, &se) {

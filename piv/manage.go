@@ -92,7 +92,7 @@ func (c *Card) usePIVGo(ctx context.Context) (*pivgoConn, error) {
 	var yk *piv.YubiKey
 	err := whileBusy(ctx, true, nil, func() (bool, error) {
 		var err error
-		yk, err = piv.Open(c.info.Reader)
+		err = retryConnect(ctx, func() (err error) { yk, err = piv.Open(c.info.Reader); return err })
 		return isBusy(err), err
 	})
 	if err != nil {

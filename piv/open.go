@@ -18,9 +18,7 @@ func establish(ctx context.Context) (*scard.Context, error) {
 	const op = "connect to the smart card service (pcscd)"
 	var sc *scard.Context
 	_, err := await(ctx, op, func() error {
-		var err error
-		sc, err = scard.EstablishContext()
-		return err
+		return retryConnect(ctx, func() (err error) { sc, err = scard.EstablishContext(); return err })
 	}, func() {
 		if sc != nil {
 			sc.Release()
@@ -213,6 +211,8 @@ func openReader(ctx context.Context, sc *scard.Context, reader string, wait bool
 			// A card is there but failed SELECT with an error status: a
 			// broken card, not a missing one.
 			return nil, cardError(op, err)
+		case socketFailed(err):
+			return nil, cardError(op, err) // pcscd's socket failed, not the card
 		}
 		return nil, fmt.Errorf("reader %q: %w", reader, err)
 	}

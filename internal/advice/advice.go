@@ -25,6 +25,7 @@ func For(err error) string {
 		selection   *piv.SelectionError
 		timeout     *piv.TimeoutError
 		card        *piv.CardError
+		socket      *piv.SocketError
 		unsupported *keyspec.UnsupportedKeyError
 		extKeyUsage *certchain.ExtKeyUsageError
 		cardLacks   *piv.UnsupportedError
@@ -42,6 +43,9 @@ func For(err error) string {
 		return fmt.Sprintf(`run "chmod 600 %s"`, notPrivate.Path)
 	case errors.Is(err, piv.ErrPINCancelled):
 		return "sign again and enter the PIN"
+	case (errors.Is(err, piv.ErrNoCard) || errors.As(err, &selection) && len(selection.Cards) == 0) && piv.Socket() != "":
+		return fmt.Sprintf(`insert a card into the signing station, whose pcscd this machine reaches through the socket %s (%s), and run "notation-piv list"`,
+			piv.Socket(), piv.EnvSocket)
 	case errors.Is(err, piv.ErrNoCard), errors.As(err, &selection) && len(selection.Cards) == 0:
 		return `insert a card and run "notation-piv list"`
 	case errors.Is(err, piv.ErrSlotEmpty):
@@ -59,8 +63,13 @@ func For(err error) string {
 		return "store the certificate issued for this key, or generate a new key and certificate"
 	case errors.As(err, &timeout) && timeout.Busy:
 		return "close that program or wait for it to finish, then try again"
+	case errors.As(err, &timeout) && piv.Socket() != "":
+		return "if it is waiting for a touch, touch it; otherwise check the tunnel to the signing station, whose end is the pcscd socket " +
+			piv.Socket() + " (" + piv.EnvSocket + "), and try again"
 	case errors.As(err, &timeout):
 		return "if it is waiting for a touch, touch it; otherwise remove and reinsert it and try again"
+	case errors.As(err, &socket):
+		return forSocket(socket)
 	case errors.As(err, &card):
 		return forCard(card)
 	case errors.As(err, &unsupported):
@@ -84,6 +93,17 @@ func forCard(e *piv.CardError) string {
 		return "use a PIV card such as a YubiKey 5"
 	}
 	return `run "notation-piv list" to check the card, then try again`
+}
+
+// forSocket says what to do when the pcscd socket that
+// PCSCLITE_CSOCK_NAME names failed: typically the runner's end of an SSH
+// tunnel to a signing station.
+func forSocket(e *piv.SocketError) string {
+	tunnel := fmt.Sprintf("ssh -N -o StreamLocalBindUnlink=yes -L %s:/run/pcscd/pcscd.comm", e.Path)
+	if e.Problem == piv.SocketDropped {
+		return fmt.Sprintf("check the tunnel to the signing station (%s) and that pcscd runs on the station, then try again", tunnel)
+	}
+	return fmt.Sprintf("check the tunnel to the signing station: start it again (%s <station>), or unset %s to use this machine's pcscd", tunnel, piv.EnvSocket)
 }
 
 // Append returns the message of err followed by what to do about it, if

@@ -43,7 +43,11 @@ issuer put on them.
 // ListOutput is the JSON document "notation-piv list --json" prints
 // (README.md describes its fields).
 type ListOutput struct {
-	Cards []ListCard `json:"cards"`
+	// Socket is the pcscd socket named by PCSCLITE_CSOCK_NAME, through
+	// which the cards were reached (a signing station's, through an SSH
+	// tunnel); absent when it is unset.
+	Socket string     `json:"socket,omitempty"`
+	Cards  []ListCard `json:"cards"`
 }
 
 // ListCard is one card of ListOutput.
@@ -134,7 +138,7 @@ func list(ctx context.Context, u *ui, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	out := ListOutput{Cards: []ListCard{}}
+	out := ListOutput{Socket: piv.Socket(), Cards: []ListCard{}}
 	now := time.Now()
 	for _, info := range cards {
 		st, err := piv.Inspect(ctx, info)
@@ -142,6 +146,9 @@ func list(ctx context.Context, u *ui, asJSON bool) error {
 	}
 	if asJSON {
 		return u.writeJSON(out)
+	}
+	if out.Socket != "" {
+		fmt.Fprintf(u.stdout, "through the pcscd socket %s (%s)\n\n", out.Socket, piv.EnvSocket)
 	}
 	for i, c := range out.Cards {
 		if i > 0 {

@@ -77,3 +77,37 @@ func TestAdvice(t *testing.T) {
 		t.Errorf("wrong PIN: %q, metadata %v; want the signing step named once", perr.Message, perr.Metadata)
 	}
 }
+
+// TestAdviceThroughSocket checks the advice when PCSCLITE_CSOCK_NAME
+// names pcscd's socket, the runner's end of a tunnel to a signing
+// station: the tunnel is what to check, not the local pcscd or card.
+func TestAdviceThroughSocket(t *testing.T) {
+	const sock = "/run/user/1000/station.sock"
+	t.Setenv(piv.EnvSocket, sock)
+	if piv.Socket() == "" {
+		t.Skip("PC/SC on this platform is not pcsc-lite, which alone reads " + piv.EnvSocket)
+	}
+	missing := &piv.CardError{Op: "list smart card readers", Err: &piv.SocketError{Path: sock, Problem: piv.SocketMissing, Err: errors.New("connecting to pcsc: the Smart card resource manager is not running")}}
+	dropped := &piv.CardError{Op: "sign with slot 9c", Err: &piv.SocketError{Path: sock, Problem: piv.SocketDropped, Err: errors.New("command failed: an internal communications error has been detected")}}
+	for _, tc := range []struct {
+		err     error
+		code    plugin.ErrorCode
+		message string
+	}{
+		{missing, plugin.ErrorCodeGeneric,
+			"list smart card readers: the pcscd socket " + sock + " (PCSCLITE_CSOCK_NAME) does not exist (connecting to pcsc: the Smart card resource manager is not running): " +
+				"check the tunnel to the signing station: start it again (ssh -N -o StreamLocalBindUnlink=yes -L " + sock + ":/run/pcscd/pcscd.comm <station>), or unset PCSCLITE_CSOCK_NAME to use this machine's pcscd"},
+		{dropped, plugin.ErrorCodeGeneric,
+			"sign with slot 9c: the connection to pcscd through the pcscd socket " + sock + " (PCSCLITE_CSOCK_NAME) was closed from the other end (command failed: an internal communications error has been detected): " +
+				"check the tunnel to the signing station (ssh -N -o StreamLocalBindUnlink=yes -L " + sock + ":/run/pcscd/pcscd.comm) and that pcscd runs on the station, then try again"},
+		{&piv.TimeoutError{Op: "sign with slot 9c", After: 5 * time.Second}, plugin.ErrorCodeTimeout,
+			"sign with slot 9c: the card did not answer within 5s: if it is waiting for a touch, touch it; otherwise check the tunnel to the signing station, whose end is the pcscd socket " + sock + " (PCSCLITE_CSOCK_NAME), and try again"},
+		{fmt.Errorf("%w (no smart card reader found)", piv.ErrNoCard), plugin.ErrorCodeValidation,
+			`no PIV card found (no smart card reader found): insert a card into the signing station, whose pcscd this machine reaches through the socket ` + sock + ` (PCSCLITE_CSOCK_NAME), and run "notation-piv list"`},
+	} {
+		perr := toPluginError(tc.err)
+		if perr.ErrCode != tc.code || perr.Message != tc.message {
+			t.Errorf("%v:\ngot  %s %q\nwant %s %q", tc.err, perr.ErrCode, perr.Message, tc.code, tc.message)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 	if err := certchain.CheckUsage(leaf); err != nil {
 		return keyspec.Spec{}, &CertificateError{Slot: p.slot, Err: err}
 	}
-	log.Printf("slot %s of the card in %q holds an %s key", p.slot, card.Reader(), spec)
+	log.Printf("slot %s of the card in %q%s holds an %s key", p.slot, card.Reader(), through(), spec)
 	return spec, nil
 }
 
@@ -85,13 +85,22 @@ func (p *Plan) Open(ctx context.Context, signingTime time.Time, log Logger) (*Ke
 		return nil, err
 	}
 	k := &Key{plan: p, card: card, phases: phases{open: time.Since(start)}, log: log}
-	log.Printf("opened the card in %q", card.Reader())
+	log.Printf("opened the card in %q%s", card.Reader(), through())
 	if err := k.load(ctx, signingTime); err != nil {
 		card.Close()
 		return nil, err
 	}
 	log.Printf("slot %s: %s key, certificate %q, chain of %d", p.slot, k.spec, k.leaf.Subject, len(k.chain))
 	return k, nil
+}
+
+// through names the pcscd socket the card is reached through, for the
+// debug log, when PCSCLITE_CSOCK_NAME names one (a signing station's).
+func through() string {
+	if s := piv.Socket(); s != "" {
+		return fmt.Sprintf(" through the pcscd socket %s (%s)", s, piv.EnvSocket)
+	}
+	return ""
 }
 
 // load reads the certificate, checks its usage and builds the chain.

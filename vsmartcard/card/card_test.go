@@ -429,9 +429,15 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("disconnect fault answered %x", resp)
 	}
 
-	c.InjectFault(Fault{Delay: time.Hour})
+	fired := make(chan struct{}, 1)
+	c.InjectFault(Fault{Delay: time.Hour, Fired: fired})
 	done := make(chan []byte)
 	go func() { done <- c.Process([]byte{0, insGetVersion, 0, 0, 0}) }()
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the delayed command did not report that the fault fired")
+	}
 	select {
 	case <-done:
 		t.Fatal("delayed answer came at once")

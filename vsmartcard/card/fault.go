@@ -21,6 +21,10 @@ type Fault struct {
 	// Disconnect drops the card mid-command: Process returns nil and the
 	// transport must close its connection.
 	Disconnect bool
+	// Fired, if not nil, gets a value each time the fault fires, before
+	// its delay, so that a test can act while the command is held back. A
+	// value that finds the channel full is dropped.
+	Fired chan<- struct{}
 }
 
 type activeFault struct {
@@ -78,6 +82,12 @@ func (c *Card) matchFault(ins byte) (*Fault, <-chan struct{}) {
 		}
 		f.fired++
 		fired := f.Fault
+		if fired.Fired != nil {
+			select {
+			case fired.Fired <- struct{}{}:
+			default:
+			}
+		}
 		return &fired, c.releaseDelays
 	}
 	return nil, nil
