@@ -37,7 +37,11 @@
 // key the card refused, or that was not sent, is a [*CredentialError]
 // naming the secret and the retries left; a card that did not answer in
 // time, or that another program held, a [*TimeoutError]; any other
-// failed card command a [*CardError] with the card's status word.
+// failed card command a [*CardError] with the card's status word. When
+// PCSCLITE_CSOCK_NAME points pcsc-lite at another pcscd socket (a signing
+// station's, through an SSH tunnel), a failure of that socket is a
+// [*SocketError] naming it. An operation the card cannot do is an
+// [*UnsupportedError].
 //
 // # PIN
 //

@@ -140,6 +140,11 @@ func withSocket(err error) error {
 	if !socketFailed(err) || errors.As(err, &se) {
 		return err
 	}
+	// The PC/SC code alone: the operation is named by the caller.
+	var code scard.Error
+	if errors.As(err, &code) {
+		err = code
+	}
 	return &SocketError{Path: Socket(), Problem: probeSocket(Socket()), Err: err}
 }
 

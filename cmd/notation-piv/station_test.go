@@ -126,7 +126,7 @@ func TestStationSignVerify(t *testing.T) {
 
 	// The runner has no pcscd of its own.
 	alone := pluginOnRunner(t, "", nil, "list")
-	mustFail(t, "notation-piv list on the runner without the tunnel", alone, "list smart card readers", "check that pcscd runs")
+	mustFail(t, "notation-piv list on the runner without the tunnel", alone, "connect to the smart card service (pcscd)", "check that pcscd runs")
 
 	timeout := "card_timeout=" + stationCardTimeout.String()
 	n.addKey("station", "9c", "tsa_url="+tsa.URL, "tsa_root_cert="+root, timeout)
