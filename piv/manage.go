@@ -71,6 +71,12 @@ func (c *Card) manage(ctx context.Context, op string, f func(yk *piv.YubiKey) er
 			if pc, err = c.usePIVGo(ctx); err != nil {
 				return err
 			}
+			if ctx.Err() != nil {
+				// Opening with piv-go outlasted ctx, waiting for a card
+				// another program held: the caller was told that op
+				// timed out, so it must not run now.
+				return ctx.Err()
+			}
 		}
 		c.verified |= verifiedPIN | verifiedManagementKey
 		return f(pc.yk)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
@@ -372,5 +373,29 @@ func TestPINForgottenAfterManagementKey(t *testing.T) {
 	}
 	if n := pinRetries(t); n != 3 {
 		t.Errorf("%d PIN retries left after Close, want 3 and the PIN not verified", n)
+	}
+}
+
+// TestManageNotRunAfterTimeout: a management command whose piv-go
+// connection opens only after its deadline, here because SELECT stalls,
+// is not run once the caller was told that it timed out.
+func TestManageNotRunAfterTimeout(t *testing.T) {
+	freshCard(t)
+	c := openTest(t, Selector{Serial: testSerial})
+	env.Card.InjectFault(card.Fault{INS: 0xA4, Times: 1, Delay: 2 * time.Second})
+	env.Card.ResetStats()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var te *TimeoutError
+	if err := c.Reset(ctx); !errors.As(err, &te) {
+		t.Fatalf("Reset while SELECT stalls: %v, want a *TimeoutError", err)
+	}
+	c.Close()
+	// Once the stalled SELECT ends the card is released.
+	withPIVGo(t, func(*piv.YubiKey) {})
+	for _, e := range env.Card.Stats().Log {
+		if e.INS == 0xFB || e.Name == "VERIFY" {
+			t.Fatalf("the card got %s after Reset timed out", e.Name)
+		}
 	}
 }
