@@ -297,10 +297,11 @@ func (c *Card) Info() CardInfo { return c.info }
 func (c *Card) Serial() uint32 { return c.info.Serial }
 
 // ReadSerial returns the card's serial number, reading it from the card if
-// Open did not: GET SERIAL `00 F8 00 00 00` on a YubiKey 5. Cards without
-// a serial number, including older YubiKeys (which give it only through
-// their OTP application) and trussed's applet (which answers the same
-// number on every device), give 0 and no error.
+// Open did not: GET SERIAL `00 F8 00 00 00` on a YubiKey 5, through the
+// OTP application on older YubiKeys (see yubiKeySerial). Cards without a
+// serial number, including older YubiKeys without an OTP application and
+// trussed's applet (which answers the same number on every device), give
+// 0 and no error.
 func (c *Card) ReadSerial(ctx context.Context) (uint32, error) {
 	if c.serialRead {
 		return c.info.Serial, nil

@@ -285,8 +285,9 @@ func (c *Card) readSerial() error {
 			c.info.Serial = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 		case err == nil:
 			return fmt.Errorf("read the card's serial number: the card answered %d bytes, want 4", len(b))
-		case !notSupported(apdu.SW(err)):
-			// A card that does not know the command has no serial
+		case !notSupported(apdu.SW(err)) && apdu.SW(err) != 0x6A82:
+			// A card that does not know the command, or (before
+			// firmware 5) has no OTP application to ask, has no serial
 			// number; any other failure is the card's.
 			return err
 		}

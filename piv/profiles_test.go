@@ -184,3 +184,21 @@ func TestYubiKey4Serial(t *testing.T) {
 		t.Errorf("the PIV application after the OTP application: %v", err)
 	}
 }
+
+// TestYubiKey4WithoutOTP: a YubiKey before firmware 5 whose OTP
+// application is not found (6A82) has no serial number; it is not a
+// broken or missing card, and its PIV application still answers.
+func TestYubiKey4WithoutOTP(t *testing.T) {
+	otherCard(t, card.Config{Serial: 4433222, Firmware: "4.3.7"})
+	ctx := context.Background()
+	c := retry(t, "Open", func() (*Card, error) { return Open(ctx, Selector{}) })
+	defer c.Close()
+	env.Card.InjectFault(card.Fault{INS: 0xA4, Times: 1, SW: 0x6A82})
+	defer env.Card.ClearFaults()
+	if s, err := c.ReadSerial(ctx); s != 0 || err != nil {
+		t.Errorf("ReadSerial: %d, %v; want 0 and no error", s, err)
+	}
+	if _, err := c.Certificate(ctx, mustSlot(t, "9c")); err != nil {
+		t.Errorf("the PIV application after the OTP application was not found: %v", err)
+	}
+}
