@@ -148,7 +148,8 @@ func Exchange(t Transmitter, cmd Command) ([]byte, error) {
 			base, hasLe, le, reading = []byte{0x00, 0xC0, 0x00, 0x00}, true, byte(sw), true
 		case sw>>8 == 0x6C:
 			// Wrong Le: the same command again, with the Le the card
-			// asks for.
+			// asks for. Data sent with this answer is not the answer.
+			out = out[:len(out)-len(body)]
 			hasLe, le = true, byte(sw)
 		case reading:
 			return nil, &ResponseError{Command: cmd.Name, SW: sw}

@@ -98,7 +98,7 @@ func TestExchangeResponseChain(t *testing.T) {
 }
 
 func TestExchangeWrongLe(t *testing.T) {
-	s := &script{answers: [][]byte{{0x6C, 0x04}, {1, 2, 3, 4, 0x90, 0x00}}}
+	s := &script{answers: [][]byte{{9, 9, 0x6C, 0x04}, {1, 2, 3, 4, 0x90, 0x00}}}
 	got, err := Exchange(s, Command{Ins: 0xF8, WantsData: true})
 	if err != nil || !bytes.Equal(got, []byte{1, 2, 3, 4}) {
 		t.Fatalf("Exchange: % x, %v", got, err)
