@@ -96,7 +96,7 @@ func (c *Card) usePIVGo(ctx context.Context) (*pivgoConn, error) {
 		return nil, err
 	}
 	var yk *piv.YubiKey
-	err := whileBusy(ctx, true, nil, func() (bool, error) {
+	err := whileBusy(ctx, true, func() (bool, error) {
 		var err error
 		err = retryConnect(ctx, func() (err error) { yk, err = piv.Open(c.info.Reader); return err })
 		return isBusy(err), err

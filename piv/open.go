@@ -100,46 +100,23 @@ var errBusy = errors.New("the card is in use by another program")
 
 // whileBusy calls connect until it does not report the card held by
 // another program, and returns its error. With wait set, it tries again
-// each time pause returns, until ctx ends, or DefaultTimeout if ctx has
-// no deadline; without, it tries once. pause waits at most busyPoll; nil
-// means sleeping that long.
-func whileBusy(ctx context.Context, wait bool, pause func(limit time.Duration), connect func() (busy bool, err error)) error {
+// every busyPoll until ctx ends, or DefaultTimeout if ctx has no
+// deadline; without, it tries once.
+func whileBusy(ctx context.Context, wait bool, connect func() (busy bool, err error)) error {
 	if _, ok := ctx.Deadline(); !ok && wait {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
-	}
-	if pause == nil {
-		pause = time.Sleep
 	}
 	for {
 		busy, err := connect()
 		if !busy || !wait {
 			return err
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return err
-		}
-		deadline, _ := ctx.Deadline()
-		pause(min(busyPoll, max(time.Until(deadline), 0)))
-	}
-}
-
-// untilReaderChanges returns a pause for whileBusy that waits until
-// pcscd reports a change in reader's state, such as the program that
-// held the card letting it go, so that concurrent signatures follow each
-// other without a polling delay. If pcscd cannot tell, it sleeps.
-func untilReaderChanges(sc *scard.Context, reader string) func(limit time.Duration) {
-	return func(limit time.Duration) {
-		states := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
-		if sc.GetStatusChange(states, 0) != nil {
-			time.Sleep(limit)
-			return
-		}
-		states[0].CurrentState = states[0].EventState &^ scard.StateChanged
-		start := time.Now()
-		if err := sc.GetStatusChange(states, limit); err != nil && !errors.Is(err, scard.ErrTimeout) {
-			time.Sleep(limit - time.Since(start))
+		case <-time.After(busyPoll):
 		}
 	}
 }
@@ -174,7 +151,7 @@ func openReader(ctx context.Context, sc *scard.Context, reader string, wait bool
 	)
 	_, err := await(ctx, op, func() error {
 		var oc *ownConn
-		err := whileBusy(ctx, wait, untilReaderChanges(sc, reader), func() (bool, error) {
+		err := whileBusy(ctx, wait, func() (bool, error) {
 			var err error
 			oc, err = connect(sc, reader)
 			busy.Store(isBusy(err))
