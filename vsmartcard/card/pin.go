@@ -116,6 +116,11 @@ func (c *Card) verify(cmd command) ([]byte, uint16) {
 	}
 	s.pinVerified, s.pinVerifiedForAlways = false, false
 	if sw := c.check(pin, cmd.data); sw != swOK {
+		if sw == retriesLeft(0) && c.profile == ProfileTrussed {
+			// piv-authenticator answers the try that blocks the PIN
+			// with 6983, not 63C0.
+			return nil, swAuthBlocked
+		}
 		return nil, sw
 	}
 	s.pinVerified, s.pinVerifiedForAlways = true, true

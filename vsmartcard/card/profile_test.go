@@ -356,10 +356,10 @@ func TestTrussedProfile(t *testing.T) {
 	expectSW(t, c, "0087039B047C028000", swOK)
 	expectSW(t, c, "0087039B167C14 8008 0000000000000000 8108 0000000000000000", swWrongData)
 
-	// RESET needs the PIN blocked, not the PUK; a blocked PIN's status
-	// is 63C0.
+	// RESET needs the PIN blocked, not the PUK; the try that blocks the
+	// PIN answers 6983, and a blocked PIN's status is 63C0.
 	expectSW(t, c, "00FB000000", swConditionsNotMet)
-	for _, sw := range []uint16{0x63C1, 0x63C0, swAuthBlocked} {
+	for _, sw := range []uint16{0x63C1, swAuthBlocked, swAuthBlocked} {
 		expectSW(t, c, verifyWrong, sw)
 	}
 	expectSW(t, c, pinStatus, 0x63C0)

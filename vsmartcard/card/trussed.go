@@ -13,7 +13,8 @@ import "math/big"
 //   - GENERATE makes RSA-2048/3072/4096, P-256 and P-384 keys only;
 //   - "PIN always" (9C) means a VERIFY as the command right before;
 //   - a wrong PIN or PUK in CHANGE REFERENCE DATA or RESET RETRY COUNTER
-//     answers 6300, without the retries left;
+//     answers 6300, without the retries left; a wrong PIN in VERIFY that
+//     blocks the PIN answers 6983, not 63C0;
 //   - a wrong management key answers 6A80, an unexpected algorithm 6A86.
 
 // trussedCommand runs the commands on which a trussed card differs from
