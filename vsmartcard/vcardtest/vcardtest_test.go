@@ -223,17 +223,23 @@ func TestProfileCards(t *testing.T) {
 			Imports: []card.Import{{Slot: 0x9C, Key: key, Certificate: der}}}, scard.ProtocolT1,
 			"00CB3FFF055C035FC10A00", []byte{0x71, 0x01, 0x01, 0xFE, 0x00}},
 	} {
-		env2, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: tc.cfg})
-		if err != nil {
-			t.Fatalf("start %s card: %v", tc.cfg.Profile, err)
-		}
-		got := transmit(t, env2.Reader, tc.protocol, tc.apdu)
-		if err := env2.Close(); err != nil {
-			t.Errorf("close %s card: %v", tc.cfg.Profile, err)
-		}
-		if !bytes.Contains(got, tc.want) || !bytes.HasSuffix(got, []byte{0x90, 0x00}) {
-			t.Errorf("%s card answered %x, want %x in it", tc.cfg.Profile, got, tc.want)
-		}
+		t.Run(string(tc.cfg.Profile), func(t *testing.T) {
+			env2, err := vcardtest.Start(vcardtest.Options{Port: vcardtest.SecondPort, Config: tc.cfg})
+			if err != nil {
+				t.Fatalf("start %s card: %v", tc.cfg.Profile, err)
+			}
+			// Closed even when transmit fails, so that the second reader
+			// is free for the next card.
+			defer func() {
+				if err := env2.Close(); err != nil {
+					t.Errorf("close %s card: %v", tc.cfg.Profile, err)
+				}
+			}()
+			got := transmit(t, env2.Reader, tc.protocol, tc.apdu)
+			if !bytes.Contains(got, tc.want) || !bytes.HasSuffix(got, []byte{0x90, 0x00}) {
+				t.Errorf("%s card answered %x, want %x in it", tc.cfg.Profile, got, tc.want)
+			}
+		})
 	}
 }
 
