@@ -32,8 +32,8 @@ func defineLastTry(f *flagSet, allow *bool) {
 }
 
 // openCard opens the chosen card and reads its serial number or, on a card
-// without one, its GUID, which the commands name the card by (see
-// cardName). The caller closes it.
+// without one, its GUID (signing.Identify), which the commands name the
+// card by (see cardName). The caller closes it.
 func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	sel, err := signing.CardSelector(c.serial, c.guid, c.reader)
 	if err != nil {
@@ -43,11 +43,7 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	serial, err := card.ReadSerial(ctx)
-	if err == nil && serial == 0 {
-		_, err = card.ReadGUID(ctx)
-	}
-	if err != nil {
+	if err := signing.Identify(ctx, card); err != nil {
 		card.Close()
 		return nil, err
 	}
