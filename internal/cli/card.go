@@ -32,8 +32,8 @@ func defineLastTry(f *flagSet, allow *bool) {
 }
 
 // openCard opens the chosen card and reads its serial number or, on a card
-// without one, its GUID, which the commands name the card by (see
-// cardName). The caller closes it.
+// without one, its GUID (signing.Identify), which the commands name the
+// card by (see cardName). The caller closes it.
 func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	sel, err := signing.CardSelector(c.serial, c.guid, c.reader)
 	if err != nil {
@@ -43,11 +43,7 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	serial, err := card.ReadSerial(ctx)
-	if err == nil && serial == 0 {
-		_, err = card.ReadGUID(ctx)
-	}
-	if err != nil {
+	if err := signing.Identify(ctx, card); err != nil {
 		card.Close()
 		return nil, err
 	}
@@ -57,22 +53,15 @@ func (c *cardFlags) openCard(ctx context.Context) (*piv.Card, error) {
 // open opens the chosen card and reads its status. The caller closes the
 // card.
 func (c *cardFlags) open(ctx context.Context) (*piv.Card, *piv.Status, error) {
-	return c.openFor(ctx, "")
+	return c.openToManage(ctx, "")
 }
 
-// openToManage opens the chosen card for op, which manages the card
-// (generates a key, stores a certificate, changes the management key,
-// resets it), and reads its status. A card that cannot be managed gives
-// the *piv.UnsupportedError of piv.Card.CheckManagement, after nothing
-// but the commands that open it and read its identity, before any prompt.
-// The caller closes the card.
+// openToManage is open for op, which manages the card (generates a key,
+// stores a certificate, changes the management key, resets it); op ""
+// manages nothing. A card that cannot be managed gives the
+// *piv.UnsupportedError of piv.Card.CheckManagement, after nothing but the
+// commands that open it and read its identity, before any prompt.
 func (c *cardFlags) openToManage(ctx context.Context, op string) (*piv.Card, *piv.Status, error) {
-	return c.openFor(ctx, op)
-}
-
-// openFor is open, checking first that the card can be managed unless op
-// is "".
-func (c *cardFlags) openFor(ctx context.Context, op string) (*piv.Card, *piv.Status, error) {
 	card, err := c.openCard(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -72,7 +72,7 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 // that cannot sign whatever its chain gives a *CertificateError before
 // anything else is asked of the card. Open then reads, when the plan makes
 // an envelope, the card's serial number or, on a card without one, its
-// GUID (Envelope.Serial and Envelope.GUID, see identify) and, when it
+// GUID (Envelope.Serial and Envelope.GUID, see Identify) and, when it
 // also attests, the slot's attestation (see attest), and builds and
 // checks the chain at signingTime: a chain that cannot sign gives a
 // *ChainError. Nothing asks for the PIN yet. The caller closes the key.
@@ -128,7 +128,7 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 		k.phases.attest = time.Since(start)
 	}
 	if k.plan.format != nil {
-		if err := k.identify(ctx); err != nil {
+		if err := Identify(ctx, k.card); err != nil {
 			return err
 		}
 	}
@@ -142,17 +142,17 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	return nil
 }
 
-// identify reads what names the card in an envelope's annotations: its
-// serial number or, for a card without one, the GUID of its CHUID. Either
-// costs nothing when the plan picked the card by it; otherwise a YubiKey
-// answers GET SERIAL, and other cards, which have no serial number, GET
-// DATA of the CHUID.
-func (k *Key) identify(ctx context.Context) error {
-	serial, err := k.card.ReadSerial(ctx)
+// Identify reads what names the card in messages and in an envelope's
+// annotations: its serial number or, for a card without one, the GUID of
+// its CHUID (piv.Card.Info then holds it). Either costs nothing when the
+// card was picked by it; otherwise a YubiKey answers GET SERIAL, and
+// other cards, which have no serial number, GET DATA of the CHUID.
+func Identify(ctx context.Context, card *piv.Card) error {
+	serial, err := card.ReadSerial(ctx)
 	if err != nil || serial != 0 {
 		return err
 	}
-	_, err = k.card.ReadGUID(ctx)
+	_, err = card.ReadGUID(ctx)
 	return err
 }
 
