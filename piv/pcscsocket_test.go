@@ -42,21 +42,7 @@ func TestPCSCCode(t *testing.T) {
 // other errors, or any error without the variable, are left alone.
 func TestWithSocket(t *testing.T) {
 	dir := t.TempDir()
-	live := filepath.Join(dir, "live.sock")
-	l, err := net.Listen("unix", live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	live := listeningSocket(t, filepath.Join(dir, "live.sock"))
 	stale := filepath.Join(dir, "stale.sock")
 	sl, err := net.Listen("unix", stale)
 	if err != nil {
@@ -113,21 +99,7 @@ func TestRetryConnect(t *testing.T) {
 
 	// SCARD_E_NO_SERVICE is tried again only while the socket accepts
 	// connections: a missing socket, or pcscd's own, fails at once.
-	live := filepath.Join(t.TempDir(), "live.sock")
-	l, err := net.Listen("unix", live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	live := listeningSocket(t, filepath.Join(t.TempDir(), "live.sock"))
 	for _, tc := range []struct {
 		socket string
 		calls  int
@@ -157,4 +129,25 @@ func TestRetryConnect(t *testing.T) {
 	if took := time.Since(start); !errors.Is(err, reset) || took > time.Second || calls < 2 {
 		t.Errorf("always reset: %v after %d calls and %v, want the reset after a few calls within the context", err, calls, took)
 	}
+}
+
+// listeningSocket makes path a Unix socket that accepts connections and
+// closes them at once, until the test ends, and returns path.
+func listeningSocket(t *testing.T, path string) string {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return path
 }
