@@ -202,11 +202,17 @@ func List(ctx context.Context) ([]CardInfo, error) {
 // no card matches does it also look at the other readers, to list them in
 // the error.
 func Open(ctx context.Context, sel Selector) (*Card, error) {
+	return inContext(ctx, func(sc *scard.Context) (*Card, error) { return open(ctx, sc, sel) })
+}
+
+// inContext opens a PC/SC context and a card in it with open; the card
+// returned owns the context, which is released otherwise.
+func inContext(ctx context.Context, open func(sc *scard.Context) (*Card, error)) (*Card, error) {
 	sc, err := establish(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c, err := open(ctx, sc, sel)
+	c, err := open(sc)
 	var timeout *TimeoutError
 	switch {
 	case errors.As(err, &timeout):

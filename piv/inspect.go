@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ebfe/scard"
 	"github.com/notation-piv/notation-piv/piv/internal/apdu"
 )
 
 // Inspect reads the status of the card that info describes (from List)
 // without a PIN, over a PC/SC connection of its own. It must not be called
 // while the card is open in this process; see Card.Status for an open
-// card.
+// card. The card's serial number and GUID are those List read: opening
+// the reader again costs SELECT and GET VERSION only.
 func Inspect(ctx context.Context, info CardInfo) (*Status, error) {
-	c, err := Open(ctx, Selector{Serial: info.Serial, GUID: info.GUID, Reader: info.Reader})
+	c, err := inContext(ctx, func(sc *scard.Context) (*Card, error) { return openReader(ctx, sc, info.Reader, false, 0) })
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	c.info.Serial, c.info.GUID = info.Serial, info.GUID
+	c.serialRead, c.guidRead = true, true
 	return c.Status(ctx)
 }
 
