@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ebfe/scard"
@@ -260,12 +261,18 @@ func open(ctx context.Context, sc *scard.Context, sel Selector) (*Card, error) {
 	if len(kept) == 0 && len(busy) > 0 {
 		// Nothing free matches, but cards another program holds may: wait
 		// for them, as a concurrent notation sign would want.
-		var waited []CardInfo
-		kept, waited, failures, _, err = probe(ctx, sc, busy, true, want, keep)
+		var (
+			waited         []CardInfo
+			waitedFailures []error
+		)
+		kept, waited, waitedFailures, _, err = probe(ctx, sc, busy, true, want, keep)
 		if err != nil {
 			return nil, err
 		}
 		found = append(found, waited...)
+		// The busy readers' new reasons replace their old ones.
+		failures = slices.DeleteFunc(failures, func(err error) bool { return errors.Is(err, errBusy) })
+		failures = append(failures, waitedFailures...)
 	}
 	if len(kept) == 1 {
 		return kept[0], nil
@@ -275,8 +282,10 @@ func open(ctx context.Context, sc *scard.Context, sel Selector) (*Card, error) {
 		// numbers or GUIDs so that the user can pick one.
 		cards := make([]CardInfo, len(kept))
 		for i, c := range kept {
-			c.ReadSerial(ctx) // on error the card is listed without one
-			c.ReadGUID(ctx)
+			// On error the card is listed without them.
+			if serial, _ := c.ReadSerial(ctx); serial == 0 {
+				c.ReadGUID(ctx)
+			}
 			cards[i] = c.info
 			c.Close()
 		}
