@@ -27,7 +27,7 @@ func Build(leaf *x509.Certificate, bundle []*x509.Certificate, signingTime time.
 	if leaf == nil {
 		return nil, errors.New("build certificate chain: no leaf certificate given")
 	}
-	if err := checkExtKeyUsage(leaf); err != nil {
+	if err := CheckExtKeyUsage(leaf); err != nil {
 		return nil, err
 	}
 	if len(bundle) > maxBundleCerts {

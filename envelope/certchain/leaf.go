@@ -98,9 +98,11 @@ func (e *ExtKeyUsageError) Error() string {
 		e.Subject, usages, ExtKeyUsageRule)
 }
 
-// checkExtKeyUsage gives an *ExtKeyUsageError if cert has an extended key
-// usage that notation refuses in a signing certificate.
-func checkExtKeyUsage(cert *x509.Certificate) error {
+// CheckExtKeyUsage gives an *ExtKeyUsageError if cert has an extended key
+// usage that notation refuses in a signing certificate: the one leaf rule
+// that neither the chain nor the time can change, and that costs nothing
+// to check. Build and CheckLeaf check it first.
+func CheckExtKeyUsage(cert *x509.Certificate) error {
 	var refused []string
 	for _, r := range refusedExtKeyUsages {
 		for _, u := range cert.ExtKeyUsage {
@@ -138,7 +140,7 @@ func CheckUsage(cert *x509.Certificate) error {
 // by a throwaway CA: only the leaf can fail them. Use Build to check a
 // whole chain.
 func CheckLeaf(cert *x509.Certificate, now time.Time) error {
-	if err := checkExtKeyUsage(cert); err != nil {
+	if err := CheckExtKeyUsage(cert); err != nil {
 		return err
 	}
 	if SelfSigned(cert) {

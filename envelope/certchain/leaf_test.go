@@ -77,7 +77,7 @@ func TestExtKeyUsage(t *testing.T) {
 		if (notation != nil) != (tc.refused != nil) {
 			t.Errorf("%s: notation-core-go says %v, but the case expects refused %v", tc.name, notation, tc.refused)
 		}
-		err := checkExtKeyUsage(leaf)
+		err := CheckExtKeyUsage(leaf)
 		var eku *ExtKeyUsageError
 		if tc.refused == nil {
 			if err != nil {
@@ -96,7 +96,7 @@ func TestExtKeyUsage(t *testing.T) {
 			}
 		}
 	}
-	err := checkExtKeyUsage(newLeaf(t, "Two", ca, nil, fixtures.ExtKeyUsage(x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageEmailProtection)).cert)
+	err := CheckExtKeyUsage(newLeaf(t, "Two", ca, nil, fixtures.ExtKeyUsage(x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageEmailProtection)).cert)
 	if err == nil || !strings.Contains(err.Error(), "extended key usages clientAuth and emailProtection, which") {
 		t.Errorf("two usages: %v", err)
 	}

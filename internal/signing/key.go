@@ -69,8 +69,8 @@ func (p *Plan) Describe(ctx context.Context, log Logger) (keyspec.Spec, error) {
 }
 
 // Open opens the card and reads the slot's certificate. A certificate
-// that cannot sign whatever its chain gives a *CertificateError before
-// anything else is asked of the card. Open then reads, when the plan makes
+// whose extended key usage notation refuses gives a *CertificateError
+// before anything else is asked of the card. Open then reads, when the plan makes
 // an envelope, the card's serial number or, on a card without one, its
 // GUID (Envelope.Serial and Envelope.GUID, see Identify) and, when it
 // also attests, the slot's attestation (see attest), and builds and
@@ -115,11 +115,12 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	if err != nil {
 		return err
 	}
-	start = time.Now()
-	if err := certchain.CheckUsage(leaf); err != nil {
+	// Only the extended key usage here: Build checks the other leaf rules
+	// with the real chain, and CheckUsage's throwaway chain would cost
+	// about 0.4 ms of every signature.
+	if err := certchain.CheckExtKeyUsage(leaf); err != nil {
 		return &CertificateError{Slot: k.plan.slot, Err: err}
 	}
-	k.phases.chain = time.Since(start)
 	if k.plan.settings.Attest && k.plan.format != nil {
 		start = time.Now()
 		if k.attestation, err = k.attest(ctx, leaf); err != nil {
@@ -137,7 +138,7 @@ func (k *Key) load(ctx context.Context, signingTime time.Time) error {
 	if err != nil {
 		return &ChainError{Slot: k.plan.slot, Err: err}
 	}
-	k.phases.chain += time.Since(start)
+	k.phases.chain = time.Since(start)
 	k.leaf, k.spec, k.chain = leaf, spec, chain
 	return nil
 }
