@@ -2,7 +2,6 @@ package piv
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 
 	"github.com/go-piv/piv-go/v2/piv"
@@ -48,12 +47,6 @@ func pcscHandleOf(yk *piv.YubiKey) (pcscHandle, error) {
 // maxAnswer is the largest answer to one APDU: 256 bytes of data and the
 // status word for the short APDUs notation-piv sends.
 const maxAnswer = 258
-
-// scardError is a PC/SC return code other than SCARD_S_SUCCESS.
-type scardError uint32
-
-// Error names the return code in hex, as PC/SC documents them.
-func (e scardError) Error() string { return fmt.Sprintf("PC/SC error 0x%08x", uint32(e)) }
 
 // resetPIN is VERIFY with P1=FF and no data (SP 800-73-4 part 2, §3.2.1):
 // the card resets the PIN's security status.

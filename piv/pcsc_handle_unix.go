@@ -15,11 +15,13 @@ package piv
 */
 import "C"
 
+import "github.com/ebfe/scard"
+
 // disconnectReset disconnects h with SCARD_RESET_CARD: pcscd resets the
 // card, which clears its security status, before it frees the handle.
 func (h pcscHandle) disconnectReset() error {
 	if rc := C.SCardDisconnect(C.SCARDHANDLE(h), C.SCARD_RESET_CARD); rc != C.SCARD_S_SUCCESS {
-		return scardError(uint32(rc))
+		return scard.Error(uint32(rc))
 	}
 	return nil
 }
@@ -31,7 +33,7 @@ func (h pcscHandle) transmit(apdu []byte) ([]byte, error) {
 	n := C.DWORD(len(resp))
 	rc := C.SCardTransmit(C.SCARDHANDLE(h), C.SCARD_PCI_T1, (*C.BYTE)(&apdu[0]), C.DWORD(len(apdu)), nil, (*C.BYTE)(&resp[0]), &n)
 	if rc != C.SCARD_S_SUCCESS {
-		return nil, scardError(uint32(rc))
+		return nil, scard.Error(uint32(rc))
 	}
 	return resp[:n], nil
 }

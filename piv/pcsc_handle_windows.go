@@ -3,6 +3,8 @@ package piv
 import (
 	"syscall"
 	"unsafe"
+
+	"github.com/ebfe/scard"
 )
 
 var (
@@ -22,7 +24,7 @@ const scardResetCard = 1
 // frees the handle.
 func (h pcscHandle) disconnectReset() error {
 	if rc, _, _ := procSCardDisconnect.Call(uintptr(h), scardResetCard); rc != 0 {
-		return scardError(uint32(rc))
+		return scard.Error(uint32(rc))
 	}
 	return nil
 }
@@ -39,7 +41,7 @@ func (h pcscHandle) transmit(apdu []byte) ([]byte, error) {
 		uintptr(unsafe.Pointer(&apdu[0])), uintptr(len(apdu)), 0,
 		uintptr(unsafe.Pointer(&resp[0])), uintptr(unsafe.Pointer(&n)))
 	if rc != 0 {
-		return nil, scardError(uint32(rc))
+		return nil, scard.Error(uint32(rc))
 	}
 	return resp[:n], nil
 }

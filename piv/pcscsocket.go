@@ -99,22 +99,16 @@ var pcscMessages = map[uint32]string{
 }
 
 // pcscCode returns the PC/SC return code of err, if it is one of
-// pcscMessages' codes: from github.com/ebfe/scard, this package's own
-// calls, or piv-go's message.
+// pcscMessages' codes: from github.com/ebfe/scard (whose type this
+// package's own PC/SC calls return too) or piv-go's message.
 func pcscCode(err error) (uint32, bool) {
-	var (
-		se  scard.Error
-		own scardError
-	)
+	var se scard.Error
 	switch {
 	case err == nil:
 		return 0, false
 	case errors.As(err, &se):
 		_, ok := pcscMessages[uint32(se)]
 		return uint32(se), ok
-	case errors.As(err, &own):
-		_, ok := pcscMessages[uint32(own)]
-		return uint32(own), ok
 	}
 	msg := err.Error()
 	for code, text := range pcscMessages {

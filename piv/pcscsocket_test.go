@@ -22,7 +22,7 @@ func TestPCSCCode(t *testing.T) {
 	}{
 		{scard.ErrNoService, scardNoService, true},
 		{fmt.Errorf("connect to pcscd: %w", scard.Error(scardSecurityViolation)), scardSecurityViolation, true},
-		{scardError(scardCommError), scardCommError, true},
+		{scard.Error(scardCommError), scardCommError, true},
 		{errors.New("connecting to smart card daemon: access was denied because of a security violation"), scardSecurityViolation, true},
 		{errors.New("transmitting request: an internal communications error has been detected"), scardCommError, true},
 		{errors.New("connecting to pcsc: the Smart card resource manager is not running"), scardNoService, true},
