@@ -51,35 +51,14 @@ func (c *Card) Status(ctx context.Context) (*Status, error) {
 // inspect reads a card's status over conn.
 func inspect(conn conn, info CardInfo) (*Status, error) {
 	st := &Status{Card: info, PIN: Counter{-1, -1, false}, PUK: Counter{-1, -1, false}}
-	var (
-		b   []byte
-		err error
-	)
+	// Only YubiKeys have GET METADATA; trussed's applet answers it with
+	// nothing.
 	if info.Kind == KindYubiKey {
-		b, err = apdu.Exchange(conn, metadata("get PIN metadata", refPIN))
-	} else {
-		// Other cards have no GET METADATA, or answer it with nothing.
-		err = &apdu.StatusError{Command: "get PIN metadata", SW: 0x6D00}
+		if err := readCredentialMetadata(conn, st); err != nil {
+			return nil, err
+		}
 	}
-	switch sw := apdu.SW(err); {
-	case err == nil:
-		st.Metadata = true
-		if st.PIN, err = parseCounter(b); err != nil {
-			return nil, fmt.Errorf("PIN metadata: %w", err)
-		}
-		if b, err = apdu.Exchange(conn, metadata("get PUK metadata", refPUK)); err != nil {
-			return nil, err
-		}
-		if st.PUK, err = parseCounter(b); err != nil {
-			return nil, fmt.Errorf("PUK metadata: %w", err)
-		}
-		if b, err = apdu.Exchange(conn, metadata("get management key metadata", 0x9B)); err != nil {
-			return nil, err
-		}
-		if st.ManagementKey, err = parseManagementKey(b); err != nil {
-			return nil, fmt.Errorf("management key metadata: %w", err)
-		}
-	case notSupported(sw):
+	if !st.Metadata {
 		// No GET METADATA: an older YubiKey or another PIV card. VERIFY
 		// without data tells the PIN retries and spends none.
 		pin, err := pinStatus(conn)
@@ -89,8 +68,6 @@ func inspect(conn conn, info CardInfo) (*Status, error) {
 		if !pin.verified {
 			st.PIN.RetriesLeft = pin.retries
 		}
-	default:
-		return nil, err
 	}
 	for _, slot := range allSlots {
 		ss := SlotStatus{Slot: slot}
@@ -118,6 +95,36 @@ func inspect(conn conn, info CardInfo) (*Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// readCredentialMetadata reads the PIN, PUK and management key state with
+// YubiKey's GET METADATA into st and sets st.Metadata; a YubiKey before
+// firmware 5.3, which does not know the command, leaves st as it is.
+func readCredentialMetadata(conn conn, st *Status) error {
+	b, err := apdu.Exchange(conn, metadata("get PIN metadata", refPIN))
+	switch {
+	case notSupported(apdu.SW(err)):
+		return nil
+	case err != nil:
+		return err
+	}
+	if st.PIN, err = parseCounter(b); err != nil {
+		return fmt.Errorf("PIN metadata: %w", err)
+	}
+	if b, err = apdu.Exchange(conn, metadata("get PUK metadata", refPUK)); err != nil {
+		return err
+	}
+	if st.PUK, err = parseCounter(b); err != nil {
+		return fmt.Errorf("PUK metadata: %w", err)
+	}
+	if b, err = apdu.Exchange(conn, metadata("get management key metadata", 0x9B)); err != nil {
+		return err
+	}
+	if st.ManagementKey, err = parseManagementKey(b); err != nil {
+		return fmt.Errorf("management key metadata: %w", err)
+	}
+	st.Metadata = true
+	return nil
 }
 
 // metadata is YubiKey's GET METADATA of a key reference: `00 F7 00 <ref>
